@@ -1,0 +1,316 @@
+//! The AGG stage: turning query-to-proxy comparisons into class scores.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ndarray::{Array2, ArrayView2, Axis, s};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::check::{check_dim, check_embeddings, check_finite};
+use crate::distance::{Distance, DistanceKernel};
+use crate::{ImprintError, Result};
+
+/// Upper bound on the entries of one query-by-proxy block (64 MiB of f32), so
+/// that aggregation over tens of thousands of proxies runs in bounded memory.
+const BLOCK_ENTRIES: usize = 1 << 24;
+
+/// Weight added to a distance before inverting it for distance-weighted votes.
+pub const VOTE_EPSILON: f32 = 1e-10;
+
+/// An aggregator (AGG): scores every class for every query from the proxies.
+pub trait Aggregator: Send + Sync + fmt::Debug {
+    /// Human-readable description, e.g. `"5-nn (cosine, uniform)"`.
+    fn describe(&self) -> String;
+
+    /// Scores, `queries.nrows() x n_classes`; the predicted class is the
+    /// highest score, ties going to the lowest class index.
+    ///
+    /// `proxy_class[i]` is the class of proxy row `i`. Inputs are validated by
+    /// [`AggregateExt::class_scores`]; implementors may assume finite values,
+    /// matching dimensions and at least one proxy.
+    fn scores(
+        &self,
+        proxies: ArrayView2<'_, f32>,
+        proxy_class: &[usize],
+        n_classes: usize,
+        queries: ArrayView2<'_, f32>,
+    ) -> Result<Array2<f32>>;
+}
+
+/// Validating entry points for every [`Aggregator`].
+pub trait AggregateExt: Aggregator {
+    /// Validates shapes and values, then calls [`Aggregator::scores`].
+    fn class_scores(
+        &self,
+        proxies: ArrayView2<'_, f32>,
+        proxy_class: &[usize],
+        n_classes: usize,
+        queries: ArrayView2<'_, f32>,
+    ) -> Result<Array2<f32>> {
+        check_embeddings(proxies, "proxies")?;
+        check_finite(queries, "queries")?;
+        check_dim(queries, proxies.ncols(), "aggregate: queries against proxies")?;
+        if proxy_class.len() != proxies.nrows() {
+            return Err(ImprintError::mismatch(
+                "aggregate: proxy labels",
+                format!("{} labels (one per proxy)", proxies.nrows()),
+                proxy_class.len(),
+            ));
+        }
+        if let Some(&class) = proxy_class.iter().find(|&&c| c >= n_classes) {
+            return Err(ImprintError::UnknownClass { class, n_classes });
+        }
+        self.scores(proxies, proxy_class, n_classes, queries)
+    }
+
+    /// Predicted class per query: argmax of [`AggregateExt::class_scores`].
+    fn predict(
+        &self,
+        proxies: ArrayView2<'_, f32>,
+        proxy_class: &[usize],
+        n_classes: usize,
+        queries: ArrayView2<'_, f32>,
+    ) -> Result<Vec<usize>> {
+        Ok(argmax_rows(self.class_scores(proxies, proxy_class, n_classes, queries)?.view()))
+    }
+}
+
+impl<A: Aggregator + ?Sized> AggregateExt for A {}
+
+/// Index of the largest value per row; ties (and all-NaN rows) go to the lowest index.
+pub fn argmax_rows(scores: ArrayView2<'_, f32>) -> Vec<usize> {
+    scores
+        .outer_iter()
+        .map(|row| {
+            let mut best = 0;
+            for (i, &v) in row.iter().enumerate() {
+                if v > row[best] {
+                    best = i;
+                }
+            }
+            best
+        })
+        .collect()
+}
+
+/// How the m nearest proxies vote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Weighting {
+    /// One vote each.
+    #[default]
+    Uniform,
+    /// A vote of `1 / (distance + 1e-10)` (reference name `weighted_by_distance`).
+    #[serde(rename = "weighted_by_distance")]
+    InverseDistance,
+}
+
+impl Weighting {
+    /// Every configuration name.
+    pub const NAMES: [&'static str; 2] = ["uniform", "weighted_by_distance"];
+
+    /// Configuration name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Uniform => Self::NAMES[0],
+            Self::InverseDistance => Self::NAMES[1],
+        }
+    }
+}
+
+impl FromStr for Weighting {
+    type Err = ImprintError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "uniform" => Ok(Self::Uniform),
+            "weighted_by_distance" => Ok(Self::InverseDistance),
+            _ => Err(ImprintError::UnknownName {
+                kind: "weighting",
+                name: s.to_string(),
+                known: Self::NAMES.iter().map(|n| n.to_string()).collect(),
+            }),
+        }
+    }
+}
+
+/// The built-in aggregations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "method")]
+pub enum Aggregation {
+    /// `score_c(x) = max_{p in class c} sim(p, x)`: the inner product, the
+    /// cosine similarity, or minus the distance (so `max` under a distance is
+    /// 1-nearest-neighbour).
+    Max {
+        /// Comparison of queries with proxies.
+        distance: Distance,
+    },
+    /// Vote of the `m` nearest proxies (`m` capped at the number of proxies;
+    /// ties in distance go to the lower proxy index). `InnerProduct` means cosine.
+    Mnn {
+        /// Number of neighbours, at least 1.
+        m: usize,
+        /// Distance used to find neighbours.
+        distance: Distance,
+        /// How neighbours vote.
+        weighting: Weighting,
+    },
+}
+
+impl Default for Aggregation {
+    fn default() -> Self {
+        Self::Max { distance: Distance::InnerProduct }
+    }
+}
+
+impl Aggregation {
+    /// `max` over inner products, the paper's default.
+    pub fn max() -> Self {
+        Self::default()
+    }
+
+    /// `m`-nearest-neighbour voting; `m = 0` is an error.
+    pub fn mnn(m: usize, distance: Distance, weighting: Weighting) -> Result<Self> {
+        if m == 0 {
+            return Err(ImprintError::invalid("m", 0, "m-nn needs at least one neighbour"));
+        }
+        Ok(Self::Mnn { m, distance, weighting })
+    }
+}
+
+impl Aggregator for Aggregation {
+    fn describe(&self) -> String {
+        match self {
+            Self::Max { distance } => format!("max ({distance})"),
+            Self::Mnn { m, distance, weighting } => {
+                format!("{m}-nn ({distance}, {})", weighting.name())
+            }
+        }
+    }
+
+    fn scores(
+        &self,
+        proxies: ArrayView2<'_, f32>,
+        proxy_class: &[usize],
+        n_classes: usize,
+        queries: ArrayView2<'_, f32>,
+    ) -> Result<Array2<f32>> {
+        let (distance, m, weighting) = match *self {
+            Self::Max { distance } => (distance, None, Weighting::Uniform),
+            Self::Mnn { m: 0, .. } => {
+                return Err(ImprintError::invalid("m", 0, "m-nn needs at least one neighbour"));
+            }
+            Self::Mnn { m, distance, weighting } => {
+                let distance = if distance == Distance::InnerProduct { Distance::Cosine } else { distance };
+                (distance, Some(m.min(proxies.nrows())), weighting)
+            }
+        };
+        let kernel = DistanceKernel::new(distance, proxies)?;
+        let mut scores = Array2::<f32>::zeros((queries.nrows(), n_classes));
+        let block = (BLOCK_ENTRIES / proxies.nrows().max(1)).clamp(1, queries.nrows().max(1));
+        for start in (0..queries.nrows()).step_by(block) {
+            let end = (start + block).min(queries.nrows());
+            let dis = kernel.dissimilarity(queries.slice(s![start..end, ..]));
+            let mut out = scores.slice_mut(s![start..end, ..]);
+            let rows: Vec<_> = dis.axis_iter(Axis(0)).zip(out.axis_iter_mut(Axis(0))).collect();
+            rows.into_par_iter().for_each(|(d, mut o)| {
+                let d = d.as_slice().expect("internal: fresh block is contiguous");
+                let o = o.as_slice_mut().expect("internal: row of a standard array");
+                match m {
+                    None => max_scores(d, proxy_class, distance, o),
+                    Some(m) => vote(d, proxy_class, m, weighting, o),
+                }
+            });
+        }
+        Ok(scores)
+    }
+}
+
+fn max_scores(dis: &[f32], proxy_class: &[usize], distance: Distance, out: &mut [f32]) {
+    out.fill(f32::NEG_INFINITY);
+    for (&d, &c) in dis.iter().zip(proxy_class) {
+        let sim = if distance == Distance::Cosine { 1.0 - d } else { -d };
+        if sim > out[c] {
+            out[c] = sim;
+        }
+    }
+}
+
+fn vote(dis: &[f32], proxy_class: &[usize], m: usize, weighting: Weighting, out: &mut [f32]) {
+    let mut order: Vec<u32> = (0..dis.len() as u32).collect();
+    let closer = |a: &u32, b: &u32| dis[*a as usize].total_cmp(&dis[*b as usize]).then(a.cmp(b));
+    if m < order.len() {
+        order.select_nth_unstable_by(m - 1, closer);
+    }
+    for &i in &order[..m] {
+        let w = match weighting {
+            Weighting::Uniform => 1.0,
+            Weighting::InverseDistance => 1.0 / (dis[i as usize] + VOTE_EPSILON),
+        };
+        out[proxy_class[i as usize]] += w;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array2, array};
+
+    use super::*;
+
+    #[test]
+    fn max_inner_product_picks_the_best_proxy_per_class() {
+        let proxies = array![[1.0f32, 0.0], [0.0, 1.0], [0.7, 0.7]];
+        let classes = [0, 1, 1];
+        let q = array![[1.0f32, 0.1], [0.6, 0.8]];
+        let s = Aggregation::max().class_scores(proxies.view(), &classes, 2, q.view()).unwrap();
+        assert_eq!(s[[0, 0]], 1.0);
+        assert!((s[[0, 1]] - 0.77).abs() < 1e-6);
+        assert_eq!(Aggregation::max().predict(proxies.view(), &classes, 2, q.view()).unwrap(), vec![0, 1]);
+    }
+
+    #[test]
+    fn mnn_votes_with_lowest_class_on_ties() {
+        // Query at 0: neighbours at distance 1 (class 1), 2 (class 0), 2 (class 1).
+        let proxies = array![[2.0f32], [1.0], [-2.0], [10.0]];
+        let classes = [0, 1, 1, 0];
+        let q = array![[0.0f32]];
+        let uniform = Aggregation::mnn(3, Distance::Euclidean, Weighting::Uniform).unwrap();
+        assert_eq!(uniform.class_scores(proxies.view(), &classes, 2, q.view()).unwrap(), array![[1.0, 2.0]]);
+        // m = 2: the tie at distance 2 goes to the lower proxy index (class 0): 1 vote each, class 0 wins.
+        let two = Aggregation::mnn(2, Distance::Euclidean, Weighting::Uniform).unwrap();
+        assert_eq!(two.predict(proxies.view(), &classes, 2, q.view()).unwrap(), vec![0]);
+        let weighted = Aggregation::mnn(2, Distance::Euclidean, Weighting::InverseDistance).unwrap();
+        let s = weighted.class_scores(proxies.view(), &classes, 2, q.view()).unwrap();
+        assert!((s[[0, 0]] - 0.5).abs() < 1e-6 && (s[[0, 1]] - 1.0).abs() < 1e-6);
+        // m larger than the number of proxies is capped.
+        let big = Aggregation::mnn(100, Distance::Manhattan, Weighting::Uniform).unwrap();
+        assert_eq!(big.class_scores(proxies.view(), &classes, 2, q.view()).unwrap(), array![[2.0, 2.0]]);
+    }
+
+    #[test]
+    fn invalid_inputs_are_errors() {
+        let proxies = array![[1.0f32, 0.0]];
+        let q = array![[1.0f32, 0.0, 0.0]];
+        let agg = Aggregation::max();
+        assert!(matches!(
+            agg.class_scores(proxies.view(), &[0], 1, q.view()),
+            Err(ImprintError::DimensionMismatch { .. })
+        ));
+        let q = array![[1.0f32, 0.0]];
+        assert!(matches!(
+            agg.class_scores(proxies.view(), &[3], 2, q.view()),
+            Err(ImprintError::UnknownClass { class: 3, .. })
+        ));
+        assert!(matches!(
+            agg.class_scores(proxies.view(), &[0, 0], 1, q.view()),
+            Err(ImprintError::DimensionMismatch { .. })
+        ));
+        let empty = Array2::<f32>::zeros((0, 2));
+        assert!(matches!(agg.class_scores(empty.view(), &[], 1, q.view()), Err(ImprintError::Empty { .. })));
+        assert!(Aggregation::mnn(0, Distance::Cosine, Weighting::Uniform).is_err());
+        assert!(matches!("knn".parse::<Weighting>(), Err(ImprintError::UnknownName { .. })));
+        let no_queries = Array2::<f32>::zeros((0, 2));
+        assert_eq!(agg.class_scores(proxies.view(), &[0], 1, no_queries.view()).unwrap().dim(), (0, 1));
+    }
+}

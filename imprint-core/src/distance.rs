@@ -1,0 +1,352 @@
+//! Distances between queries and proxies, computed block by block.
+//!
+//! Inner product, cosine and Euclidean distances are one GEMM plus norms;
+//! Mahalanobis whitens both sides with the Cholesky factor of the proxies'
+//! covariance and is then Euclidean; Manhattan and Chebyshev have no GEMM form
+//! and are plain loops.
+
+use std::fmt;
+use std::str::FromStr;
+
+use faer::{Mat, Side};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::gemm::{as_faer, matmul_abt};
+use crate::{ImprintError, Result};
+
+/// Ridge added to the proxies' covariance before inverting it for Mahalanobis
+/// distances (reference: `VI = inv(cov + 1e-6 I)`).
+pub const MAHALANOBIS_RIDGE: f64 = 1e-6;
+
+/// How a query is compared with a proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Distance {
+    /// `<x, p>`, a similarity: larger is closer.
+    InnerProduct,
+    /// `1 - <x, p> / (|x| |p|)`; a zero vector has similarity 0 to everything.
+    Cosine,
+    /// `|x - p|_2`.
+    Euclidean,
+    /// `|x - p|_1`.
+    Manhattan,
+    /// `|x - p|_inf`.
+    Chebyshev,
+    /// `sqrt((x - p)^T VI (x - p))`, `VI = (cov(proxies) + 1e-6 I)^-1`, the
+    /// covariance over the proxies as observations with divisor `n - 1`
+    /// (zero for a single proxy).
+    Mahalanobis,
+}
+
+impl Distance {
+    /// Every configuration name.
+    pub const NAMES: [&'static str; 6] =
+        ["inner_product", "cosine", "euclidean", "manhattan", "chebyshev", "mahalanobis"];
+
+    /// Configuration name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::InnerProduct => "inner_product",
+            Self::Cosine => "cosine",
+            Self::Euclidean => "euclidean",
+            Self::Manhattan => "manhattan",
+            Self::Chebyshev => "chebyshev",
+            Self::Mahalanobis => "mahalanobis",
+        }
+    }
+}
+
+impl fmt::Display for Distance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Distance {
+    type Err = ImprintError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Self::NAMES
+            .iter()
+            .position(|&n| n == s)
+            .map(|i| {
+                [
+                    Self::InnerProduct,
+                    Self::Cosine,
+                    Self::Euclidean,
+                    Self::Manhattan,
+                    Self::Chebyshev,
+                    Self::Mahalanobis,
+                ][i]
+            })
+            .ok_or_else(|| ImprintError::UnknownName {
+                kind: "distance",
+                name: s.to_string(),
+                known: Self::NAMES.iter().map(|n| n.to_string()).collect(),
+            })
+    }
+}
+
+/// Proxies prepared once for repeated distance blocks: norms, or the
+/// whitening factor for Mahalanobis.
+#[derive(Debug)]
+pub struct DistanceKernel<'a> {
+    distance: Distance,
+    proxies: ArrayView2<'a, f32>,
+    /// Squared norms (Euclidean, Mahalanobis after whitening) or norms (cosine).
+    proxy_norms: Array1<f32>,
+    /// Mahalanobis only: `L^-1` applied to proxies, and `L` itself.
+    whitened: Option<(Array2<f32>, Mat<f64>)>,
+}
+
+impl<'a> DistanceKernel<'a> {
+    /// Prepares `proxies` (finite, at least one row) for `distance`.
+    pub fn new(distance: Distance, proxies: ArrayView2<'a, f32>) -> Result<Self> {
+        let mut kernel = Self { distance, proxies, proxy_norms: Array1::zeros(0), whitened: None };
+        match distance {
+            Distance::Euclidean => kernel.proxy_norms = squared_norms(proxies),
+            Distance::Cosine => kernel.proxy_norms = squared_norms(proxies).mapv(f32::sqrt),
+            Distance::Mahalanobis => {
+                let factor = covariance_cholesky(proxies)?;
+                let white = whiten(proxies, &factor);
+                kernel.proxy_norms = squared_norms(white.view());
+                kernel.whitened = Some((white, factor));
+            }
+            Distance::InnerProduct | Distance::Manhattan | Distance::Chebyshev => {}
+        }
+        Ok(kernel)
+    }
+
+    /// The distance in use.
+    pub fn distance(&self) -> Distance {
+        self.distance
+    }
+
+    /// Dissimilarities of `queries` to every proxy, `queries.nrows() x n_proxies`;
+    /// smaller is closer. For [`Distance::InnerProduct`] this is `-<x, p>`.
+    pub fn dissimilarity(&self, queries: ArrayView2<'_, f32>) -> Array2<f32> {
+        match self.distance {
+            Distance::InnerProduct => -matmul_abt(queries, self.proxies),
+            Distance::Cosine => {
+                let mut d = matmul_abt(queries, self.proxies);
+                let qn = squared_norms(queries).mapv(f32::sqrt);
+                par_rows(&mut d, |i, row| {
+                    for (v, &pn) in row.iter_mut().zip(&self.proxy_norms) {
+                        let denom = qn[i] * pn;
+                        *v = if denom > 0.0 { (1.0 - *v / denom).max(0.0) } else { 1.0 };
+                    }
+                });
+                d
+            }
+            Distance::Euclidean => euclidean_from_gemm(queries, self.proxies, &self.proxy_norms),
+            Distance::Mahalanobis => {
+                let (white, factor) = self.whitened.as_ref().expect("internal: prepared");
+                let wq = whiten(queries, factor);
+                euclidean_from_gemm(wq.view(), white.view(), &self.proxy_norms)
+            }
+            Distance::Manhattan => {
+                elementwise(queries, self.proxies, |a, b| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum())
+            }
+            Distance::Chebyshev => elementwise(queries, self.proxies, |a, b| {
+                a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+            }),
+        }
+    }
+}
+
+/// Full matrix of distances (or `-<x, p>` for the inner product) between every
+/// query and every proxy. Convenience for small inputs and tests; the
+/// aggregators work block by block instead.
+pub fn pairwise(
+    distance: Distance,
+    queries: ArrayView2<'_, f32>,
+    proxies: ArrayView2<'_, f32>,
+) -> Result<Array2<f32>> {
+    crate::check::check_finite(queries, "queries")?;
+    crate::check::check_embeddings(proxies, "proxies")?;
+    crate::check::check_dim(queries, proxies.ncols(), "distance::pairwise")?;
+    Ok(DistanceKernel::new(distance, proxies)?.dissimilarity(queries))
+}
+
+fn squared_norms(x: ArrayView2<'_, f32>) -> Array1<f32> {
+    x.map_axis(Axis(1), |r| r.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() as f32)
+}
+
+fn par_rows(d: &mut Array2<f32>, f: impl Fn(usize, &mut [f32]) + Sync) {
+    let ncols = d.ncols().max(1);
+    d.as_slice_mut()
+        .expect("internal: fresh array is contiguous")
+        .par_chunks_mut(ncols)
+        .enumerate()
+        .for_each(|(i, row)| f(i, row));
+}
+
+fn euclidean_from_gemm(
+    queries: ArrayView2<'_, f32>,
+    proxies: ArrayView2<'_, f32>,
+    proxy_sq: &Array1<f32>,
+) -> Array2<f32> {
+    let mut d = matmul_abt(queries, proxies);
+    let q_sq = squared_norms(queries);
+    par_rows(&mut d, |i, row| {
+        for (v, &p) in row.iter_mut().zip(proxy_sq) {
+            *v = (q_sq[i] + p - 2.0 * *v).max(0.0).sqrt();
+        }
+    });
+    d
+}
+
+fn elementwise(
+    queries: ArrayView2<'_, f32>,
+    proxies: ArrayView2<'_, f32>,
+    f: impl Fn(&[f32], &[f32]) -> f32 + Sync,
+) -> Array2<f32> {
+    let queries = queries.as_standard_layout();
+    let proxies = proxies.as_standard_layout();
+    let dim = proxies.ncols().max(1);
+    let p = proxies.as_slice().expect("standard layout");
+    let mut d = Array2::<f32>::zeros((queries.nrows(), proxies.nrows()));
+    par_rows(&mut d, |i, row| {
+        let q = queries.row(i);
+        let q = q.as_slice().expect("standard layout");
+        for (v, pr) in row.iter_mut().zip(p.chunks(dim)) {
+            *v = f(q, pr);
+        }
+    });
+    d
+}
+
+/// Lower Cholesky factor `L` of `cov(proxies) + 1e-6 I` (f64).
+fn covariance_cholesky(proxies: ArrayView2<'_, f32>) -> Result<Mat<f64>> {
+    let (n, dim) = proxies.dim();
+    let x = proxies.mapv(f64::from);
+    let mean = x.mean_axis(Axis(0)).expect("internal: proxies are non-empty");
+    let centred = &x - &mean;
+    let mut cov = if n > 1 {
+        crate::gemm::matmul_atb(centred.view(), centred.view()) / (n as f64 - 1.0)
+    } else {
+        Array2::zeros((dim, dim))
+    };
+    cov.diag_mut().mapv_inplace(|v| v + MAHALANOBIS_RIDGE);
+    let cov = as_faer(cov.view()).to_owned();
+    let llt = cov.llt(Side::Lower).map_err(|e| ImprintError::Numerical {
+        op: "Mahalanobis covariance factorization",
+        reason: format!("{e:?}"),
+    })?;
+    Ok(llt.L().to_owned())
+}
+
+/// `L^-1 x` for every row `x`, returned as rows.
+fn whiten(x: ArrayView2<'_, f32>, factor: &Mat<f64>) -> Array2<f32> {
+    let (n, dim) = x.dim();
+    // Columns of `rhs` are the vectors: rhs = x^T.
+    let mut rhs = Mat::<f64>::from_fn(dim, n, |i, j| f64::from(x[[j, i]]));
+    faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+        factor.as_ref(),
+        rhs.as_mut(),
+        crate::gemm::parallelism(),
+    );
+    Array2::from_shape_fn((n, dim), |(i, j)| rhs[(j, i)] as f32)
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array2, array};
+
+    use super::*;
+
+    fn naive(distance: Distance, q: &[f32], p: &[f32], vi: Option<&Array2<f64>>) -> f32 {
+        let diff: Vec<f64> = q.iter().zip(p).map(|(a, b)| f64::from(a - b)).collect();
+        let dot: f64 = q.iter().zip(p).map(|(a, b)| f64::from(a * b)).sum();
+        let nq: f64 = q.iter().map(|a| f64::from(a * a)).sum::<f64>().sqrt();
+        let np: f64 = p.iter().map(|a| f64::from(a * a)).sum::<f64>().sqrt();
+        (match distance {
+            Distance::InnerProduct => -dot,
+            Distance::Cosine => 1.0 - dot / (nq * np),
+            Distance::Euclidean => diff.iter().map(|d| d * d).sum::<f64>().sqrt(),
+            Distance::Manhattan => diff.iter().map(|d| d.abs()).sum(),
+            Distance::Chebyshev => diff.iter().fold(0.0f64, |m, d| m.max(d.abs())),
+            Distance::Mahalanobis => {
+                let vi = vi.unwrap();
+                let n = diff.len();
+                (0..n)
+                    .flat_map(|i| (0..n).map(move |j| (i, j)))
+                    .map(|(i, j)| diff[i] * vi[[i, j]] * diff[j])
+                    .sum::<f64>()
+                    .sqrt()
+            }
+        }) as f32
+    }
+
+    /// Inverse by Gauss-Jordan elimination, slow and obviously correct.
+    fn naive_inverse(a: &Array2<f64>) -> Array2<f64> {
+        let n = a.nrows();
+        let mut m = ndarray::concatenate![Axis(1), a.clone(), Array2::eye(n)];
+        for c in 0..n {
+            let piv = (c..n).max_by(|&i, &j| m[[i, c]].abs().total_cmp(&m[[j, c]].abs())).unwrap();
+            for k in 0..2 * n {
+                m.swap([c, k], [piv, k]);
+            }
+            let d = m[[c, c]];
+            m.row_mut(c).mapv_inplace(|v| v / d);
+            for r in 0..n {
+                if r != c {
+                    let f = m[[r, c]];
+                    let rowc = m.row(c).to_owned();
+                    m.row_mut(r).zip_mut_with(&rowc, |v, &w| *v -= f * w);
+                }
+            }
+        }
+        m.slice(ndarray::s![.., n..]).to_owned()
+    }
+
+    #[test]
+    fn every_distance_matches_naive() {
+        let proxies = array![[1.0f32, 0.5, -1.0], [0.2, 2.0, 0.0], [-1.0, 0.3, 0.7], [0.0, 0.0, 1.5]];
+        let queries = array![[0.3f32, -0.2, 1.0], [2.0, 1.0, 0.0]];
+        let x = proxies.mapv(f64::from);
+        let mean = x.mean_axis(Axis(0)).unwrap();
+        let c = &x - &mean;
+        let mut cov = c.t().dot(&c) / 3.0;
+        cov.diag_mut().mapv_inplace(|v| v + MAHALANOBIS_RIDGE);
+        let vi = naive_inverse(&cov);
+        for name in Distance::NAMES {
+            let distance: Distance = name.parse().unwrap();
+            let got = pairwise(distance, queries.view(), proxies.view()).unwrap();
+            for i in 0..2 {
+                for j in 0..4 {
+                    let want = naive(
+                        distance,
+                        queries.row(i).as_slice().unwrap(),
+                        proxies.row(j).as_slice().unwrap(),
+                        Some(&vi),
+                    );
+                    let tol = 1e-4 * (1.0 + want.abs());
+                    assert!((got[[i, j]] - want).abs() <= tol, "{name} [{i},{j}]: {} vs {want}", got[[i, j]]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cosine_of_zero_vector_is_one_and_single_proxy_mahalanobis_works() {
+        let proxies = array![[1.0f32, 0.0]];
+        let queries = array![[0.0f32, 0.0]];
+        assert_eq!(pairwise(Distance::Cosine, queries.view(), proxies.view()).unwrap()[[0, 0]], 1.0);
+        let d = pairwise(Distance::Mahalanobis, queries.view(), proxies.view()).unwrap();
+        assert!((d[[0, 0]] - 1000.0).abs() < 1e-2, "{}", d[[0, 0]]);
+    }
+
+    #[test]
+    fn mismatched_dims_and_unknown_names_are_errors() {
+        let p = Array2::<f32>::zeros((2, 3));
+        let q = Array2::<f32>::zeros((2, 4));
+        assert!(matches!(
+            pairwise(Distance::Euclidean, q.view(), p.view()),
+            Err(ImprintError::DimensionMismatch { .. })
+        ));
+        assert!(matches!("l1".parse::<Distance>(), Err(ImprintError::UnknownName { .. })));
+    }
+}
