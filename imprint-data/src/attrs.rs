@@ -1,0 +1,89 @@
+//! Provenance attributes stored on an embedding file's root group.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// One attribute value: the scalar kinds provenance needs.
+///
+/// Reading maps every HDF5 string kind to [`AttrValue::Text`], every integer kind that
+/// fits `i64` to [`AttrValue::Int`] and both float widths to [`AttrValue::Float`];
+/// attributes of other kinds (arrays, compounds) are skipped.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum AttrValue {
+    /// A UTF-8 string.
+    Text(String),
+    /// An integer.
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+}
+
+impl fmt::Display for AttrValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttrValue::Text(s) => f.write_str(s),
+            AttrValue::Int(i) => write!(f, "{i}"),
+            AttrValue::Float(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+impl From<&str> for AttrValue {
+    fn from(s: &str) -> Self {
+        AttrValue::Text(s.to_owned())
+    }
+}
+
+impl From<String> for AttrValue {
+    fn from(s: String) -> Self {
+        AttrValue::Text(s)
+    }
+}
+
+impl From<i64> for AttrValue {
+    fn from(i: i64) -> Self {
+        AttrValue::Int(i)
+    }
+}
+
+impl From<f64> for AttrValue {
+    fn from(x: f64) -> Self {
+        AttrValue::Float(x)
+    }
+}
+
+/// Attributes by name, in name order.
+pub type Attributes = BTreeMap<String, AttrValue>;
+
+/// Converts a value read by hdf5-pure; `None` for kinds we do not expose.
+pub(crate) fn from_hdf5(value: hdf5_pure::AttrValue) -> Option<AttrValue> {
+    use hdf5_pure::AttrValue as H;
+    Some(match value {
+        H::String(s)
+        | H::AsciiString(s)
+        | H::VarLenString(s)
+        | H::StringSized { value: s, .. }
+        | H::AsciiStringSized { value: s, .. } => AttrValue::Text(s),
+        H::I8(i) => AttrValue::Int(i.into()),
+        H::I16(i) => AttrValue::Int(i.into()),
+        H::I32(i) => AttrValue::Int(i.into()),
+        H::I64(i) => AttrValue::Int(i),
+        H::U8(i) => AttrValue::Int(i.into()),
+        H::U16(i) => AttrValue::Int(i.into()),
+        H::U32(i) => AttrValue::Int(i.into()),
+        H::U64(i) => AttrValue::Int(i64::try_from(i).ok()?),
+        H::F32(x) => AttrValue::Float(x.into()),
+        H::F64(x) => AttrValue::Float(x),
+        _ => return None,
+    })
+}
+
+/// Converts for writing. Strings are written as variable-length UTF-8, as h5py does.
+pub(crate) fn to_hdf5(value: &AttrValue) -> hdf5_pure::AttrValue {
+    match value {
+        AttrValue::Text(s) => hdf5_pure::AttrValue::VarLenString(s.clone()),
+        AttrValue::Int(i) => hdf5_pure::AttrValue::I64(*i),
+        AttrValue::Float(x) => hdf5_pure::AttrValue::F64(*x),
+    }
+}
