@@ -1,1 +1,1 @@
-//! Cross-crate tests live in `tests/`.
+//! Cross-crate and end-to-end tests live in `tests/tests/`.

@@ -1,0 +1,159 @@
+//! `ls`: the least-squares optimal linear head (one weight vector per class).
+
+use faer::Side;
+use faer::linalg::solvers::Solve;
+use imprint_core::gemm::{as_faer, matmul_atb};
+use imprint_core::{ImprintError, Result, check_dim, check_embeddings};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+
+/// Parameters of [`LeastSquares`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LeastSquaresParams {
+    lambda: f64,
+}
+
+impl LeastSquaresParams {
+    /// Ridge parameter `lambda` (no default: it depends on the backbone; see
+    /// [`crate::lambda_for_backbone`]).
+    pub fn new(lambda: f64) -> Self {
+        Self { lambda }
+    }
+
+    /// Validates `lambda`: finite and non-negative.
+    pub fn check(self) -> Result<LeastSquares> {
+        if !self.lambda.is_finite() || self.lambda < 0.0 {
+            return Err(ImprintError::invalid("lambda", self.lambda, "must be finite and >= 0"));
+        }
+        Ok(LeastSquares { lambda: self.lambda })
+    }
+}
+
+/// The least-squares oracle (not imprinting: it uses every class's data):
+///
+/// `W = (1/C) M^T (Sigma_T + mu_G mu_G^T + lambda I)^-1`
+///
+/// with `mu_G` the mean of all samples, `M` the class means (`d x C`) and
+/// `Sigma_T` the total covariance with divisor `N`. Since
+/// `Sigma_T + mu_G mu_G^T = X^T X / N`, the system matrix is one Gram matrix
+/// plus the ridge; it is solved by Cholesky in f64, never inverted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LeastSquares {
+    lambda: f64,
+}
+
+impl LeastSquares {
+    /// The ridge parameter.
+    pub fn lambda(&self) -> f64 {
+        self.lambda
+    }
+
+    /// One weight vector per class, `C x d`, rows in the order of `classes`.
+    pub fn fit(&self, classes: &[ArrayView2<'_, f32>]) -> Result<Array2<f32>> {
+        let Some(first) = classes.first() else {
+            return Err(ImprintError::Empty { what: "classes given to least squares".into() });
+        };
+        let dim = first.ncols();
+        let mut gram = Array2::<f64>::zeros((dim, dim));
+        let mut means = Array2::<f64>::zeros((dim, classes.len()));
+        let mut n_total = 0usize;
+        for (c, x) in classes.iter().enumerate() {
+            check_embeddings(*x, &format!("shots of class {c} (least squares)"))?;
+            check_dim(*x, dim, "least squares: class against class 0")?;
+            let x = x.mapv(f64::from);
+            gram += &matmul_atb(x.view(), x.view());
+            let mean: Array1<f64> = x.mean_axis(Axis(0)).expect("internal: non-empty");
+            means.column_mut(c).assign(&mean);
+            n_total += x.nrows();
+        }
+        gram /= n_total as f64;
+        gram.diag_mut().mapv_inplace(|v| v + self.lambda);
+        let llt = as_faer(gram.view()).llt(Side::Lower).map_err(|e| ImprintError::Numerical {
+            op: "least squares (Cholesky of X^T X / N + lambda I)",
+            reason: format!("{e:?}; the system is singular, use lambda > 0"),
+        })?;
+        // W^T = (1/C) A^-1 M, A symmetric.
+        let solution = llt.solve(as_faer(means.view()));
+        let scale = 1.0 / classes.len() as f64;
+        Ok(Array2::from_shape_fn((classes.len(), dim), |(c, j)| (solution[(j, c)] * scale) as f32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array2, array, concatenate};
+
+    use super::*;
+
+    /// Inverse by Gauss-Jordan elimination with partial pivoting: slow and obviously correct.
+    fn inverse(a: &Array2<f64>) -> Array2<f64> {
+        let n = a.nrows();
+        let mut m = concatenate![Axis(1), a.clone(), Array2::eye(n)];
+        for c in 0..n {
+            let p = (c..n).max_by(|&i, &j| m[[i, c]].abs().total_cmp(&m[[j, c]].abs())).unwrap();
+            for k in 0..2 * n {
+                m.swap([c, k], [p, k]);
+            }
+            let d = m[[c, c]];
+            m.row_mut(c).mapv_inplace(|v| v / d);
+            for r in (0..n).filter(|&r| r != c) {
+                let f = m[[r, c]];
+                let row = m.row(c).to_owned();
+                m.row_mut(r).zip_mut_with(&row, |v, &w| *v -= f * w);
+            }
+        }
+        m.slice(ndarray::s![.., n..]).to_owned()
+    }
+
+    /// The SPEC formula written out literally.
+    fn naive(classes: &[Array2<f32>], lambda: f64) -> Array2<f64> {
+        let all = concatenate(Axis(0), &classes.iter().map(|c| c.view()).collect::<Vec<_>>()).unwrap();
+        let x = all.mapv(f64::from);
+        let n = x.nrows() as f64;
+        let mu = x.mean_axis(Axis(0)).unwrap();
+        let centred = &x - &mu;
+        let sigma_t = centred.t().dot(&centred) / n;
+        let mu_col = mu.clone().insert_axis(Axis(1));
+        let a = sigma_t + mu_col.dot(&mu_col.t()) + Array2::<f64>::eye(x.ncols()) * lambda;
+        let m = Array2::from_shape_fn((x.ncols(), classes.len()), |(j, c)| {
+            classes[c].column(j).mapv(f64::from).mean().unwrap()
+        });
+        m.t().dot(&inverse(&a)) / classes.len() as f64
+    }
+
+    #[test]
+    fn matches_the_literal_formula() {
+        let a = array![[1.0f32, 0.2, 0.0], [0.8, 0.1, 0.3], [1.2, -0.1, 0.1]];
+        let b = array![[0.0f32, 1.0, 0.5], [0.1, 0.9, 0.4]];
+        let c = array![[-0.5f32, 0.3, 1.0], [-0.4, 0.2, 1.1], [-0.6, 0.1, 0.9], [-0.5, 0.0, 1.0]];
+        for lambda in [1e-4, 0.05, 1.0] {
+            let got = LeastSquaresParams::new(lambda)
+                .check()
+                .unwrap()
+                .fit(&[a.view(), b.view(), c.view()])
+                .unwrap();
+            let want = naive(&[a.clone(), b.clone(), c.clone()], lambda);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((f64::from(*g) - w).abs() <= 1e-4 * (1.0 + w.abs()), "lambda {lambda}: {g} vs {w}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        assert!(LeastSquaresParams::new(-1.0).check().is_err());
+        assert!(LeastSquaresParams::new(f64::NAN).check().is_err());
+        let ls = LeastSquaresParams::new(0.1).check().unwrap();
+        assert!(matches!(ls.fit(&[]), Err(ImprintError::Empty { .. })));
+        let a = array![[1.0f32, 0.0]];
+        let empty = Array2::<f32>::zeros((0, 2));
+        let err = ls.fit(&[a.view(), empty.view()]).unwrap_err();
+        assert!(matches!(err, ImprintError::Empty { .. }) && err.to_string().contains("class 1"), "{err}");
+        let wide = array![[1.0f32, 0.0, 0.0]];
+        assert!(matches!(ls.fit(&[a.view(), wide.view()]), Err(ImprintError::DimensionMismatch { .. })));
+        let nan = array![[f32::NAN, 0.0]];
+        assert!(matches!(ls.fit(&[a.view(), nan.view()]), Err(ImprintError::NonFinite { .. })));
+        // lambda = 0 with fewer samples than dimensions: singular, reported, not a panic.
+        let singular = LeastSquaresParams::new(0.0).check().unwrap();
+        assert!(matches!(singular.fit(&[a.view()]), Err(ImprintError::Numerical { .. })));
+    }
+}

@@ -1,0 +1,739 @@
+//! `kmeans(k)`: k-means centroids with scikit-learn semantics.
+
+use imprint_core::{ImprintError, ProxyGenerator, Result, RngCore, Shots};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rand::Rng;
+use rayon::prelude::*;
+
+use crate::mean::class_mean;
+use crate::util::{
+    BLOCK, argmin_first, check_k, gather, map_row_blocks, mean_f64, required_k, sq_dist, sq_dist_from_dot,
+    sq_norms,
+};
+
+/// Unchecked k-means settings; [`KMeansParams::check`] turns them into a [`KMeans`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeansParams {
+    k: usize,
+    max_iter: usize,
+    tol: f64,
+    n_local_trials: Option<usize>,
+}
+
+impl KMeansParams {
+    /// Default maximum number of Lloyd iterations (scikit-learn's `max_iter`).
+    pub const DEFAULT_MAX_ITER: usize = 300;
+    /// Default relative tolerance on the centroid shift (scikit-learn's `tol`).
+    pub const DEFAULT_TOL: f64 = 1e-4;
+
+    /// k-means with `k` clusters and scikit-learn's defaults:
+    /// - `max_iter` = [`Self::DEFAULT_MAX_ITER`] (300) Lloyd iterations;
+    /// - `tol` = [`Self::DEFAULT_TOL`] (1e-4), relative to the mean per-feature variance;
+    /// - `n_local_trials` = `2 + floor(ln k)` k-means++ candidates per centre.
+    pub fn new(k: usize) -> Self {
+        Self { k, max_iter: Self::DEFAULT_MAX_ITER, tol: Self::DEFAULT_TOL, n_local_trials: None }
+    }
+
+    /// Sets the maximum number of Lloyd iterations (at least 1).
+    pub fn max_iter(mut self, max_iter: usize) -> Self {
+        self.max_iter = max_iter;
+        self
+    }
+
+    /// Sets the relative tolerance on the summed squared centroid shift
+    /// (finite, at least 0; 0 stops only when the labels no longer change).
+    pub fn tol(mut self, tol: f64) -> Self {
+        self.tol = tol;
+        self
+    }
+
+    /// Sets the number of k-means++ candidates per centre (at least 1).
+    pub fn n_local_trials(mut self, n_local_trials: usize) -> Self {
+        self.n_local_trials = Some(n_local_trials);
+        self
+    }
+
+    /// Validates the settings.
+    pub fn check(&self) -> Result<KMeans> {
+        check_k(self.k, "kmeans")?;
+        if self.max_iter == 0 {
+            return Err(ImprintError::invalid("max_iter", 0, "k-means needs at least one iteration"));
+        }
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(ImprintError::invalid("tol", self.tol, "must be finite and at least 0"));
+        }
+        let n_local_trials = match self.n_local_trials {
+            Some(0) => return Err(ImprintError::invalid("n_local_trials", 0, "k-means++ needs a candidate")),
+            Some(t) => t,
+            // scikit-learn: 2 + int(np.log(n_clusters)).
+            None => 2 + (self.k as f64).ln().floor() as usize,
+        };
+        Ok(KMeans { k: self.k, max_iter: self.max_iter, tol: self.tol, n_local_trials })
+    }
+}
+
+/// The k-means proxy generator (reference method `kmeans`), built by
+/// [`KMeansParams::check`].
+///
+/// 1. The data are centred by their mean (scikit-learn does this for dense
+///    input; distances are unchanged but GEMM-based distances lose less
+///    precision), and the centroids are shifted back at the end.
+/// 2. Greedy k-means++: the first centre is a uniformly random sample; each
+///    further centre is the best of `2 + floor(ln k)` candidates drawn with
+///    probability proportional to the squared distance to the closest centre
+///    so far, "best" meaning the smallest total potential
+///    `sum_i min_c ||x_i - c||^2` once it is added.
+/// 3. Lloyd iterations: assign every sample to its nearest centroid (ties to
+///    the lower index), move every centroid to the mean of its samples, and
+///    re-seed an empty cluster with the sample farthest from its centroid.
+///    Stop when the labels no longer change, or when the summed squared
+///    centroid shift is at most `tol * mean_f Var(x_f)`, or after `max_iter`
+///    iterations (reported by [`KMeansFit::converged`], not as an error).
+///
+/// Distances are `||x||^2 - 2 x.c + ||c||^2` with the inner products from a
+/// faer GEMM, block by block of rows; centroids are accumulated in f64.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeans {
+    k: usize,
+    max_iter: usize,
+    tol: f64,
+    n_local_trials: usize,
+}
+
+/// The result of [`KMeans::fit`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeansFit {
+    centroids: Array2<f32>,
+    labels: Vec<usize>,
+    inertia: f64,
+    n_iter: usize,
+    converged: bool,
+}
+
+impl KMeansFit {
+    /// The `k` centroids, one per row, in the coordinates of the input.
+    pub fn centroids(&self) -> ArrayView2<'_, f32> {
+        self.centroids.view()
+    }
+
+    /// Consumes the fit and returns the centroids.
+    pub fn into_centroids(self) -> Array2<f32> {
+        self.centroids
+    }
+
+    /// The cluster of every sample (`0..k`), its nearest centroid.
+    pub fn labels(&self) -> &[usize] {
+        &self.labels
+    }
+
+    /// Sum of squared distances of the samples to their centroid (computed in
+    /// f64 from the returned centroids).
+    pub fn inertia(&self) -> f64 {
+        self.inertia
+    }
+
+    /// Number of Lloyd iterations run (0 for `k = 1`, solved in closed form).
+    pub fn n_iter(&self) -> usize {
+        self.n_iter
+    }
+
+    /// Whether the iterations stopped by a convergence criterion rather than
+    /// by reaching `max_iter`.
+    pub fn converged(&self) -> bool {
+        self.converged
+    }
+}
+
+impl KMeans {
+    /// The number of clusters.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// The maximum number of Lloyd iterations.
+    pub fn max_iter(&self) -> usize {
+        self.max_iter
+    }
+
+    /// The relative tolerance on the centroid shift.
+    pub fn tol(&self) -> f64 {
+        self.tol
+    }
+
+    /// The number of k-means++ candidates per centre.
+    pub fn n_local_trials(&self) -> usize {
+        self.n_local_trials
+    }
+
+    /// Clusters `shots` into `k` clusters. All randomness (the k-means++
+    /// initialization) comes from `rng`; the result is the same for any
+    /// number of rayon threads.
+    ///
+    /// `k = 1` is solved in closed form: the centroid is the mean accumulated
+    /// in f64, and `rng` is not used.
+    ///
+    /// # Errors
+    /// [`ImprintError::InvalidParameter`] if `k` exceeds the number of samples.
+    pub fn fit(&self, shots: Shots<'_>, rng: &mut dyn RngCore) -> Result<KMeansFit> {
+        let (n, k) = (shots.n_shots(), self.k);
+        if k > n {
+            return Err(ImprintError::invalid(
+                "k",
+                k,
+                format!("k-means cannot make {k} clusters from n = {n} samples"),
+            ));
+        }
+        let x = shots.view();
+        if k == 1 {
+            let centroids = class_mean(x);
+            let labels = vec![0; n];
+            let inertia = inertia(x, centroids.view(), &labels);
+            return Ok(KMeansFit { centroids, labels, inertia, n_iter: 0, converged: true });
+        }
+        let mean = mean_f64(x);
+        let xc = centre(x, &mean);
+        let sq = sq_norms(xc.view());
+        let tol = self.tol * mean_variance(x, &mean);
+        let init = kmeans_plusplus(xc.view(), &sq, k, self.n_local_trials, rng);
+        let start = gather(xc.view(), &init).mapv(f64::from);
+        let run = lloyd(xc.view(), start, self.max_iter, tol);
+        let centroids = (run.centres + &mean.insert_axis(Axis(0))).mapv(|v| v as f32);
+        let inertia = inertia(x, centroids.view(), &run.labels);
+        Ok(KMeansFit { centroids, labels: run.labels, inertia, n_iter: run.n_iter, converged: run.converged })
+    }
+}
+
+impl ProxyGenerator for KMeans {
+    fn name(&self) -> &str {
+        "kmeans"
+    }
+
+    fn n_proxies(&self) -> Option<usize> {
+        Some(self.k)
+    }
+
+    fn propose(&self, shots: Shots<'_>, rng: &mut dyn RngCore) -> Result<Array2<f32>> {
+        Ok(self.fit(shots, rng)?.into_centroids())
+    }
+}
+
+/// Registry constructor.
+pub(crate) fn from_config(k: Option<usize>) -> Result<Box<dyn ProxyGenerator>> {
+    Ok(Box::new(KMeansParams::new(required_k(k, "kmeans")?).check()?))
+}
+
+/// `x - mean`, rounded to f32.
+fn centre(x: ArrayView2<'_, f32>, mean: &Array1<f64>) -> Array2<f32> {
+    let mut out = Array2::<f32>::zeros(x.raw_dim());
+    for (mut o, r) in out.outer_iter_mut().zip(x.outer_iter()) {
+        for ((o, &v), &m) in o.iter_mut().zip(r).zip(mean) {
+            *o = (f64::from(v) - m) as f32;
+        }
+    }
+    out
+}
+
+/// Mean over features of the (population) variance of each feature.
+fn mean_variance(x: ArrayView2<'_, f32>, mean: &Array1<f64>) -> f64 {
+    let mut var = Array1::<f64>::zeros(x.ncols());
+    for r in x.outer_iter() {
+        for ((s, &v), &m) in var.iter_mut().zip(r).zip(mean) {
+            *s += (f64::from(v) - m).powi(2);
+        }
+    }
+    var.sum() / (x.nrows() * x.ncols()) as f64
+}
+
+/// Sum of squared distances of the rows of `x` to their centroid, in f64,
+/// summed block by block in a fixed order.
+pub(crate) fn inertia(x: ArrayView2<'_, f32>, centroids: ArrayView2<'_, f32>, labels: &[usize]) -> f64 {
+    let n = x.nrows();
+    let parts: Vec<f64> = (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            (b * BLOCK..((b + 1) * BLOCK).min(n)).map(|i| sq_dist(x.row(i), centroids.row(labels[i]))).sum()
+        })
+        .collect();
+    parts.iter().sum()
+}
+
+/// Squared distances (rows: `ids`, columns: samples) from the samples `ids` to
+/// every sample; the distance of a sample to itself is exactly 0.
+fn sq_dists_to(x: ArrayView2<'_, f32>, sq: &[f64], ids: &[usize]) -> Array2<f64> {
+    let c = gather(x, ids);
+    let blocks = map_row_blocks(x, c.view(), |start, dots| {
+        Array2::from_shape_fn((ids.len(), dots.nrows()), |(t, r)| {
+            if start + r == ids[t] { 0.0 } else { sq_dist_from_dot(sq[start + r], sq[ids[t]], dots[[r, t]]) }
+        })
+    });
+    let views: Vec<_> = blocks.iter().map(|b| b.view()).collect();
+    ndarray::concatenate(Axis(1), &views).expect("internal: blocks share their number of rows")
+}
+
+/// Greedy k-means++ (scikit-learn's `_kmeans_plusplus`): the indices of the
+/// `k` initial centres.
+pub(crate) fn kmeans_plusplus(
+    x: ArrayView2<'_, f32>,
+    sq: &[f64],
+    k: usize,
+    n_trials: usize,
+    rng: &mut dyn RngCore,
+) -> Vec<usize> {
+    let n = x.nrows();
+    let first = rng.random_range(0..n);
+    let mut indices = vec![first];
+    let mut closest = sq_dists_to(x, sq, &[first]).row(0).to_vec();
+    let mut potential: f64 = closest.iter().sum();
+    let mut cumsum = vec![0.0f64; n];
+    for _ in 1..k {
+        let mut acc = 0.0;
+        for (c, &d) in cumsum.iter_mut().zip(&closest) {
+            acc += d;
+            *c = acc;
+        }
+        // numpy.searchsorted(side='left'): the first index whose cumulative
+        // sum reaches the draw, clipped to the last sample.
+        let candidates: Vec<usize> = (0..n_trials)
+            .map(|_| {
+                let r = rng.random::<f64>() * potential;
+                cumsum.partition_point(|&c| c < r).min(n - 1)
+            })
+            .collect();
+        let mut dists = sq_dists_to(x, sq, &candidates);
+        for mut row in dists.outer_iter_mut() {
+            row.iter_mut().zip(&closest).for_each(|(d, &c)| *d = d.min(c));
+        }
+        let best = argmin_first(dists.outer_iter().map(|r| r.sum()));
+        closest = dists.row(best).to_vec();
+        potential = closest.iter().sum();
+        indices.push(candidates[best]);
+    }
+    indices
+}
+
+/// The state Lloyd's algorithm ends in, in centred coordinates.
+pub(crate) struct Lloyd {
+    pub(crate) centres: Array2<f64>,
+    pub(crate) labels: Vec<usize>,
+    pub(crate) n_iter: usize,
+    pub(crate) converged: bool,
+}
+
+/// Lloyd iterations from `centres` (scikit-learn's `_kmeans_single_lloyd`);
+/// `tol` is absolute here.
+pub(crate) fn lloyd(x: ArrayView2<'_, f32>, mut centres: Array2<f64>, max_iter: usize, tol: f64) -> Lloyd {
+    let n = x.nrows();
+    let mut labels = vec![usize::MAX; n];
+    let mut labels_old = vec![usize::MAX; n];
+    let (mut n_iter, mut strict, mut converged) = (0, false, false);
+    for iter in 0..max_iter {
+        n_iter = iter + 1;
+        assign(x, centres.view(), &mut labels);
+        let updated = update(x, &labels, centres.view());
+        let shift: f64 = updated.iter().zip(&centres).map(|(a, b)| (a - b).powi(2)).sum();
+        centres = updated;
+        if labels == labels_old {
+            (strict, converged) = (true, true);
+            break;
+        }
+        if shift <= tol {
+            converged = true;
+            break;
+        }
+        labels_old.copy_from_slice(&labels);
+    }
+    if !strict {
+        // The last update moved the centres: relabel so labels match them.
+        assign(x, centres.view(), &mut labels);
+    }
+    Lloyd { centres, labels, n_iter, converged }
+}
+
+/// Labels every row of `x` with its nearest centre (ties to the lower index).
+fn assign(x: ArrayView2<'_, f32>, centres: ArrayView2<'_, f64>, labels: &mut [usize]) {
+    let c = centres.mapv(|v| v as f32);
+    let c_sq = sq_norms(c.view());
+    // ||x||^2 is the same for every centre, so it is left out of the comparison.
+    let blocks = map_row_blocks(x, c.view(), |_, dots| {
+        dots.outer_iter()
+            .map(|d| argmin_first(d.iter().zip(&c_sq).map(|(&dot, &s)| s - 2.0 * f64::from(dot))))
+            .collect::<Vec<usize>>()
+    });
+    for (b, block) in blocks.iter().enumerate() {
+        labels[b * BLOCK..b * BLOCK + block.len()].copy_from_slice(block);
+    }
+}
+
+/// The means of the clusters given by `labels`, accumulated in f64 in sample
+/// order, with empty clusters re-seeded (see [`relocate_empty`]).
+fn update(x: ArrayView2<'_, f32>, labels: &[usize], old: ArrayView2<'_, f64>) -> Array2<f64> {
+    let (k, d) = old.dim();
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
+    for (i, &l) in labels.iter().enumerate() {
+        members[l].push(i);
+    }
+    let sums: Vec<Array1<f64>> = members
+        .par_iter()
+        .map(|m| {
+            let mut s = Array1::<f64>::zeros(d);
+            for &i in m {
+                s.zip_mut_with(&x.row(i), |a, &v| *a += f64::from(v));
+            }
+            s
+        })
+        .collect();
+    let mut centres = Array2::<f64>::zeros((k, d));
+    for (mut row, s) in centres.outer_iter_mut().zip(&sums) {
+        row.assign(s);
+    }
+    let mut counts: Vec<usize> = members.iter().map(Vec::len).collect();
+    relocate_empty(x, labels, old, &mut centres, &mut counts);
+    for (mut row, &count) in centres.outer_iter_mut().zip(&counts) {
+        if count > 0 {
+            row /= count as f64;
+        }
+    }
+    centres
+}
+
+/// scikit-learn's `_relocate_empty_clusters_dense`: each empty cluster takes
+/// one of the samples farthest from their (old) centre, farthest first (ties to
+/// the lower index); the sample leaves its cluster's sum. Labels are not
+/// changed. `centres` holds sums, not yet means.
+fn relocate_empty(
+    x: ArrayView2<'_, f32>,
+    labels: &[usize],
+    old: ArrayView2<'_, f64>,
+    centres: &mut Array2<f64>,
+    counts: &mut [usize],
+) {
+    let empty: Vec<usize> = (0..counts.len()).filter(|&j| counts[j] == 0).collect();
+    if empty.is_empty() {
+        return;
+    }
+    let dist: Vec<f64> = (0..x.nrows())
+        .into_par_iter()
+        .map(|i| x.row(i).iter().zip(old.row(labels[i])).map(|(&v, &c)| (f64::from(v) - c).powi(2)).sum())
+        .collect();
+    let mut order: Vec<usize> = (0..x.nrows()).collect();
+    order.sort_by(|&a, &b| dist[b].total_cmp(&dist[a]).then(a.cmp(&b)));
+    for (&new, &far) in empty.iter().zip(&order) {
+        let from = labels[far];
+        let point = x.row(far).mapv(f64::from);
+        let mut row = centres.row_mut(from);
+        row -= &point;
+        centres.row_mut(new).assign(&point);
+        counts[new] = 1;
+        // If this empties `from`, its centre stays at the leftover sum (about
+        // zero, the data mean), as in scikit-learn.
+        counts[from] -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use imprint_core::GenerateExt;
+    use imprint_core::RngCore;
+    use ndarray::array;
+    use proptest::prelude::{ProptestConfig, Strategy, prop_assert, prop_assert_eq, proptest};
+    use rand::Rng;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::util::testing::blobs;
+
+    fn rng(seed: u64) -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(seed)
+    }
+
+    fn shots(x: &Array2<f32>) -> Shots<'_> {
+        Shots::new(x.view(), "test shots").unwrap()
+    }
+
+    // ---- slow, obviously correct references ----
+
+    fn ref_sq(a: &[f64], b: &[f64]) -> f64 {
+        a.iter().zip(b).map(|(u, v)| (u - v).powi(2)).sum()
+    }
+
+    fn rows64(x: ArrayView2<'_, f32>) -> Vec<Vec<f64>> {
+        x.outer_iter().map(|r| r.iter().map(|&v| f64::from(v)).collect()).collect()
+    }
+
+    /// k-means++ with exact distances and the same draws.
+    fn ref_plusplus(x: &[Vec<f64>], k: usize, trials: usize, rng: &mut dyn RngCore) -> Vec<usize> {
+        let n = x.len();
+        let mut ids = vec![rng.random_range(0..n)];
+        let mut closest: Vec<f64> = x.iter().map(|p| ref_sq(p, &x[ids[0]])).collect();
+        while ids.len() < k {
+            let pot: f64 = closest.iter().sum();
+            let cands: Vec<usize> = (0..trials)
+                .map(|_| {
+                    let r = rng.random::<f64>() * pot;
+                    let mut acc = 0.0;
+                    (0..n)
+                        .find(|&i| {
+                            acc += closest[i];
+                            acc >= r
+                        })
+                        .unwrap_or(n - 1)
+                })
+                .collect();
+            let pots: Vec<f64> = cands
+                .iter()
+                .map(|&c| x.iter().zip(&closest).map(|(p, &d)| d.min(ref_sq(p, &x[c]))).sum())
+                .collect();
+            let best = (0..trials).fold(0, |b, t| if pots[t] < pots[b] { t } else { b });
+            closest = x.iter().zip(&closest).map(|(p, &d)| d.min(ref_sq(p, &x[cands[best]]))).collect();
+            ids.push(cands[best]);
+        }
+        ids
+    }
+
+    struct RefFit {
+        centres: Vec<Vec<f64>>,
+        labels: Vec<usize>,
+        n_iter: usize,
+        converged: bool,
+    }
+
+    /// scikit-learn's Lloyd loop written out naively in f64.
+    fn ref_lloyd(x: &[Vec<f64>], mut centres: Vec<Vec<f64>>, max_iter: usize, tol: f64) -> RefFit {
+        let (n, k, d) = (x.len(), centres.len(), x[0].len());
+        let nearest = |c: &Vec<Vec<f64>>, p: &Vec<f64>| {
+            (0..k).fold(0, |b, j| if ref_sq(p, &c[j]) < ref_sq(p, &c[b]) { j } else { b })
+        };
+        let mut labels_old = vec![usize::MAX; n];
+        let mut labels = labels_old.clone();
+        let (mut n_iter, mut strict, mut converged) = (0, false, false);
+        for iter in 0..max_iter {
+            n_iter = iter + 1;
+            labels = x.iter().map(|p| nearest(&centres, p)).collect();
+            let mut sums = vec![vec![0.0; d]; k];
+            let mut counts = vec![0usize; k];
+            for (p, &l) in x.iter().zip(&labels) {
+                counts[l] += 1;
+                sums[l].iter_mut().zip(p).for_each(|(s, v)| *s += v);
+            }
+            let mut far: Vec<usize> = (0..n).collect();
+            far.sort_by(|&a, &b| {
+                ref_sq(&x[b], &centres[labels[b]])
+                    .total_cmp(&ref_sq(&x[a], &centres[labels[a]]))
+                    .then(a.cmp(&b))
+            });
+            let empty: Vec<usize> = (0..k).filter(|&j| counts[j] == 0).collect();
+            for (&j, &i) in empty.iter().zip(&far) {
+                sums[labels[i]].iter_mut().zip(&x[i]).for_each(|(s, v)| *s -= v);
+                counts[labels[i]] -= 1;
+                sums[j] = x[i].clone();
+                counts[j] = 1;
+            }
+            let new: Vec<Vec<f64>> = sums
+                .into_iter()
+                .zip(&counts)
+                .map(|(s, &c)| if c > 0 { s.iter().map(|v| v / c as f64).collect() } else { s })
+                .collect();
+            let shift: f64 = new.iter().zip(&centres).map(|(a, b)| ref_sq(a, b)).sum();
+            centres = new;
+            if labels == labels_old {
+                (strict, converged) = (true, true);
+                break;
+            }
+            if shift <= tol {
+                converged = true;
+                break;
+            }
+            labels_old = labels.clone();
+        }
+        if !strict {
+            labels = x.iter().map(|p| nearest(&centres, p)).collect();
+        }
+        RefFit { centres, labels, n_iter, converged }
+    }
+
+    fn centred(x: &Array2<f32>) -> (Array2<f32>, Vec<f64>) {
+        let xc = centre(x.view(), &mean_f64(x.view()));
+        let sq = sq_norms(xc.view());
+        (xc, sq)
+    }
+
+    fn close(a: f64, b: f64, rel: f64) -> bool {
+        (a - b).abs() <= 1e-9 + rel * a.abs().max(b.abs())
+    }
+
+    // ---- tests ----
+
+    #[test]
+    fn plusplus_matches_the_reference_draws() {
+        for seed in 0..6 {
+            let x = blobs(seed, 5, 12, 4, 0.5);
+            let (xc, sq) = centred(&x);
+            for k in [2, 5, 9] {
+                let trials = 2 + (k as f64).ln() as usize;
+                let ours = kmeans_plusplus(xc.view(), &sq, k, trials, &mut rng(seed + 100));
+                let theirs = ref_plusplus(&rows64(xc.view()), k, trials, &mut rng(seed + 100));
+                assert_eq!(ours, theirs, "seed {seed}, k {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn lloyd_matches_the_reference_from_the_same_init() {
+        for seed in 0..6 {
+            let x = blobs(seed, 4, 15, 3, 2.5);
+            let (xc, _) = centred(&x);
+            let tol = KMeansParams::DEFAULT_TOL * mean_variance(x.view(), &mean_f64(x.view()));
+            // k-means++ starts, and deliberately bad ones: duplicated and
+            // far-away centres force the empty-cluster relocation.
+            let far = Array2::from_elem((1, 3), 1.0e3f64);
+            let dup = gather(xc.view(), &[0, 0, 1, 2]).mapv(f64::from);
+            let pp = {
+                let sq = sq_norms(xc.view());
+                gather(xc.view(), &kmeans_plusplus(xc.view(), &sq, 4, 3, &mut rng(seed))).mapv(f64::from)
+            };
+            let with_far = ndarray::concatenate![Axis(0), gather(xc.view(), &[3, 4, 5]).mapv(f64::from), far];
+            for (what, start) in [("k-means++", pp), ("duplicate", dup), ("far", with_far)] {
+                for max_iter in [1, 2, 300] {
+                    let ours = lloyd(xc.view(), start.clone(), max_iter, tol);
+                    let start_rows: Vec<Vec<f64>> = start.outer_iter().map(|r| r.to_vec()).collect();
+                    let theirs = ref_lloyd(&rows64(xc.view()), start_rows, max_iter, tol);
+                    let ctx = format!("seed {seed}, {what} start, max_iter {max_iter}");
+                    assert_eq!(ours.labels, theirs.labels, "{ctx}");
+                    assert_eq!((ours.n_iter, ours.converged), (theirs.n_iter, theirs.converged), "{ctx}");
+                    for (a, b) in ours.centres.iter().zip(theirs.centres.iter().flatten()) {
+                        assert!(close(*a, *b, 1e-9), "{ctx}: {a} vs {b}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn finds_well_separated_blobs_and_reports_consistent_results() {
+        let x = blobs(7, 3, 40, 5, 0.3);
+        let fit = KMeansParams::new(3).check().unwrap().fit(shots(&x), &mut rng(1)).unwrap();
+        assert!(fit.converged() && fit.n_iter() >= 1);
+        // Each blob (samples i % 3) is one cluster.
+        for i in 0..x.nrows() {
+            assert_eq!(fit.labels()[i], fit.labels()[i % 3]);
+        }
+        let mut distinct = fit.labels()[..3].to_vec();
+        distinct.sort();
+        assert_eq!(distinct, vec![0, 1, 2]);
+        // Labels are the nearest centroids and inertia matches them.
+        let c = fit.centroids();
+        let mut total = 0.0;
+        for (i, r) in x.outer_iter().enumerate() {
+            let d: Vec<f64> = c.outer_iter().map(|cr| sq_dist(r, cr)).collect();
+            assert_eq!(fit.labels()[i], argmin_first(d.iter().copied()));
+            total += d[fit.labels()[i]];
+        }
+        assert!(close(fit.inertia(), total, 1e-12));
+    }
+
+    #[test]
+    fn deterministic_and_independent_of_thread_count() {
+        let x = blobs(3, 6, 150, 16, 1.5);
+        let km = KMeansParams::new(6).check().unwrap();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| km.fit(shots(&x), &mut rng(42)).unwrap())
+        };
+        let one = run(1);
+        let two = run(2);
+        assert_eq!(one.labels(), two.labels());
+        assert_eq!(one.inertia().to_bits(), two.inertia().to_bits());
+        assert!(one.centroids().iter().zip(two.centroids()).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert_eq!(one, run(2));
+    }
+
+    #[test]
+    fn max_iter_is_a_status_not_an_error() {
+        let x = blobs(5, 8, 30, 4, 4.0);
+        let fit =
+            KMeansParams::new(8).max_iter(1).tol(0.0).check().unwrap().fit(shots(&x), &mut rng(0)).unwrap();
+        assert_eq!(fit.n_iter(), 1);
+        assert!(!fit.converged());
+    }
+
+    #[test]
+    fn parameter_and_size_errors() {
+        let bad = |p: KMeansParams| p.check().unwrap_err();
+        assert!(matches!(bad(KMeansParams::new(0)), ImprintError::InvalidParameter { name: "k", .. }));
+        assert!(matches!(
+            bad(KMeansParams::new(2).max_iter(0)),
+            ImprintError::InvalidParameter { name: "max_iter", .. }
+        ));
+        assert!(matches!(
+            bad(KMeansParams::new(2).tol(-1.0)),
+            ImprintError::InvalidParameter { name: "tol", .. }
+        ));
+        assert!(matches!(
+            bad(KMeansParams::new(2).tol(f64::NAN)),
+            ImprintError::InvalidParameter { name: "tol", .. }
+        ));
+        assert!(matches!(
+            bad(KMeansParams::new(2).n_local_trials(0)),
+            ImprintError::InvalidParameter { name: "n_local_trials", .. }
+        ));
+        assert_eq!(KMeansParams::new(20).check().unwrap().n_local_trials(), 4);
+        assert_eq!(KMeansParams::new(1).check().unwrap().n_local_trials(), 2);
+        let x = array![[1.0f32, 2.0], [3.0, 4.0]];
+        let err = KMeansParams::new(3).check().unwrap().fit(shots(&x), &mut rng(0)).unwrap_err();
+        assert!(matches!(err, ImprintError::InvalidParameter { name: "k", .. }));
+        assert!(err.to_string().contains("n = 2"), "{err}");
+        // Through the generator interface, n < k keeps the samples instead.
+        let g = KMeansParams::new(3).check().unwrap();
+        assert_eq!(g.generate(x.view(), &mut rng(0)).unwrap(), x);
+    }
+
+    #[test]
+    fn identical_samples_do_not_break_it() {
+        let x = Array2::from_elem((10, 3), 2.5f32);
+        let fit = KMeansParams::new(4).check().unwrap().fit(shots(&x), &mut rng(0)).unwrap();
+        assert!(fit.centroids().iter().all(|v| v.is_finite()));
+        assert_eq!(fit.inertia(), 0.0);
+        assert!(fit.converged());
+    }
+
+    /// Inertia of the nearest-centre assignment to the rows `init` of `x`.
+    fn init_inertia(x: &Array2<f32>, init: &[usize]) -> f64 {
+        x.outer_iter().map(|r| init.iter().map(|&i| sq_dist(r, x.row(i))).fold(f64::INFINITY, f64::min)).sum()
+    }
+
+    fn data(max_n: usize) -> impl Strategy<Value = Array2<f32>> {
+        (1..max_n, 1usize..6).prop_flat_map(|(n, d)| {
+            proptest::collection::vec(-100.0f32..100.0, n * d)
+                .prop_map(move |v| Array2::from_shape_vec((n, d), v).unwrap())
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn k1_is_the_mean(x in data(40)) {
+            let fit = KMeansParams::new(1).check().unwrap().fit(shots(&x), &mut rng(0)).unwrap();
+            prop_assert_eq!(fit.centroids().to_owned(), class_mean(x.view()));
+            prop_assert_eq!(fit.labels(), &vec![0; x.nrows()][..]);
+        }
+
+        #[test]
+        fn at_most_k_centroids_and_no_worse_than_the_init(x in data(60), k in 1usize..8, seed in 0u64..1000) {
+            let km = KMeansParams::new(k).check().unwrap();
+            let out = km.generate(x.view(), &mut rng(seed)).unwrap();
+            prop_assert!(out.nrows() <= k && out.ncols() == x.ncols());
+            if k <= x.nrows() && k > 1 {
+                let fit = km.fit(shots(&x), &mut rng(seed)).unwrap();
+                prop_assert_eq!(fit.centroids().nrows(), k);
+                // Same seed, same draws: recompute the init and its inertia.
+                let mean = mean_f64(x.view());
+                let xc = centre(x.view(), &mean);
+                let init = kmeans_plusplus(xc.view(), &sq_norms(xc.view()), k, km.n_local_trials(), &mut rng(seed));
+                let before = init_inertia(&x, &init);
+                prop_assert!(fit.inertia() <= before * (1.0 + 1e-5) + 1e-6, "{} > {}", fit.inertia(), before);
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! `none`: random Xavier-uniform vectors, a control that ignores the data.
+
+use imprint_core::{ProxyGenerator, Result, RngCore, Shots};
+use ndarray::Array2;
+use rand::Rng;
+
+use crate::util::{check_k, required_k};
+
+/// Unchecked settings of [`XavierRandom`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XavierRandomParams {
+    k: usize,
+}
+
+impl XavierRandomParams {
+    /// `k` random vectors per class. There are no other settings (gain 1).
+    pub fn new(k: usize) -> Self {
+        Self { k }
+    }
+
+    /// Validates the settings (`k >= 1`).
+    pub fn check(&self) -> Result<XavierRandom> {
+        check_k(self.k, "none")?;
+        Ok(XavierRandom { k: self.k })
+    }
+}
+
+/// `k` random proxies drawn as a `(k, dim)` tensor initialized by
+/// `torch.nn.init.xavier_uniform_`: every entry uniform in `[-a, a)` with
+/// `a = sqrt(6 / (k + dim))` (fan-in `dim`, fan-out `k`). Only the shape of the
+/// shots is used (reference method `none`, a control).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XavierRandom {
+    k: usize,
+}
+
+impl XavierRandom {
+    /// The number of random proxies.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// The bound `a = sqrt(6 / (k + dim))` of the uniform distribution.
+    pub fn bound(&self, dim: usize) -> f64 {
+        (6.0 / (self.k + dim) as f64).sqrt()
+    }
+}
+
+impl ProxyGenerator for XavierRandom {
+    fn name(&self) -> &str {
+        "none"
+    }
+
+    fn n_proxies(&self) -> Option<usize> {
+        Some(self.k)
+    }
+
+    fn propose(&self, shots: Shots<'_>, rng: &mut dyn RngCore) -> Result<Array2<f32>> {
+        let a = self.bound(shots.dim());
+        Ok(Array2::from_shape_simple_fn((self.k, shots.dim()), || {
+            ((2.0 * rng.random::<f64>() - 1.0) * a) as f32
+        }))
+    }
+}
+
+/// Registry constructor.
+pub(crate) fn from_config(k: Option<usize>) -> Result<Box<dyn ProxyGenerator>> {
+    Ok(Box::new(XavierRandomParams::new(required_k(k, "none")?).check()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use imprint_core::{GenerateExt, ImprintError};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    #[test]
+    fn bounded_seeded_and_shaped() {
+        let x = Array2::<f32>::zeros((100, 46));
+        let g = XavierRandomParams::new(4).check().unwrap();
+        let a = g.bound(46);
+        assert!((a - 6.0f64.sqrt() / 50.0f64.sqrt()).abs() < 1e-15);
+        let p = g.generate(x.view(), &mut ChaCha8Rng::seed_from_u64(1)).unwrap();
+        assert_eq!(p.dim(), (4, 46));
+        assert!(p.iter().all(|&v| f64::from(v.abs()) <= a));
+        // Spread over the whole interval, not a constant.
+        assert!(p.iter().any(|&v| f64::from(v) > 0.8 * a) && p.iter().any(|&v| f64::from(v) < -0.8 * a));
+        assert_eq!(p, g.generate(x.view(), &mut ChaCha8Rng::seed_from_u64(1)).unwrap());
+    }
+
+    #[test]
+    fn k_zero_is_an_error() {
+        assert!(matches!(
+            XavierRandomParams::new(0).check(),
+            Err(ImprintError::InvalidParameter { name: "k", .. })
+        ));
+    }
+}
