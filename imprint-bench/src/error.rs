@@ -134,6 +134,34 @@ pub enum BenchError {
         #[source]
         source: serde_json::Error,
     },
+    /// Loading embeddings or building a task failed (the message names the
+    /// file, or the task and class).
+    #[error("{context}: {source}")]
+    Data {
+        /// Which combination or data set was being prepared.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: imprint_data::DataError,
+    },
+    /// Imprinting or classifying failed.
+    #[error("{context}: {source}")]
+    Imprint {
+        /// Which combination was running.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: imprint_core::ImprintError,
+    },
+    /// A combination cannot be run as asked (e.g. no lambda for a backbone,
+    /// a presampling method that is not available).
+    #[error("{context}: {reason}")]
+    Unsupported {
+        /// Which combination or setting.
+        context: String,
+        /// Why, and what to do instead.
+        reason: String,
+    },
     /// Inputs to a statistical routine are unusable.
     #[error("{test}: {reason}")]
     Stats {

@@ -69,13 +69,16 @@
 
 pub mod config;
 pub mod error;
+pub mod experiment;
 pub mod grid;
 pub mod imagenet;
 pub mod mapping;
 pub mod methods;
+pub mod presets;
 pub mod pyjson;
 pub mod pyrandom;
 pub mod record;
+pub mod runner;
 pub mod shard;
 pub mod stats;
 pub mod store;

@@ -1,0 +1,330 @@
+//! Running an experiment grid on embeddings in the reference layout.
+//!
+//! Combinations are grouped by the task they need (data combination,
+//! few-shot value, seed), each task is built once, and the combinations of a
+//! task run in parallel. Every finished combination is written at once as its
+//! own record (atomically), so a killed run loses at most the combinations in
+//! flight, and a restarted run skips every record already on disk.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use imprint_baselines::lambda_for_backbone;
+use imprint_core::{Aggregation, Centering, Collapse, Distance, ZeroVectorPolicy, neural_collapse};
+use imprint_data::{LabelMapping as DataMapping, Shots, SourceData, Task, TaskSpec};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::experiment::{Method, ProxyMethod as RunProxy, run_method};
+use crate::grid::{Combination, DataCombination, ExperimentGrid};
+use crate::methods::{
+    AggregationMethod, DistanceFunction, InputNorm, PresamplingMethod, ProxyMethod, WeightNorm, Weighting,
+};
+use crate::record::{Record, TaskF1s};
+use crate::shard::Shard;
+use crate::store::ResultStore;
+use crate::{BenchError, Result};
+
+/// How to run a grid.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Root of the embeddings (`ROOT/embeddings/{Dataset}/{backbone}/...`).
+    pub embeddings_root: PathBuf,
+    /// The part of the grid this process runs.
+    pub shard: Shard,
+    /// Lambda per backbone for `ls`/`kls`, overriding the paper's values.
+    pub lambdas: BTreeMap<String, f64>,
+    /// Draw a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunSummary {
+    /// Combinations in this shard.
+    pub selected: usize,
+    /// Combinations skipped because their record exists.
+    pub skipped: usize,
+    /// Records written.
+    pub written: usize,
+}
+
+/// Runs the combinations of `grid` in `options.shard` that have no record in
+/// `store` yet (all of them if the store overwrites), writing one record each.
+///
+/// Every combination is translated and checked before anything runs, so a
+/// missing lambda or an unsupported setting fails at once. The first failing
+/// combination stops the run with an error naming it; records written before
+/// are kept.
+pub fn run_grid(grid: &ExperimentGrid, store: &ResultStore, options: &RunOptions) -> Result<RunSummary> {
+    let selected: Vec<&Combination> = options.shard.select(grid.combinations()).collect();
+    let todo: Vec<&Combination> = selected.iter().copied().filter(|c| !store.is_done(c)).collect();
+    let mut summary =
+        RunSummary { selected: selected.len(), skipped: selected.len() - todo.len(), written: 0 };
+    let methods: Vec<Method> = todo.iter().map(|c| method_of(c, &options.lambdas)).collect::<Result<_>>()?;
+
+    // Group by the task each combination needs, keeping grid order.
+    let mut groups: Vec<(TaskKey, Vec<usize>)> = Vec::new();
+    let mut index: HashMap<TaskKey, usize> = HashMap::new();
+    for (i, c) in todo.iter().enumerate() {
+        let key = TaskKey::of(c);
+        let g = *index.entry(key.clone()).or_insert_with(|| {
+            groups.push((key, Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push(i);
+    }
+
+    let bar = progress_bar(todo.len() as u64, options.progress);
+    let mut sources = SourceCache::new(&options.embeddings_root);
+    for (key, members) in &groups {
+        let task = build_task(&key.data, key.fewshot, key.seed, &mut sources)?;
+        bar.set_message(format!("{} (shots {}, seed {})", key.data, key.fewshot, key.seed));
+        let written = members
+            .par_iter()
+            .map(|&i| {
+                let record = run_combination(todo[i], &methods[i], &task)?;
+                store.write(&record)?;
+                bar.inc(1);
+                Ok(())
+            })
+            .collect::<Result<Vec<()>>>()?;
+        summary.written += written.len();
+    }
+    bar.finish_and_clear();
+    Ok(summary)
+}
+
+/// NC1 and VCI of every distinct data combination of `grid` in `shard`, on
+/// all training samples of its task (L2-normalized, paper formula).
+pub fn task_collapse(
+    grid: &ExperimentGrid,
+    embeddings_root: &std::path::Path,
+    shard: Shard,
+) -> Result<Vec<(DataCombination, Collapse)>> {
+    let mut seen: Vec<Arc<DataCombination>> = Vec::new();
+    for c in shard.select(grid.combinations()) {
+        if !seen.iter().any(|d| **d == *c.data) {
+            seen.push(c.data.clone());
+        }
+    }
+    let mut sources = SourceCache::new(embeddings_root);
+    seen.iter()
+        .map(|data| {
+            let task = build_task(data, -1, 0, &mut sources)?;
+            let classes: Vec<_> = task.classes().iter().map(|c| c.train()).collect();
+            let collapse = neural_collapse(&classes, Centering::Paper)
+                .map_err(|source| BenchError::Imprint { context: format!("NC1 of {data}"), source })?;
+            Ok(((**data).clone(), collapse))
+        })
+        .collect()
+}
+
+fn run_combination(c: &Combination, method: &Method, task: &Task) -> Result<Record> {
+    let outcome = run_method(task, method).map_err(|source| BenchError::Imprint {
+        context: format!("combination {} ({})", c.id(), describe(c)),
+        source,
+    })?;
+    let f1s = TaskF1s {
+        remapped_class_index: outcome.f1.iter().map(|f| f.class as i64).collect(),
+        one_vs_rest_f1: outcome.f1.iter().map(|f| 100.0 * f.f1).collect(),
+        class_size: outcome.f1.iter().map(|f| f.support as u64).collect(),
+    };
+    Ok(Record::new(c.clone(), outcome.accuracy, f1s, outcome.runtime_seconds, outcome.gen_seconds))
+}
+
+/// The task a combination runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct TaskKey {
+    data: Arc<DataCombination>,
+    fewshot: i64,
+    seed: u64,
+}
+
+impl TaskKey {
+    fn of(c: &Combination) -> Self {
+        Self { data: c.data.clone(), fewshot: c.params.presampling_fewshot_value, seed: c.seed }
+    }
+}
+
+/// Embeddings loaded once per (backbone, data set).
+struct SourceCache<'a> {
+    root: &'a std::path::Path,
+    loaded: HashMap<(String, String), SourceData>,
+}
+
+impl<'a> SourceCache<'a> {
+    fn new(root: &'a std::path::Path) -> Self {
+        Self { root, loaded: HashMap::new() }
+    }
+
+    fn get(&mut self, backbone: &str, datasets: &[String]) -> Result<Vec<SourceData>> {
+        datasets
+            .iter()
+            .map(|name| {
+                let key = (backbone.to_string(), name.clone());
+                if !self.loaded.contains_key(&key) {
+                    let source =
+                        SourceData::load(self.root, name, backbone).map_err(|source| BenchError::Data {
+                            context: format!("loading data set '{name}' for backbone '{backbone}'"),
+                            source,
+                        })?;
+                    self.loaded.insert(key.clone(), source);
+                }
+                Ok(self.loaded[&key].clone())
+            })
+            .collect()
+    }
+}
+
+fn build_task(
+    data: &DataCombination,
+    fewshot: i64,
+    seed: u64,
+    sources: &mut SourceCache<'_>,
+) -> Result<Task> {
+    let context = format!("task {data} (shots {fewshot}, seed {seed})");
+    let unsupported = |reason: String| BenchError::Unsupported { context: context.clone(), reason };
+    let [split] = data.task_splits.as_slice() else {
+        return Err(unsupported(format!(
+            "{} task splits given; a record covers exactly one task (as in the reference)",
+            data.task_splits.len()
+        )));
+    };
+    let labels = |values: &[i64], what: &str| -> Result<Vec<usize>> {
+        values
+            .iter()
+            .map(|&v| usize::try_from(v).map_err(|_| unsupported(format!("{what} label {v} is negative"))))
+            .collect()
+    };
+    let mut spec = TaskSpec::new(&data.task_name)
+        .split(labels(split, "task split")?)
+        .shots(
+            Shots::from_reference(fewshot)
+                .map_err(|source| BenchError::Data { context: context.clone(), source })?,
+        )
+        .seed(seed);
+    if !data.mapping.is_empty() {
+        let from: Vec<i64> = data.mapping.entries().iter().map(|e| e.0).collect();
+        let to: Vec<i64> = data.mapping.entries().iter().map(|e| e.1).collect();
+        let pairs = labels(&from, "mapping source")?.into_iter().zip(labels(&to, "mapping target")?);
+        spec = spec.mapping(
+            DataMapping::new(pairs)
+                .map_err(|source| BenchError::Data { context: context.clone(), source })?,
+        );
+    }
+    let sources = sources.get(&data.backbone_name, &data.dataset_name)?;
+    spec.build(&sources).map_err(|source| BenchError::Data { context, source })
+}
+
+/// Translates a combination's method keys into a runnable [`Method`].
+fn method_of(c: &Combination, lambdas: &BTreeMap<String, f64>) -> Result<Method> {
+    let p = &c.params;
+    let context = || format!("combination {} ({})", c.id(), describe(c));
+    let unsupported = |reason: String| BenchError::Unsupported { context: context(), reason };
+    if p.presampling_method != PresamplingMethod::All {
+        return Err(unsupported(format!(
+            "presampling method '{}' is not implemented; use 'all' with presampling_fewshot_values",
+            p.presampling_method
+        )));
+    }
+    let k = match p.k {
+        -1 => None,
+        k if k >= 1 => Some(k as usize),
+        k => return Err(unsupported(format!("k = {k} is neither -1 nor positive"))),
+    };
+    let lambda = || {
+        lambdas
+            .get(&c.data.backbone_name)
+            .copied()
+            .or_else(|| lambda_for_backbone(&c.data.backbone_name))
+            .ok_or_else(|| {
+                unsupported(format!(
+                    "backbone '{}' has no known lambda for {}; pass --lambda {}=VALUE",
+                    c.data.backbone_name, p.proxy_method, c.data.backbone_name
+                ))
+            })
+    };
+    let proxy = match p.proxy_method {
+        ProxyMethod::Ls => RunProxy::LeastSquares { lambda: lambda()? },
+        ProxyMethod::Kls => RunProxy::KLeastSquares { k, lambda: lambda()? },
+        other => RunProxy::Generator { name: other.as_str().to_string(), k },
+    };
+    let distance = match p.aggregation_distance_function {
+        DistanceFunction::InnerProduct => Distance::InnerProduct,
+        DistanceFunction::Cosine => Distance::Cosine,
+        DistanceFunction::Euclidean => Distance::Euclidean,
+        DistanceFunction::Manhattan => Distance::Manhattan,
+        DistanceFunction::Mahalanobis => Distance::Mahalanobis,
+        DistanceFunction::Chebyshev => Distance::Chebyshev,
+    };
+    let weighting = match p.aggregation_weighting {
+        Weighting::Uniform => imprint_core::Weighting::Uniform,
+        Weighting::WeightedByDistance => imprint_core::Weighting::InverseDistance,
+    };
+    let aggregation = match p.aggregation_method {
+        AggregationMethod::Max => Aggregation::Max { distance },
+        AggregationMethod::Mnn => {
+            let m = usize::try_from(p.m).map_err(|_| unsupported(format!("m = {} for mnn", p.m)))?;
+            Aggregation::mnn(m, distance, weighting)
+                .map_err(|source| BenchError::Imprint { context: context(), source })?
+        }
+    };
+    Ok(Method {
+        pre: input_norm(p.normalize_for_proxy_selection),
+        proxy,
+        post: match p.normalize_weights {
+            WeightNorm::None => imprint_core::WeightNorm::None,
+            WeightNorm::L2 => imprint_core::WeightNorm::L2(REFERENCE_ZERO_POLICY),
+            WeightNorm::Quantile => imprint_core::WeightNorm::Quantile,
+        },
+        inf: input_norm(p.normalize_input_data),
+        aggregation,
+        seed: c.seed,
+    })
+}
+
+/// The reference normalizes with `torch.nn.functional.normalize`, which
+/// leaves an all-zero vector at zero; grids follow it to stay comparable.
+const REFERENCE_ZERO_POLICY: ZeroVectorPolicy = ZeroVectorPolicy::KeepZero;
+
+fn input_norm(n: InputNorm) -> imprint_core::InputNorm {
+    match n {
+        InputNorm::None => imprint_core::InputNorm::None,
+        InputNorm::L2 => imprint_core::InputNorm::L2(REFERENCE_ZERO_POLICY),
+    }
+}
+
+/// A short description of a combination for messages.
+pub fn describe(c: &Combination) -> String {
+    let p = &c.params;
+    format!(
+        "{} / {} k={} / {} / {} / {} {} m={} {}, shots {}, seed {}, data {}",
+        p.normalize_for_proxy_selection,
+        p.proxy_method,
+        p.k,
+        p.normalize_weights,
+        p.normalize_input_data,
+        p.aggregation_method,
+        p.aggregation_distance_function,
+        p.m,
+        p.aggregation_weighting,
+        p.presampling_fewshot_value,
+        c.seed,
+        c.data
+    )
+}
+
+fn progress_bar(len: u64, visible: bool) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) =
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} ETA {eta} {wide_msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}

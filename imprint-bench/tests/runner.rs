@@ -1,0 +1,139 @@
+//! The grid runner end to end on small synthetic embeddings in the reference
+//! layout: records, resuming, sharding, thread independence, errors.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failure should stop the test loudly
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use imprint_bench::runner::{RunOptions, run_grid, task_collapse};
+use imprint_bench::{BenchError, ExperimentConfig, ExperimentGrid, Record, ResultStore, Shard, load_all};
+use imprint_data::{Split, SyntheticParams, WriteOptions, reference_path, write_embeddings};
+
+const CONFIG: &str = r#"{
+    "backbones": ["toynet"],   # not a paper backbone: ls needs --lambda
+    "datasets": [["ToyA"], ["ToyA", "ToyB"]],
+    "label_remappings": {"none": {}},
+    "task_splits": {"all": [[0, 1, 2]]},
+    "seeds": [1, 2],
+    "normalize_input_data": ["l2"],
+    "normalize_for_proxy_selection": ["none", "l2"],
+    "presampling_fewshot_values": [-1, 3],
+    "proxy_methods": ["mean", "kmeans", "ls", "kls", "all"],
+    "ks": [1, 2, 4],
+    "normalize_weights": ["l2", "quantile"],
+    "aggregation_methods": ["max", "mnn"],
+    "aggregation_distance_functions": ["inner_product", "euclidean"],
+    "ms": [-1, 3],
+}"#;
+
+fn write_toy_data(root: &Path) {
+    for (name, seed) in [("ToyA", 1), ("ToyB", 2)] {
+        let data = SyntheticParams::new(3, 2, 6).n_train(12).n_test(5).generate(seed).unwrap();
+        for (split, part) in [(Split::Train, &data.train), (Split::Test, &data.test)] {
+            write_embeddings(reference_path(root, name, "toynet", split), part, &WriteOptions::new())
+                .unwrap();
+        }
+    }
+}
+
+fn options(root: &Path, shard: Shard) -> RunOptions {
+    RunOptions {
+        embeddings_root: root.to_path_buf(),
+        shard,
+        lambdas: BTreeMap::from([("toynet".to_string(), 0.05)]),
+        progress: false,
+    }
+}
+
+/// Records keyed by id, with the fields that legitimately differ between
+/// runs (wall times, creation time) blanked.
+fn comparable(records: Vec<Record>) -> BTreeMap<String, String> {
+    records
+        .into_iter()
+        .map(|mut r| {
+            r.runtime = 0.0;
+            r.total_gen_time = Some(0.0);
+            r.created_at = String::new();
+            (r.id().file_name(), r.to_json_text())
+        })
+        .collect()
+}
+
+fn grid() -> ExperimentGrid {
+    ExperimentGrid::new(&ExperimentConfig::from_yaml_str(CONFIG, "test config").unwrap())
+}
+
+#[test]
+fn full_run_resume_shards_and_threads_agree() {
+    let data = tempfile::tempdir().unwrap();
+    write_toy_data(data.path());
+    let grid = grid();
+    assert!(grid.len() > 50, "{}", grid.len());
+
+    // One full run.
+    let full = tempfile::tempdir().unwrap();
+    let store = ResultStore::open(full.path(), false).unwrap();
+    let summary = run_grid(&grid, &store, &options(data.path(), Shard::ALL)).unwrap();
+    assert_eq!((summary.selected, summary.skipped, summary.written), (grid.len(), 0, grid.len()));
+    let reference = comparable(load_all(full.path()).unwrap());
+    assert_eq!(reference.len(), grid.len());
+
+    // Restarting skips everything; a lost record is recomputed identically.
+    let again = run_grid(&grid, &store, &options(data.path(), Shard::ALL)).unwrap();
+    assert_eq!((again.skipped, again.written), (grid.len(), 0));
+    let victim = std::fs::read_dir(full.path()).unwrap().next().unwrap().unwrap().path();
+    std::fs::remove_file(&victim).unwrap();
+    let resumed = run_grid(&grid, &store, &options(data.path(), Shard::ALL)).unwrap();
+    assert_eq!(resumed.written, 1);
+    assert_eq!(comparable(load_all(full.path()).unwrap()), reference);
+
+    // Three shards together give exactly the full run.
+    let sharded = tempfile::tempdir().unwrap();
+    let store = ResultStore::open(sharded.path(), false).unwrap();
+    let mut written = 0;
+    for i in 0..3 {
+        written += run_grid(&grid, &store, &options(data.path(), Shard::new(i, 3).unwrap())).unwrap().written;
+    }
+    assert_eq!(written, grid.len());
+    assert_eq!(comparable(load_all(sharded.path()).unwrap()), reference);
+
+    // One thread gives the same records as the default pool.
+    let single = tempfile::tempdir().unwrap();
+    let store = ResultStore::open(single.path(), false).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    pool.install(|| run_grid(&grid, &store, &options(data.path(), Shard::ALL))).unwrap();
+    assert_eq!(comparable(load_all(single.path()).unwrap()), reference);
+
+    // NC1 is computed once per data combination.
+    let collapse = task_collapse(&grid, data.path(), Shard::ALL).unwrap();
+    assert_eq!(collapse.len(), 2);
+    assert!(collapse.iter().all(|(_, c)| c.nc1.is_finite() && c.nc1 > 0.0));
+}
+
+#[test]
+fn missing_lambda_and_bad_tasks_are_clear_errors() {
+    let data = tempfile::tempdir().unwrap();
+    write_toy_data(data.path());
+    let out = tempfile::tempdir().unwrap();
+    let store = ResultStore::open(out.path(), false).unwrap();
+    let mut no_lambda = options(data.path(), Shard::ALL);
+    no_lambda.lambdas.clear();
+    let err = run_grid(&grid(), &store, &no_lambda).unwrap_err();
+    assert!(matches!(err, BenchError::Unsupported { .. }));
+    assert!(err.to_string().contains("--lambda toynet=VALUE"), "{err}");
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "nothing runs before the check");
+
+    let split_without_data = CONFIG.replace(r#""all": [[0, 1, 2]]"#, r#""all": [[0, 1, 7]]"#);
+    let grid =
+        ExperimentGrid::new(&ExperimentConfig::from_yaml_str(&split_without_data, "bad split").unwrap());
+    let err = run_grid(&grid, &store, &options(data.path(), Shard::ALL)).unwrap_err();
+    assert!(matches!(err, BenchError::Data { .. }), "{err}");
+    assert!(err.to_string().contains('7'), "{err}");
+
+    let missing = ExperimentGrid::new(
+        &ExperimentConfig::from_yaml_str(&CONFIG.replace("ToyB", "Nope"), "missing data").unwrap(),
+    );
+    let err = run_grid(&missing, &store, &options(data.path(), Shard::ALL)).unwrap_err();
+    assert!(err.to_string().contains("Nope"), "{err}");
+}
