@@ -78,6 +78,7 @@ pub mod presets;
 pub mod pyjson;
 pub mod pyrandom;
 pub mod record;
+pub mod report;
 pub mod runner;
 pub mod shard;
 pub mod stats;

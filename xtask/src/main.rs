@@ -1,28 +1,69 @@
-//! `cargo xtask`: project automation. `main` only dispatches; each subcommand
-//! lives in its own module and the heavy lifting in the library crates.
+//! `cargo xtask`: project automation. `main` parses arguments and dispatches;
+//! each subcommand is a module, and the work happens in `imprint-bench`.
 
+mod report;
 mod reproduce;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage: cargo xtask <command>
+use clap::{Parser, Subcommand};
 
-commands:
-  reproduce   regenerate the paper's tables on the bundled real data
-  help        print this message";
+/// Project automation for imprint-rs.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the paper's experiment grid and print its tables.
+    ///
+    /// Without --config: every preset (imprint-bench/presets/*.yaml) on the
+    /// bundled real embeddings in data/. With --config: the given config files
+    /// (the reference's src/config/*.yaml work unchanged) on --embeddings ROOT.
+    Reproduce(reproduce::Args),
+    /// Render tables, statistics and figures from a folder of result records
+    /// (ours or the reference's own JSON output).
+    Report {
+        /// Folder of `{id}.json` records.
+        #[arg(long)]
+        results: PathBuf,
+        /// Where to write report.md and figures/ (default: beside the records).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// NC1 per task (`neural_collapse.json`, written by reproduce).
+        #[arg(long)]
+        collapse: Option<PathBuf>,
+    },
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("reproduce") => reproduce::run(&args[1..]),
-        None | Some("help" | "--help" | "-h") => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Reproduce(args) => reproduce::run(args),
+        Command::Report { results, out, collapse } => {
+            report::run(&results, out.as_deref(), collapse.as_deref())
         }
-        Some(other) => {
-            eprintln!("error: unknown command '{other}'\n\n{USAGE}");
-            ExitCode::from(2)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
         }
     }
+}
+
+/// The workspace root (xtask lives one level below it).
+fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }

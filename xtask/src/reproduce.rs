@@ -1,32 +1,134 @@
-//! `cargo xtask reproduce`: the paper's experiment grid.
-//!
-//! The grid runner, records and reports are not built yet (issue #4); until
-//! then this command states what it will do and exits successfully.
+//! `cargo xtask reproduce`: run grids, then report.
 
-use std::process::ExitCode;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
 
-const PLAN: &str = "\
-cargo xtask reproduce: the experiment grid runner is not implemented yet.
+use imprint_bench::presets::{preset_configs, preset_lambdas};
+use imprint_bench::runner::{RunOptions, run_grid, task_collapse};
+use imprint_bench::{BenchError, ExperimentConfig, ExperimentGrid, ResultStore, Shard};
 
-When it is, this command will, on the bundled real embeddings (data/):
-  1. prior methods vs ours vs the least-squares oracle (k = 20);
-  2. GEN at k = 5 and k = 20 (mean, kmeans, kmedoids, covmax, random, fps);
-  3. NORMpre / NORMpost / NORMinf combinations at k = 1;
-  4. AGG with all data and with 20-means (max, m-nn for m in 1, 3, 5, 20, 50);
-  5. the low-data n-shot curve and accuracy vs number of proxies with NC1,
-     including 'm in 1' remapped tasks and a multi-domain digits task;
-  6. k-least-squares and the GEN runtime table;
-then print the tables in the paper's format and write one JSON record per
-combination, report.md and SVG figures to an output folder.
+use crate::workspace_root;
 
-The framework it will drive is available now as library crates
-(imprint-core, imprint-gen, imprint-baselines); see README.md.";
+/// Arguments of `reproduce`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Root of the embeddings in the reference layout (default: the bundled data/).
+    #[arg(long)]
+    embeddings: Option<PathBuf>,
+    /// Config file(s) in the reference's format (default: every preset).
+    #[arg(long)]
+    config: Vec<PathBuf>,
+    /// Output folder: records/, neural_collapse.json, report.md, figures/.
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// Run only shard I of N ("I/N", 0-based). With just "/N" or without the
+    /// flag, the index comes from JOB_COMPLETION_INDEX (Kubernetes Indexed
+    /// Jobs) or SLURM_ARRAY_TASK_ID, if set.
+    #[arg(long)]
+    shard: Option<String>,
+    /// Lambda of ls/kls for a backbone, e.g. --lambda resnet18=1e-4 (repeatable).
+    #[arg(long = "lambda", value_name = "BACKBONE=VALUE")]
+    lambdas: Vec<String>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print the number of combinations per group and in total, then exit.
+    #[arg(long)]
+    dry_run: bool,
+    /// Recompute and replace records that already exist.
+    #[arg(long)]
+    overwrite: bool,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
 
-/// Prints the plan; arguments are not interpreted yet.
-pub fn run(args: &[String]) -> ExitCode {
-    if !args.is_empty() {
-        eprintln!("note: arguments {args:?} are ignored until the grid runner exists");
+pub fn run(args: Args) -> Result<(), BenchError> {
+    if let Some(threads) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .map_err(|e| BenchError::Unsupported { context: "--threads".into(), reason: e.to_string() })?;
     }
-    println!("{PLAN}");
-    ExitCode::SUCCESS
+    let presets = args.config.is_empty();
+    let configs: Vec<(String, ExperimentConfig)> = if presets {
+        preset_configs()?.into_iter().map(|(n, c)| (format!("preset {n}"), c)).collect()
+    } else {
+        args.config
+            .iter()
+            .map(|p| Ok((p.display().to_string(), ExperimentConfig::from_path(p)?)))
+            .collect::<Result<_, BenchError>>()?
+    };
+    let mut lambdas = if presets { preset_lambdas() } else { BTreeMap::new() };
+    for spec in &args.lambdas {
+        let (backbone, value) = parse_lambda(spec)?;
+        lambdas.insert(backbone, value);
+    }
+    let grids: Vec<(String, ExperimentGrid)> =
+        configs.iter().map(|(name, c)| (name.clone(), ExperimentGrid::new(c))).collect();
+
+    if args.dry_run {
+        let mut total = 0;
+        for (name, grid) in &grids {
+            println!("{name}:\n{}", grid.dry_run());
+            total += grid.len();
+        }
+        println!("total over all configs: {total} combinations");
+        return Ok(());
+    }
+
+    let shard = resolve_shard(args.shard.as_deref())?;
+    let root = args.embeddings.unwrap_or_else(|| workspace_root().join("data"));
+    let records = args.out.join("records");
+    let store = ResultStore::open(&records, args.overwrite)?;
+    let options = RunOptions { embeddings_root: root.clone(), shard, lambdas, progress: !args.no_progress };
+    let start = Instant::now();
+    let mut collapse = Vec::new();
+    for (name, grid) in &grids {
+        let summary = run_grid(grid, &store, &options)?;
+        eprintln!(
+            "{name}: {} combinations in shard {shard}, {} already done, {} written",
+            summary.selected, summary.skipped, summary.written
+        );
+        for (data, c) in task_collapse(grid, &root, shard)? {
+            if !collapse.iter().any(|(d, _)| *d == data) {
+                collapse.push((data, c));
+            }
+        }
+    }
+    eprintln!("grid finished in {:.1} s; records in {}", start.elapsed().as_secs_f64(), records.display());
+    crate::report::write_collapse_and_report(&args.out, &records, &collapse)
+}
+
+fn parse_lambda(spec: &str) -> Result<(String, f64), BenchError> {
+    let bad = |reason: &str| BenchError::InvalidValue {
+        source_name: "command line".into(),
+        key: "--lambda".into(),
+        value: spec.to_string(),
+        reason: reason.to_string(),
+    };
+    let (backbone, value) = spec.split_once('=').ok_or_else(|| bad("expected BACKBONE=VALUE"))?;
+    let value: f64 = value.trim().parse().map_err(|_| bad("VALUE is not a number"))?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(bad("lambda must be finite and >= 0"));
+    }
+    Ok((backbone.trim().to_string(), value))
+}
+
+fn resolve_shard(spec: Option<&str>) -> Result<Shard, BenchError> {
+    match spec {
+        None => Ok(Shard::ALL),
+        Some(s) if s.starts_with('/') => {
+            let count = s[1..].trim().parse::<usize>().map_err(|_| BenchError::InvalidShard {
+                spec: s.to_string(),
+                reason: "expected /COUNT with the index from the environment".into(),
+            })?;
+            Shard::from_env(count)?.ok_or_else(|| BenchError::InvalidShard {
+                spec: s.to_string(),
+                reason: "neither JOB_COMPLETION_INDEX nor SLURM_ARRAY_TASK_ID is set".into(),
+            })
+        }
+        Some(s) => Shard::parse(s),
+    }
 }
