@@ -515,3 +515,34 @@ fn collapse_file_round_trip() {
         Err(imprint_bench::BenchError::Io { .. })
     ));
 }
+
+/// Records written by Python's `json.dump(record, f, indent=4)`, as the
+/// reference writes them (three seeds each of mean and 20-means on one task).
+#[test]
+fn records_written_by_python_load_and_render() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/python_records");
+    let records = load_all(&dir).unwrap();
+    assert_eq!(records.len(), 6);
+    // The median over seeds, computed here straight from the JSON text.
+    let median_of = |method: &str| {
+        let mut accs: Vec<f64> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| {
+                serde_json::from_str::<serde_json::Value>(
+                    &std::fs::read_to_string(e.unwrap().path()).unwrap(),
+                )
+                .unwrap()
+            })
+            .filter(|v| v["proxy_method"] == method)
+            .map(|v| v["task_acc"].as_f64().unwrap())
+            .collect();
+        accs.sort_by(f64::total_cmp);
+        accs[1]
+    };
+    let report = render(&records, &[]).unwrap();
+    let text = report.to_text();
+    for (method, label) in [("kmeans", "l2/kmeans k=20/l2/l2/max"), ("mean", "l2/mean/l2/l2/max")] {
+        let line = text.lines().find(|l| l.contains(label)).unwrap_or_else(|| panic!("{label} in {text}"));
+        assert!(line.contains(&format!("{:.2}", median_of(method))), "{line}");
+    }
+}
