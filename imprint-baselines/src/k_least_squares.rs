@@ -1,6 +1,6 @@
 //! `kls`: least squares over k-means pseudo-classes, several weights per class.
 
-use imprint_core::{ImprintError, Result, Shots};
+use imprint_core::{ImprintError, Result, Shots, check_dim};
 use imprint_gen::KMeansParams;
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::SeedableRng;
@@ -61,11 +61,14 @@ impl KLeastSquares {
             return Ok(w.outer_iter().map(|r| r.insert_axis(Axis(0)).to_owned()).collect());
         }
         // Pseudo-classes of every class, or None for a class that keeps its samples.
+        let dim = classes[0].ncols();
         let splits: Vec<Option<Vec<Array2<f32>>>> = classes
             .par_iter()
             .enumerate()
             .map(|(c, x)| {
                 let shots = Shots::new(*x, &format!("shots of class {c} (k-least squares)"))?;
+                // Classes kept raw never reach the least-squares check of dimensions.
+                check_dim(*x, dim, "k-least squares: class against class 0")?;
                 match self.k {
                     Some(k) if shots.n_shots() >= k => {
                         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -162,5 +165,17 @@ mod tests {
         assert!(KLeastSquaresParams::new(Some(2), -0.1).check().is_err());
         let kls = KLeastSquaresParams::new(Some(2), 0.05).check().unwrap();
         assert!(matches!(kls.fit(&[], 0), Err(ImprintError::Empty { .. })));
+    }
+
+    #[test]
+    fn classes_of_different_dimensions_are_an_error_even_when_kept_raw() {
+        // Every class has fewer samples than k (or k = -1), so none reaches least squares.
+        let (a, b) = (array![[1.0f32, 0.0]], array![[0.0f32, 1.0, 0.0]]);
+        for k in [None, Some(5)] {
+            let kls = KLeastSquaresParams::new(k, 0.05).check().unwrap();
+            let err = kls.fit(&[a.view(), b.view()], 0).unwrap_err();
+            assert!(matches!(err, ImprintError::DimensionMismatch { .. }), "{err}");
+            assert!(err.to_string().contains("k-least squares"), "{err}");
+        }
     }
 }

@@ -45,6 +45,10 @@ impl ImprintedHead {
         if dim == 0 {
             return Err(ImprintError::invalid("dim", 0, "embeddings need at least one feature"));
         }
+        // ndarray cannot even describe an empty array with more columns than isize::MAX.
+        if isize::try_from(dim).is_err() {
+            return Err(ImprintError::invalid("dim", dim, format!("at most {} features", isize::MAX)));
+        }
         if let Aggregation::Mnn { m: 0, .. } = aggregation {
             return Err(ImprintError::invalid("m", 0, "m-nn needs at least one neighbour"));
         }
@@ -212,7 +216,9 @@ impl ImprintedHead {
     /// Reads a head written by [`ImprintedHead::save_json`], validating
     /// format, version, shapes and values.
     pub fn load_json<R: Read>(reader: R) -> Result<Self> {
-        let saved: SavedHead = serde_json::from_reader(reader)
+        // Values are read as f64, so that one beyond the f32 range is reported
+        // below with its class and position rather than as a parse error.
+        let saved: SavedHead<f64> = serde_json::from_reader(reader)
             .map_err(|e| ImprintError::SavedHead { reason: format!("not a valid saved head: {e}") })?;
         if saved.format != SAVED_HEAD_FORMAT {
             return Err(ImprintError::SavedHead {
@@ -239,7 +245,7 @@ impl ImprintedHead {
                     ),
                 });
             }
-            let flat: Vec<f32> = class.proxies.concat();
+            let flat: Vec<f32> = class.proxies.concat().into_iter().map(|v| v as f32).collect();
             let proxies = Array2::from_shape_vec((class.proxies.len(), saved.dim), flat)
                 .expect("internal: row lengths checked");
             head.add_class(class.name, proxies.view())
@@ -262,22 +268,24 @@ impl ImprintedHead {
     }
 }
 
+/// The saved format; values are written as f32 (shortest round-trip form)
+/// and read as f64 (exactly the same f32 after rounding once more).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SavedHead {
+struct SavedHead<T> {
     format: String,
     version: u32,
     dim: usize,
     input_norm: InputNorm,
     aggregation: Aggregation,
-    classes: Vec<SavedClass>,
+    classes: Vec<SavedClass<T>>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SavedClass {
+struct SavedClass<T> {
     name: String,
-    proxies: Vec<Vec<f32>>,
+    proxies: Vec<Vec<T>>,
 }
 
 #[cfg(test)]
@@ -332,6 +340,10 @@ mod tests {
             Err(ImprintError::Empty { .. })
         ));
         assert!(ImprintedHead::new(0).is_err());
+        assert!(matches!(
+            ImprintedHead::new(usize::MAX),
+            Err(ImprintError::InvalidParameter { name: "dim", .. })
+        ));
         assert_eq!(head.n_classes(), 2, "failed additions leave the head unchanged");
     }
 
@@ -374,5 +386,12 @@ mod tests {
         );
         assert_ne!(zero_m, text);
         assert!(ImprintedHead::load_json(zero_m.as_bytes()).is_err());
+        // A hostile dim (more columns than ndarray can describe) is an error, not a panic.
+        let huge = text.replace("\"dim\":2", &format!("\"dim\":{}", u64::MAX));
+        assert_ne!(huge, text);
+        assert!(matches!(
+            ImprintedHead::load_json(huge.as_bytes()),
+            Err(ImprintError::InvalidParameter { name: "dim", .. })
+        ));
     }
 }

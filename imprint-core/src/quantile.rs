@@ -4,13 +4,15 @@
 use ndarray::{Array2, ArrayView2};
 
 /// `numpy.quantile(sorted, q)` with the default linear interpolation, for
-/// ascending `sorted` with at least one element and `q` in [0, 1].
+/// ascending `sorted` with at least one element and `q` in [0, 1]; a `q`
+/// outside [0, 1] is clamped to it (numpy raises), a NaN `q` gives NaN.
 ///
 /// # Panics
 /// If `sorted` is empty (internal invariant).
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     assert!(!sorted.is_empty(), "internal: quantile of an empty set");
-    let h = (sorted.len() - 1) as f64 * q;
+    // Unclamped, q > 1 indexed past the end (a panic).
+    let h = (sorted.len() - 1) as f64 * q.clamp(0.0, 1.0);
     let lo = h.floor() as usize;
     let hi = (lo + 1).min(sorted.len() - 1);
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
@@ -64,6 +66,15 @@ mod tests {
         assert_eq!(quantile_sorted(&[5.0], 0.3), 5.0);
         assert_eq!(quantile_sorted(&sorted, 0.0), 1.0);
         assert_eq!(quantile_sorted(&sorted, 1.0), 4.0);
+    }
+
+    #[test]
+    fn q_outside_the_unit_interval_is_clamped() {
+        let sorted = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile_sorted(&sorted, 2.0), 4.0);
+        assert_eq!(quantile_sorted(&sorted, f64::INFINITY), 4.0);
+        assert_eq!(quantile_sorted(&sorted, -1.0), 1.0);
+        assert!(quantile_sorted(&sorted, f64::NAN).is_nan());
     }
 
     #[test]

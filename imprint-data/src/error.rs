@@ -171,6 +171,23 @@ pub enum DataError {
         /// The dimension of the data before it.
         expected: usize,
     },
+    /// A label plus the label offset of the data sets before it does not fit in `usize`.
+    #[error(
+        "task `{task}`: label {label} of dataset `{dataset}` ({split}) plus the offset {offset} \
+         of the datasets before it overflows"
+    )]
+    LabelOverflow {
+        /// The task.
+        task: String,
+        /// The dataset holding the label.
+        dataset: String,
+        /// "train" or "test".
+        split: &'static str,
+        /// The label as stored.
+        label: usize,
+        /// The offset added to it.
+        offset: usize,
+    },
     /// A task was given no source datasets.
     #[error("task `{task}`: no datasets given")]
     NoDatasets {

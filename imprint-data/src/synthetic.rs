@@ -118,6 +118,18 @@ impl SyntheticParams {
                 });
             }
         }
+        // Sizes whose product overflows (e.g. usize::MAX classes) are errors, not panics, and
+        // so are sizes memory cannot take (a failed allocation would abort the process).
+        for (name, count) in [("n_modes", self.n_modes), ("n_train", self.n_train), ("n_test", self.n_test)] {
+            let values = self.n_classes.checked_mul(count).and_then(|n| n.checked_mul(self.dim));
+            if values.is_none_or(|n| Vec::<f32>::new().try_reserve_exact(n).is_err()) {
+                return Err(DataError::InvalidParameter {
+                    name,
+                    value: format!("{count} (with n_classes = {}, dim = {})", self.n_classes, self.dim),
+                    reason: "n_classes x this x dim values do not fit in memory",
+                });
+            }
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut normal = |scale: f32| -> f32 {
             let z: f32 = StandardNormal.sample(&mut rng);
@@ -198,6 +210,19 @@ mod tests {
         assert!(matches!(
             SyntheticParams::new(1, 1, 1).noise(f32::NAN).generate(0),
             Err(DataError::InvalidParameter { name: "noise", .. })
+        ));
+        // Counts whose product overflows usize are errors, not panics.
+        assert!(matches!(
+            SyntheticParams::new(usize::MAX, 2, 1).generate(0),
+            Err(DataError::InvalidParameter { name: "n_modes", .. })
+        ));
+        assert!(matches!(
+            SyntheticParams::new(1 << 62, 1, 1).n_train(1).generate(0),
+            Err(DataError::InvalidParameter { name: "n_modes", .. })
+        ));
+        assert!(matches!(
+            SyntheticParams::new(1, 1 << 50, 1).generate(0),
+            Err(DataError::InvalidParameter { name: "n_modes", .. })
         ));
     }
 }

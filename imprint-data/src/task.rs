@@ -130,7 +130,8 @@ impl TaskSpec {
     /// [`DataError::NoDatasets`], [`DataError::DimMismatch`], [`DataError::InvalidSplit`]
     /// (empty split or a repeated label), [`DataError::EmptyTask`] when nothing is left in
     /// a split, [`DataError::EmptyClass`] naming the first class without train or test
-    /// samples.
+    /// samples, [`DataError::LabelOverflow`] when a label plus its data set's offset
+    /// does not fit in `usize`.
     pub fn build(&self, sources: &[SourceData]) -> Result<Task, DataError> {
         let task = &self.name;
         let first = sources.first().ok_or_else(|| DataError::NoDatasets { task: task.clone() })?;
@@ -149,8 +150,8 @@ impl TaskSpec {
         let mut train_labels = Vec::with_capacity(sources.len());
         let mut test_labels = Vec::with_capacity(sources.len());
         for s in sources {
-            train_labels.push(self.relabel(s.train.labels(), offset));
-            test_labels.push(self.relabel(s.test.labels(), offset));
+            train_labels.push(self.relabel(s, Split::Train, offset)?);
+            test_labels.push(self.relabel(s, Split::Test, offset)?);
             offset += s.train.n_classes();
         }
 
@@ -226,15 +227,32 @@ impl TaskSpec {
         })
     }
 
-    fn relabel(&self, labels: &[usize], offset: usize) -> Vec<Option<usize>> {
+    /// The task label of every row of one split of `source` (None when dropped).
+    /// A label so large that adding `offset` overflows is an error, not a panic.
+    fn relabel(
+        &self,
+        source: &SourceData,
+        split: Split,
+        offset: usize,
+    ) -> Result<Vec<Option<usize>>, DataError> {
+        let labels = match split {
+            Split::Train => source.train.labels(),
+            Split::Test => source.test.labels(),
+        };
         labels
             .iter()
             .map(|&l| {
-                let l = l + offset;
-                match &self.mapping {
+                let l = l.checked_add(offset).ok_or_else(|| DataError::LabelOverflow {
+                    task: self.name.clone(),
+                    dataset: source.name.clone(),
+                    split: split.as_str(),
+                    label: l,
+                    offset,
+                })?;
+                Ok(match &self.mapping {
                     Some(m) => m.get(l),
                     None => Some(l),
-                }
+                })
             })
             .collect()
     }
@@ -366,5 +384,25 @@ impl Task {
     /// The original label (after offsets and mapping) of each class, in head order.
     pub fn class_labels(&self) -> Vec<usize> {
         self.classes.iter().map(ClassData::label).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::Array2;
+
+    use super::*;
+
+    #[test]
+    fn a_label_that_overflows_with_its_offset_is_an_error() {
+        let part = || Embeddings::new(Array2::ones((2, 2)), vec![0, usize::MAX]).unwrap();
+        let a = SourceData::new("A", part(), part()).unwrap();
+        let b = SourceData::new("B", part(), part()).unwrap();
+        // Alone, the label needs no offset and is fine.
+        assert_eq!(TaskSpec::new("t").build(std::slice::from_ref(&a)).unwrap().n_classes(), 2);
+        let err = TaskSpec::new("t").build(&[a, b]).unwrap_err();
+        assert!(matches!(err, DataError::LabelOverflow { offset: 2, split: "train", .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("task `t`") && msg.contains("`B`") && msg.contains("overflows"), "{msg}");
     }
 }

@@ -42,7 +42,8 @@ impl XavierRandom {
 
     /// The bound `a = sqrt(6 / (k + dim))` of the uniform distribution.
     pub fn bound(&self, dim: usize) -> f64 {
-        (6.0 / (self.k + dim) as f64).sqrt()
+        // Summed in f64: `k + dim` in usize overflows (a panic) for k near usize::MAX.
+        (6.0 / (self.k as f64 + dim as f64)).sqrt()
     }
 }
 
@@ -88,6 +89,12 @@ mod tests {
         // Spread over the whole interval, not a constant.
         assert!(p.iter().any(|&v| f64::from(v) > 0.8 * a) && p.iter().any(|&v| f64::from(v) < -0.8 * a));
         assert_eq!(p, g.generate(x.view(), &mut ChaCha8Rng::seed_from_u64(1)).unwrap());
+    }
+
+    #[test]
+    fn bound_of_a_huge_k_does_not_overflow() {
+        let a = XavierRandomParams::new(usize::MAX).check().unwrap().bound(usize::MAX);
+        assert!(a.is_finite() && a > 0.0 && a < 1e-9, "{a}");
     }
 
     #[test]
