@@ -50,6 +50,14 @@ pub const MAX_K_OR_M: i64 = 1_000_000;
 /// product x seeds); larger configs are rejected instead of exhausting memory.
 pub const MAX_GRID_SIZE: u128 = 50_000_000;
 
+/// Largest accepted estimate, in bytes, of the data the expanded grid copies:
+/// every data combination holds its own copy of its backbone and dataset
+/// names, mapping and task split, so a few kilobytes of long lists multiply
+/// (a 3 KB config took 630 MB to expand, a 4 KB one 2.5 GB, before this bound;
+/// see [`ExperimentConfig::data_copy_bytes`]). The reference's largest configs
+/// need a few MB.
+pub const MAX_GRID_DATA_BYTES: u128 = 1 << 28;
+
 /// Largest accepted class label in mappings and task splits.
 pub const MAX_LABEL: i64 = 1 << 31;
 
@@ -428,6 +436,47 @@ impl ExperimentConfig {
         .fold(remappings, |acc, &n| acc.saturating_mul(n as u128))
     }
 
+    /// An estimate (an upper bound up to allocator overhead), in bytes, of the
+    /// data that expanding the grid copies: one copy of the backbone name, the
+    /// dataset list, the mapping and the task split per data combination.
+    pub fn data_copy_bytes(&self) -> u128 {
+        // A String or Vec header plus the allocator's smallest chunk: small
+        // copies cost that much whatever their length (measured with glibc).
+        const ITEM: u128 = 48;
+        let text = |s: &str| ITEM + s.len() as u128;
+        let sum = |costs: &mut dyn Iterator<Item = u128>| costs.fold(0u128, u128::saturating_add);
+        let backbones = sum(&mut self.backbones.iter().map(|b| text(b)));
+        let datasets = sum(&mut self.datasets.iter().map(|d| ITEM + sum(&mut d.iter().map(|n| text(n)))));
+        let mut remaps = (0u128, 0u128); // (count, summed cost)
+        for r in &self.label_remappings {
+            let mut add = |name: &str, m: &LabelMapping| {
+                remaps.0 += 1;
+                remaps.1 = remaps.1.saturating_add(text(name) + 16 * m.entries().len() as u128);
+            };
+            match r {
+                Remapping::Explicit { name, mapping } => add(name, mapping),
+                Remapping::RandomClassRemappings => {
+                    random_class_remappings().iter().for_each(|(name, m)| add(name, m));
+                }
+            }
+        }
+        let splits = sum(&mut self
+            .task_splits
+            .iter()
+            .map(|t| text(&t.name) + sum(&mut t.splits.iter().map(|task| ITEM + 8 * task.len() as u128))));
+        let (n_b, n_d) = (self.backbones.len() as u128, self.datasets.len() as u128);
+        let (n_r, n_s) = (remaps.0, self.task_splits.len() as u128);
+        // Sum over all (b, d, r, s) of cost(b) + cost(d) + cost(r) + cost(s).
+        [
+            backbones.saturating_mul(n_d).saturating_mul(n_r).saturating_mul(n_s),
+            datasets.saturating_mul(n_b).saturating_mul(n_r).saturating_mul(n_s),
+            remaps.1.saturating_mul(n_b).saturating_mul(n_d).saturating_mul(n_s),
+            splits.saturating_mul(n_b).saturating_mul(n_d).saturating_mul(n_r),
+        ]
+        .into_iter()
+        .fold(0u128, u128::saturating_add)
+    }
+
     fn check_grid_size(&self) -> Result<()> {
         let size = self.unpruned_size();
         if size > MAX_GRID_SIZE {
@@ -437,6 +486,18 @@ impl ExperimentConfig {
                 value: size.to_string(),
                 reason: format!(
                     "the unpruned grid has more than {MAX_GRID_SIZE} combinations; split the config"
+                ),
+            });
+        }
+        let bytes = self.data_copy_bytes();
+        if bytes > MAX_GRID_DATA_BYTES {
+            return Err(BenchError::InvalidValue {
+                source_name: self.source_name.clone(),
+                key: "backbones x datasets x label_remappings x task_splits".into(),
+                value: format!("about {bytes} bytes"),
+                reason: format!(
+                    "every data combination copies its names, mapping and task split, and these \
+                     lists would copy more than {MAX_GRID_DATA_BYTES} bytes; split the config"
                 ),
             });
         }
@@ -655,13 +716,15 @@ impl Parser<'_> {
 
     fn seeds(&self, node: &Node) -> Result<Vec<u64>> {
         let mut out: Vec<u64> = Vec::new();
+        // A set, not `out.contains`: a long seed list must not take quadratic time.
+        let mut seen = std::collections::HashSet::new();
         for (i, v) in self.list("seeds", node)?.iter().enumerate() {
             let k = format!("seeds[{i}]");
             let n = self.int(&k, v)?;
             let seed = u32::try_from(n).map_err(|_| {
                 self.invalid(&k, n.to_string(), "seeds must lie in 0..2^32 (numpy's seed range)")
             })?;
-            if out.contains(&u64::from(seed)) {
+            if !seen.insert(seed) {
                 return Err(self.invalid(
                     &k,
                     n.to_string(),
@@ -777,6 +840,43 @@ mod tests {
     "proxy_methods": ["kmeans", "all",],
     "ks": [-1, 5,],
 }"#;
+
+    #[test]
+    fn lists_that_multiply_into_gigabytes_are_rejected() {
+        // 300 backbones x 300 dataset lists x one split of 500 one-class tasks: only
+        // 270,000 combinations, but each of the 90,000 data combinations copies the
+        // split (2.5 GB in all before this check; found while sizing the fuzz target).
+        let text = format!(
+            r#"{{"backbones": [{}], "datasets": [{}], "task_splits": {{"t": [{}]}}, "proxy_methods": ["mean"]}}"#,
+            vec!["a"; 300].join(","),
+            vec!["[a]"; 300].join(","),
+            vec!["[0]"; 500].join(",")
+        );
+        assert!(text.len() < 4096);
+        let err = ExperimentConfig::from_yaml_str(&text, "t.yaml").unwrap_err();
+        assert!(matches!(&err, BenchError::InvalidValue { key, .. } if key.contains("task_splits")), "{err}");
+        // A tenth of the backbones fits (about 90 MB).
+        let text = text.replacen(&vec!["a"; 300].join(","), &vec!["a"; 30].join(","), 1);
+        let config = ExperimentConfig::from_yaml_str(&text, "t.yaml").unwrap();
+        assert!(config.data_copy_bytes() < MAX_GRID_DATA_BYTES);
+        // The placeholder counts as its 100 mappings.
+        let random = ExperimentConfig::from_yaml_str(
+            r#"{"label_remappings": {"RANDOM_CLASS_REMAPPINGS": {}}, "proxy_methods": ["mean"]}"#,
+            "t.yaml",
+        )
+        .unwrap();
+        assert!(random.data_copy_bytes() > 100 * 48);
+    }
+
+    #[test]
+    fn long_seed_lists_parse_and_repeats_are_found() {
+        let seeds: Vec<String> = (0..20_000).map(|i| i.to_string()).collect();
+        let text = format!(r#"{{"seeds": [{}], "proxy_methods": ["mean"]}}"#, seeds.join(","));
+        assert_eq!(ExperimentConfig::from_yaml_str(&text, "t.yaml").unwrap().seeds().len(), 20_000);
+        let text = format!(r#"{{"seeds": [{}, 19999], "proxy_methods": ["mean"]}}"#, seeds.join(","));
+        let err = ExperimentConfig::from_yaml_str(&text, "t.yaml").unwrap_err();
+        assert!(err.to_string().contains("seeds[20000]"), "{err}");
+    }
 
     #[test]
     fn parses_reference_style_and_defaults() {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hdf5_pure::{DType, Dataset, File};
+use hdf5_pure::{ChunkIndex, DType, Dataset, File, Layout};
 use ndarray::Array2;
 
 use crate::attrs::{self, Attributes};
@@ -103,6 +103,8 @@ impl EmbeddingFile {
         }
         check_declared_size(&path, file_len, "embeddings", n_rows, dim, 4)?;
         check_declared_size(&path, file_len, "labels", n_labels, 1, 8)?;
+        check_storage(&emb, &path, file_len, EMBEDDINGS_DATASET)?;
+        check_storage(&labels, &path, file_len, LABELS_DATASET)?;
         if n_rows != n_labels {
             return Err(DataError::LengthMismatch { origin: Origin::File(path), n_rows, n_labels });
         }
@@ -244,9 +246,11 @@ fn check_declared_size(
 ) -> Result<(), DataError> {
     let bytes = rows.checked_mul(cols).and_then(|n| n.checked_mul(elem));
     let limit = file_len.saturating_mul(MAX_EXPANSION).saturating_add(4096);
-    let fits = bytes.is_some_and(|b| b <= limit);
-    let reservable = bytes.is_some_and(|b| Vec::<u8>::new().try_reserve_exact(b).is_ok());
-    if fits && reservable {
+    // Probe the allocator only for a size the file can hold: asking it for the
+    // declared size of a corrupt dimension (96 TiB, found by fuzzing) is itself
+    // an abort under AddressSanitizer and a needless huge mapping elsewhere.
+    let ok = bytes.is_some_and(|b| b <= limit && Vec::<u8>::new().try_reserve_exact(b).is_ok());
+    if ok {
         Ok(())
     } else {
         Err(DataError::Corrupt {
@@ -259,9 +263,90 @@ fn check_declared_size(
     }
 }
 
+/// Rejects stored data that lies outside the file, and chunks larger than the file could
+/// expand to, before anything is read.
+///
+/// hdf5-pure 0.47 sizes the buffer for a run of chunks from the chunk index before it
+/// checks the run against the file (`ChunkSpanReader::chunk_bytes`), so a corrupt chunk
+/// size such as 4 GiB in a 12 KB file was allocated and zeroed in full (found by
+/// fuzzing); the decoded chunk buffer is sized from the chunk shape, likewise unchecked.
+fn check_storage(ds: &Dataset, path: &Path, file_len: usize, name: &'static str) -> Result<(), DataError> {
+    let bad = |what: String| DataError::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("dataset `{name}`: {what} (the file has {file_len} bytes)"),
+    };
+    let len = file_len as u64;
+    match ds.layout().map_err(|e| corrupt(path, &e))? {
+        Layout::Contiguous { address: Some(address), size }
+            if address.checked_add(size).is_none_or(|end| end > len) =>
+        {
+            return Err(bad(format!("its {size} data bytes at offset {address} end beyond the file")));
+        }
+        Layout::Chunked { chunk_shape, index } => {
+            let elem = ds.element_size().map_err(|e| corrupt(path, &e))?;
+            let chunk_bytes = chunk_shape.iter().try_fold(elem, |acc, &d| acc.checked_mul(d));
+            let limit = len.saturating_mul(MAX_EXPANSION as u64).saturating_add(4096);
+            if chunk_bytes.is_none_or(|b| b > limit) {
+                return Err(bad(format!(
+                    "a chunk of shape {chunk_shape:?} would decode to more than {limit} bytes"
+                )));
+            }
+            match ds.chunks() {
+                Ok(chunks) => {
+                    for c in chunks {
+                        if c.address.checked_add(c.storage_size).is_none_or(|end| end > len) {
+                            return Err(bad(format!(
+                                "the chunk at offset {} records {} stored bytes, ending beyond the file",
+                                c.address, c.storage_size
+                            )));
+                        }
+                    }
+                }
+                // hdf5-pure cannot list the chunks of a version-2 B-tree index; its
+                // reader still checks those reads.
+                Err(_) if index == ChunkIndex::BTreeV2 => {}
+                Err(e) => return Err(corrupt(path, &e)),
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 fn to_usize(n: u64, path: &Path) -> Result<usize, DataError> {
     usize::try_from(n).map_err(|_| DataError::Corrupt {
         path: path.to_path_buf(),
         reason: format!("dimension {n} does not fit in memory"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_size_beyond_the_file_is_rejected_before_any_allocation() {
+        let path = Path::new("t.h5");
+        // The fuzzer's input: a 6,432-byte file whose `labels` declares 12 * 2^40 rows.
+        let err = check_declared_size(path, 6432, "labels", 12 << 40, 1, 8).unwrap_err();
+        assert!(err.to_string().contains("13194139533312 x 1"), "{err}");
+        assert!(check_declared_size(path, 6432, "embeddings", usize::MAX, 2, 4).is_err());
+        assert!(check_declared_size(path, 6432, "embeddings", 12, 5, 4).is_ok());
+        // The bound: 1100 bytes per stored byte, plus a page.
+        assert!(check_declared_size(path, 10, "embeddings", 15_096, 1, 1).is_ok());
+        assert!(check_declared_size(path, 10, "embeddings", 15_097, 1, 1).is_err());
+    }
+
+    #[test]
+    fn a_chunk_recorded_past_the_end_of_the_file_is_rejected_before_reading() {
+        let mut bytes = include_bytes!("../tests/fixtures/chunked_gzip.h5").to_vec();
+        // The embeddings' chunk index is a version-1 B-tree node of type 1; its first key
+        // starts with the chunk's stored size. The fuzzer's input recorded 4 GiB there,
+        // which hdf5-pure allocated and zeroed before noticing the file is 12 KB.
+        let node = bytes.windows(5).position(|w| w == b"TREE\x01").unwrap();
+        bytes[node + 24..node + 28].copy_from_slice(&u32::MAX.to_le_bytes());
+        let err = EmbeddingFile::from_bytes(bytes, "t.h5").unwrap_err();
+        assert!(matches!(err, DataError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("4294967295 stored bytes"), "{err}");
+    }
 }
