@@ -96,13 +96,29 @@ pub fn run_grid(grid: &ExperimentGrid, store: &ResultStore, options: &RunOptions
     Ok(summary)
 }
 
+/// Checks, without loading data or writing anything, that every combination
+/// of `grid` in `options.shard` can run: its method settings translate and
+/// `ls`/`kls` have a lambda for their backbone. [`run_grid`] makes the same
+/// checks before it runs; call this first to fail before creating any output.
+pub fn check_grid(grid: &ExperimentGrid, options: &RunOptions) -> Result<()> {
+    for c in options.shard.select(grid.combinations()) {
+        method_of(c, &options.lambdas)?;
+    }
+    Ok(())
+}
+
 /// NC1 and VCI of every distinct data combination of `grid` in `shard`, on
 /// all training samples of its task (L2-normalized, paper formula).
+///
+/// A task that cannot be built (missing or bad data) is an error. NC1 is a
+/// description of the data, not part of a result, so a task whose NC1 is
+/// undefined (one class, an all-zero embedding that cannot be normalized,
+/// coinciding class means) gets the reason instead of a value.
 pub fn task_collapse(
     grid: &ExperimentGrid,
     embeddings_root: &std::path::Path,
     shard: Shard,
-) -> Result<Vec<(DataCombination, Collapse)>> {
+) -> Result<Vec<(DataCombination, std::result::Result<Collapse, BenchError>)>> {
     let mut seen: Vec<Arc<DataCombination>> = Vec::new();
     for c in shard.select(grid.combinations()) {
         if !seen.iter().any(|d| **d == *c.data) {
@@ -115,7 +131,7 @@ pub fn task_collapse(
             let task = build_task(data, -1, 0, &mut sources)?;
             let classes: Vec<_> = task.classes().iter().map(|c| c.train()).collect();
             let collapse = neural_collapse(&classes, Centering::Paper)
-                .map_err(|source| BenchError::Imprint { context: format!("NC1 of {data}"), source })?;
+                .map_err(|source| BenchError::Imprint { context: format!("NC1 of {data}"), source });
             Ok(((**data).clone(), collapse))
         })
         .collect()
@@ -327,4 +343,27 @@ fn progress_bar(len: u64, visible: bool) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ExperimentConfig;
+
+    #[test]
+    fn check_grid_fails_on_a_missing_lambda_without_touching_data() {
+        let text = r#"{"backbones": ["toynet"], "datasets": [["Nowhere"]], "proxy_methods": ["mean", "ls"]}"#;
+        let grid = ExperimentGrid::new(&ExperimentConfig::from_yaml_str(text, "c.yaml").unwrap());
+        let mut options = RunOptions {
+            embeddings_root: PathBuf::from("/nonexistent"),
+            shard: Shard::ALL,
+            lambdas: BTreeMap::new(),
+            progress: false,
+        };
+        let err = check_grid(&grid, &options).unwrap_err();
+        assert!(matches!(err, BenchError::Unsupported { .. }), "{err}");
+        assert!(err.to_string().contains("--lambda toynet=VALUE"), "{err}");
+        options.lambdas.insert("toynet".into(), 0.1);
+        check_grid(&grid, &options).unwrap();
+    }
 }

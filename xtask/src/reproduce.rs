@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use imprint_bench::presets::{preset_configs, preset_lambdas};
-use imprint_bench::runner::{RunOptions, run_grid, task_collapse};
+use imprint_bench::runner::{RunOptions, check_grid, run_grid, task_collapse};
 use imprint_bench::{BenchError, ExperimentConfig, ExperimentGrid, ResultStore, Shard};
 
 use crate::workspace_root;
@@ -46,6 +46,15 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), BenchError> {
     if let Some(threads) = args.threads {
+        if threads == 0 {
+            // rayon would read 0 as "choose for me"; a user who types it means something else.
+            return Err(BenchError::InvalidValue {
+                source_name: "command line".into(),
+                key: "--threads".into(),
+                value: "0".into(),
+                reason: "need at least 1 worker thread".into(),
+            });
+        }
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build_global()
@@ -81,21 +90,29 @@ pub fn run(args: Args) -> Result<(), BenchError> {
     let shard = resolve_shard(args.shard.as_deref())?;
     let root = args.embeddings.unwrap_or_else(|| workspace_root().join("data"));
     let records = args.out.join("records");
-    let store = ResultStore::open(&records, args.overwrite)?;
     let options = RunOptions { embeddings_root: root.clone(), shard, lambdas, progress: !args.no_progress };
+    // Check every setting and load and check every task before anything is written:
+    // bad input then leaves no output at all, not even an empty folder. NC1 is only
+    // described: a task where it is undefined is reported and left out of it.
     let start = Instant::now();
     let mut collapse = Vec::new();
+    for (_, grid) in &grids {
+        check_grid(grid, &options)?;
+        for (data, c) in task_collapse(grid, &root, shard)? {
+            match c {
+                Ok(c) if !collapse.iter().any(|(d, _)| *d == data) => collapse.push((data, c)),
+                Ok(_) => {}
+                Err(err) => eprintln!("warning: {err}; neural_collapse.json leaves this task out"),
+            }
+        }
+    }
+    let store = ResultStore::open(&records, args.overwrite)?;
     for (name, grid) in &grids {
         let summary = run_grid(grid, &store, &options)?;
         eprintln!(
             "{name}: {} combinations in shard {shard}, {} already done, {} written",
             summary.selected, summary.skipped, summary.written
         );
-        for (data, c) in task_collapse(grid, &root, shard)? {
-            if !collapse.iter().any(|(d, _)| *d == data) {
-                collapse.push((data, c));
-            }
-        }
     }
     eprintln!("grid finished in {:.1} s; records in {}", start.elapsed().as_secs_f64(), records.display());
     crate::report::write_collapse_and_report(&args.out, &records, &collapse)
