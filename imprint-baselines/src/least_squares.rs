@@ -1,8 +1,7 @@
 //! `ls`: the least-squares optimal linear head (one weight vector per class).
 
-use faer::Side;
-use faer::linalg::solvers::Solve;
-use imprint_core::gemm::{as_faer, matmul_atb};
+use faer::{Mat, MatRef, Par, Side};
+use imprint_core::gemm::{as_faer, matmul_atb, parallelism};
 use imprint_core::{ImprintError, Result, check_dim, check_embeddings};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
@@ -72,10 +71,32 @@ impl LeastSquares {
             reason: format!("{e:?}; the system is singular, use lambda > 0"),
         })?;
         // W^T = (1/C) A^-1 M, A symmetric.
-        let solution = llt.solve(as_faer(means.view()));
+        let solution = solve_with_factor(llt.L(), means.view());
         let scale = 1.0 / classes.len() as f64;
         Ok(Array2::from_shape_fn((classes.len(), dim), |(c, j)| (solution[(j, c)] * scale) as f32))
     }
+}
+
+/// `A^-1 rhs` from the Cholesky factor `L` of `A`, the same for any number of
+/// rayon threads.
+///
+/// With several right-hand sides faer's triangular solves are GEMMs, split
+/// across threads by output blocks only. A single right-hand side (one class)
+/// makes them matrix-vector products, which faer splits along the summed
+/// dimension when it runs them in parallel (faer 0.24
+/// `linalg/matmul/mod.rs`, `matvec_colmajor`: one partial sum per thread), so
+/// the result would depend on the thread count from about 512 features on.
+/// That case costs `2 dim^2` flops and runs on the calling thread.
+fn solve_with_factor(factor: MatRef<'_, f64>, rhs: ArrayView2<'_, f64>) -> Mat<f64> {
+    let mut solution = Mat::from_fn(rhs.nrows(), rhs.ncols(), |i, j| rhs[[i, j]]);
+    let par = if rhs.ncols() == 1 { Par::Seq } else { parallelism() };
+    faer::linalg::cholesky::llt::solve::solve_in_place(
+        factor,
+        solution.as_mut(),
+        par,
+        faer::dyn_stack::MemStack::new(&mut []),
+    );
+    solution
 }
 
 #[cfg(test)]
@@ -135,6 +156,37 @@ mod tests {
             for (g, w) in got.iter().zip(&want) {
                 assert!((f64::from(*g) - w).abs() <= 1e-4 * (1.0 + w.abs()), "lambda {lambda}: {g} vs {w}");
             }
+        }
+    }
+
+    /// One right-hand side in 600 dimensions takes faer's parallel
+    /// matrix-vector path unless it is forced onto one thread: the f64
+    /// solution must not depend on the pool (the f32 weights would hide most
+    /// differences).
+    #[test]
+    fn solution_is_bit_identical_for_any_thread_count() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let x = Array2::from_shape_fn((700, 600), |_| rng.random_range(-1.0f64..1.0));
+        let mut gram = matmul_atb(x.view(), x.view()) / 700.0;
+        gram.diag_mut().mapv_inplace(|v| v + 0.05);
+        let llt = as_faer(gram.view()).llt(Side::Lower).unwrap();
+        let rhs = Array2::from_shape_fn((600, 3), |_| rng.random_range(-1.0f64..1.0));
+        let bits = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                [rhs.slice(ndarray::s![.., ..1]), rhs.view()].map(|r| {
+                    let s = solve_with_factor(llt.L(), r);
+                    (0..s.ncols())
+                        .flat_map(|j| (0..s.nrows()).map(move |i| (i, j)))
+                        .map(|(i, j)| s[(i, j)].to_bits())
+                        .collect::<Vec<u64>>()
+                })
+            })
+        };
+        let one = bits(1);
+        for threads in [2, 4, 4] {
+            assert!(one == bits(threads), "{threads} threads");
         }
     }
 

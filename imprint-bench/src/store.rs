@@ -69,18 +69,12 @@ impl ResultStore {
         if !self.overwrite && target.exists() {
             return Err(BenchError::RecordExists { path: target });
         }
-        let tmp = self.dir.join(format!(
-            ".{}.tmp-{}-{}",
-            record.id().file_name(),
-            std::process::id(),
-            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
         let io = |path: &Path, action: &'static str| {
             let path = path.to_owned();
             move |source| BenchError::Io { path, action, source }
         };
+        let (tmp, mut file) = create_temporary(&self.dir, &record.id().file_name())?;
         let result = (|| {
-            let mut file = std::fs::File::create_new(&tmp).map_err(io(&tmp, "create"))?;
             file.write_all(record.to_json_text().as_bytes()).map_err(io(&tmp, "write"))?;
             file.sync_all().map_err(io(&tmp, "fsync"))?;
             drop(file);
@@ -112,6 +106,24 @@ impl ResultStore {
     /// Loads every record of this store; see [`load_all`].
     pub fn load(&self) -> Result<Vec<Record>> {
         load_all(&self.dir)
+    }
+}
+
+/// Creates a new hidden temporary file `.{name}.tmp-{pid}-{n}` in `dir`.
+///
+/// A killed run can leave such a file behind, and a later process may get
+/// the same pid (containers restart with the same small pids) and reach the
+/// same counter value: an existing name is skipped, never reused or removed
+/// (on a shared folder it may belong to a writer still running).
+fn create_temporary(dir: &Path, name: &str) -> Result<(PathBuf, std::fs::File)> {
+    loop {
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+        match std::fs::File::create_new(&tmp) {
+            Ok(file) => return Ok((tmp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(source) => return Err(BenchError::Io { path: tmp, action: "create", source }),
+        }
     }
 }
 
@@ -384,6 +396,25 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         std::fs::write(dir.path().join(".123.json.tmp-1-1"), "{").unwrap();
         assert_eq!(load_all(dir.path()).unwrap().len(), 1);
+    }
+
+    /// A killed run's temporary file under the name this process would use
+    /// next (same pid after a container restart, same counter) is skipped.
+    #[test]
+    fn stale_temporary_files_are_skipped_not_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ResultStore::open(dir.path(), false).unwrap();
+        let r = sample_record();
+        let next = TMP_COUNTER.load(Ordering::Relaxed);
+        let stale: Vec<PathBuf> = (next..next + 64)
+            .map(|n| dir.path().join(format!(".{}.tmp-{}-{n}", r.id().file_name(), std::process::id())))
+            .collect();
+        for p in &stale {
+            std::fs::write(p, "{").unwrap();
+        }
+        store.write(&r).unwrap();
+        assert_eq!(load_all(dir.path()).unwrap(), vec![r]);
+        assert!(stale.iter().all(|p| std::fs::read_to_string(p).unwrap() == "{"));
     }
 
     #[test]

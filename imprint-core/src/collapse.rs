@@ -11,7 +11,7 @@
 //! Pseudo-inverses come from symmetric eigendecompositions; eigenvalues below
 //! `dim * eps * max eigenvalue` count as zero (numpy's `matrix_rank` rule).
 
-use faer::{Mat, Side};
+use faer::Mat;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
@@ -110,14 +110,32 @@ fn tolerance(vals: &[f64], dim: usize) -> f64 {
     max * dim as f64 * f64::EPSILON
 }
 
+/// Eigenvalues and eigenvectors of the symmetric `a`, computed on the calling
+/// thread: faer tridiagonalizes large matrices in parallel with one partial
+/// sum per thread (faer 0.24 `linalg/evd/tridiag.rs`), so the result would
+/// depend on the number of threads.
 fn eigen(a: &Array2<f64>) -> Result<(Vec<f64>, Mat<f64>)> {
-    let evd = as_faer(a.view()).self_adjoint_eigen(Side::Lower).map_err(|e| ImprintError::Numerical {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::evd::{ComputeEigenvectors, self_adjoint_evd, self_adjoint_evd_scratch};
+    let n = a.nrows();
+    let mut s = faer::diag::Diag::<f64>::zeros(n);
+    let mut u = Mat::<f64>::zeros(n, n);
+    let par = faer::Par::Seq;
+    let mut mem =
+        MemBuffer::new(self_adjoint_evd_scratch::<f64>(n, ComputeEigenvectors::Yes, par, Default::default()));
+    self_adjoint_evd(
+        as_faer(a.view()),
+        s.as_mut(),
+        Some(u.as_mut()),
+        par,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .map_err(|e| ImprintError::Numerical {
         op: "symmetric eigendecomposition (NC1)",
         reason: format!("{e:?}"),
     })?;
-    let s = evd.S();
-    let vals = (0..s.dim()).map(|i| s[i]).collect();
-    Ok((vals, evd.U().to_owned()))
+    Ok(((0..n).map(|i| s[i]).collect(), u))
 }
 
 #[cfg(test)]

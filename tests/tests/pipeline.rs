@@ -1,10 +1,10 @@
 //! End-to-end: imprint heads from multi-modal classes with every generator and
-//! aggregation, check accuracy where the paper predicts an ordering, and check
-//! that results do not depend on the number of threads.
+//! aggregation, and check accuracy where the paper predicts an ordering.
+//! That results do not depend on the number of threads is checked in
+//! `determinism.rs`.
 
 #![allow(clippy::unwrap_used)] // helpers of a test: a failure should stop it loudly
 
-use imprint_baselines::KLeastSquaresParams;
 use imprint_core::{
     Aggregation, Distance, ImprintedHead, Imprinter, InputNorm, WeightNorm, Weighting, ZeroVectorPolicy,
     metrics,
@@ -112,40 +112,4 @@ fn every_generator_and_aggregation_runs_end_to_end() {
             }
         }
     }
-}
-
-/// Runs the whole pipeline inside a rayon pool with `threads` threads.
-fn run_with_threads(
-    threads: usize,
-    train: &[Array2<f32>],
-    test: &Array2<f32>,
-) -> Vec<(Array2<f32>, Vec<usize>)> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-    pool.install(|| {
-        let mut out = Vec::new();
-        for &generator in GENERATOR_NAMES {
-            let head = imprint(
-                generator,
-                Some(5),
-                train,
-                Aggregation::mnn(5, Distance::Cosine, Weighting::InverseDistance).unwrap(),
-            );
-            out.push((head.weights().to_owned(), head.predict(test.view()).unwrap()));
-        }
-        let views: Vec<_> = train.iter().map(|t| t.view()).collect();
-        let kls = KLeastSquaresParams::new(Some(3), 0.05).check().unwrap().fit(&views, 5).unwrap();
-        let kls = concatenate(Axis(0), &kls.iter().map(|w| w.view()).collect::<Vec<_>>()).unwrap();
-        out.push((kls, Vec::new()));
-        out
-    })
-}
-
-#[test]
-fn results_are_bit_identical_for_one_and_two_threads() {
-    let (train, test, _) = split(&multimodal(3, 3, 3, 120, 64));
-    let one = run_with_threads(1, &train, &test);
-    let two = run_with_threads(2, &train, &test);
-    let again = run_with_threads(2, &train, &test);
-    assert_eq!(one, two);
-    assert_eq!(two, again);
 }
