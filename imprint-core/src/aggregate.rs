@@ -3,17 +3,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ndarray::{Array2, ArrayView2, Axis, s};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::check::{check_dim, check_embeddings, check_finite};
-use crate::distance::{Distance, DistanceKernel};
+use crate::distance::{Distance, DistanceKernel, PROXY_BLOCK, QUERY_BLOCK};
 use crate::{ImprintError, Result};
-
-/// Upper bound on the entries of one query-by-proxy block (64 MiB of f32), so
-/// that aggregation over tens of thousands of proxies runs in bounded memory.
-const BLOCK_ENTRIES: usize = 1 << 24;
 
 /// Weight added to a distance before inverting it for distance-weighted votes.
 pub const VOTE_EPSILON: f32 = 1e-10;
@@ -207,28 +203,56 @@ impl Aggregator for Aggregation {
             }
         };
         let kernel = DistanceKernel::new(distance, proxies)?;
+        let n_proxies = proxies.nrows();
         let mut scores = Array2::<f32>::zeros((queries.nrows(), n_classes));
-        let block = (BLOCK_ENTRIES / proxies.nrows().max(1)).clamp(1, queries.nrows().max(1));
-        for start in (0..queries.nrows()).step_by(block) {
-            let end = (start + block).min(queries.nrows());
-            let dis = kernel.dissimilarity(queries.slice(s![start..end, ..]));
-            let mut out = scores.slice_mut(s![start..end, ..]);
-            let rows: Vec<_> = dis.axis_iter(Axis(0)).zip(out.axis_iter_mut(Axis(0))).collect();
-            rows.into_par_iter().for_each(|(d, mut o)| {
-                let d = d.as_slice().expect("internal: fresh block is contiguous");
-                let o = o.as_slice_mut().expect("internal: row of a standard array");
-                match m {
-                    None => max_scores(d, proxy_class, distance, o),
-                    Some(m) => vote(d, proxy_class, m, weighting, o),
+        // Blocks of queries run in parallel; each walks the proxies tile by
+        // tile in index order, so no distance matrix larger than a tile exists
+        // and every row's result is independent of the thread count.
+        let blocks: Vec<_> = scores.axis_chunks_iter_mut(Axis(0), QUERY_BLOCK).collect();
+        blocks.into_par_iter().enumerate().for_each(|(b, mut out)| {
+            let start = b * QUERY_BLOCK;
+            let q = kernel.prepare(queries.slice(s![start..start + out.nrows(), ..]));
+            let mut buffer = vec![0.0f32; q.len() * PROXY_BLOCK.min(n_proxies)];
+            let mut nearest: Vec<Nearest> = match m {
+                None => {
+                    out.fill(f32::NEG_INFINITY);
+                    Vec::new()
                 }
-            });
-        }
+                Some(m) => (0..q.len()).map(|_| Nearest::new(m)).collect(),
+            };
+            for first in (0..n_proxies).step_by(PROXY_BLOCK) {
+                let last = (first + PROXY_BLOCK).min(n_proxies);
+                let mut t = ArrayViewMut2::from_shape(
+                    (q.len(), last - first),
+                    &mut buffer[..q.len() * (last - first)],
+                )
+                .expect("internal: the buffer holds a full tile");
+                kernel.tile_into(&q, first..last, t.view_mut());
+                let classes = &proxy_class[first..last];
+                for (r, dis) in t.outer_iter().enumerate() {
+                    let dis = dis.as_slice().expect("internal: tile rows are contiguous");
+                    match m {
+                        None => {
+                            max_scores(dis, classes, distance, out.row_mut(r).as_slice_mut().expect("row"))
+                        }
+                        Some(_) => nearest[r].offer(dis, first),
+                    }
+                }
+            }
+            for (r, near) in nearest.iter().enumerate() {
+                near.vote(
+                    proxy_class,
+                    weighting,
+                    out.row_mut(r).as_slice_mut().expect("internal: row of a standard array"),
+                );
+            }
+        });
         Ok(scores)
     }
 }
 
+/// Raises each class's running maximum similarity with the proxies of one tile.
 fn max_scores(dis: &[f32], proxy_class: &[usize], distance: Distance, out: &mut [f32]) {
-    out.fill(f32::NEG_INFINITY);
     for (&d, &c) in dis.iter().zip(proxy_class) {
         let sim = if distance == Distance::Cosine { 1.0 - d } else { -d };
         if sim > out[c] {
@@ -237,18 +261,48 @@ fn max_scores(dis: &[f32], proxy_class: &[usize], distance: Distance, out: &mut 
     }
 }
 
-fn vote(dis: &[f32], proxy_class: &[usize], m: usize, weighting: Weighting, out: &mut [f32]) {
-    let mut order: Vec<u32> = (0..dis.len() as u32).collect();
-    let closer = |a: &u32, b: &u32| dis[*a as usize].total_cmp(&dis[*b as usize]).then(a.cmp(b));
-    if m < order.len() {
-        order.select_nth_unstable_by(m - 1, closer);
+/// The `m` nearest proxies seen so far, sorted by (distance, proxy index).
+/// Proxies are offered in increasing index order, so a proxy enters only if
+/// strictly closer than the current `m`-th: ties keep the lower index.
+#[derive(Debug)]
+struct Nearest {
+    m: usize,
+    dist: Vec<f32>,
+    index: Vec<u32>,
+}
+
+impl Nearest {
+    fn new(m: usize) -> Self {
+        Self { m, dist: Vec::with_capacity(m), index: Vec::with_capacity(m) }
     }
-    for &i in &order[..m] {
-        let w = match weighting {
-            Weighting::Uniform => 1.0,
-            Weighting::InverseDistance => 1.0 / (dis[i as usize] + VOTE_EPSILON),
-        };
-        out[proxy_class[i as usize]] += w;
+
+    /// Offers the dissimilarities `dis` of proxies `first..first + dis.len()`.
+    /// NaN (possible only after overflow) counts as infinitely far.
+    fn offer(&mut self, dis: &[f32], first: usize) {
+        for (j, &d) in dis.iter().enumerate() {
+            let d = if d.is_nan() { f32::INFINITY } else { d };
+            if self.dist.len() == self.m {
+                if d >= self.dist[self.m - 1] {
+                    continue;
+                }
+                self.dist.pop();
+                self.index.pop();
+            }
+            let at = self.dist.partition_point(|&x| x <= d);
+            self.dist.insert(at, d);
+            self.index.insert(at, (first + j) as u32);
+        }
+    }
+
+    /// Adds the votes of the nearest proxies, nearest first, to `out`.
+    fn vote(&self, proxy_class: &[usize], weighting: Weighting, out: &mut [f32]) {
+        for (&d, &i) in self.dist.iter().zip(&self.index) {
+            let w = match weighting {
+                Weighting::Uniform => 1.0,
+                Weighting::InverseDistance => 1.0 / (d + VOTE_EPSILON),
+            };
+            out[proxy_class[i as usize]] += w;
+        }
     }
 }
 
@@ -286,6 +340,82 @@ mod tests {
         // m larger than the number of proxies is capped.
         let big = Aggregation::mnn(100, Distance::Manhattan, Weighting::Uniform).unwrap();
         assert_eq!(big.class_scores(proxies.view(), &classes, 2, q.view()).unwrap(), array![[2.0, 2.0]]);
+    }
+
+    /// Scores from the full distance matrix, the slow and obvious way: every
+    /// proxy sorted by (distance, index), votes added nearest first.
+    fn naive_scores(
+        agg: Aggregation,
+        proxies: &Array2<f32>,
+        classes: &[usize],
+        n_classes: usize,
+        q: &Array2<f32>,
+    ) -> Array2<f32> {
+        let (distance, m, weighting) = match agg {
+            Aggregation::Max { distance } => (distance, None, Weighting::Uniform),
+            Aggregation::Mnn { m, distance, weighting } => {
+                let distance = if distance == Distance::InnerProduct { Distance::Cosine } else { distance };
+                (distance, Some(m.min(proxies.nrows())), weighting)
+            }
+        };
+        let d = crate::distance::pairwise(distance, q.view(), proxies.view()).unwrap();
+        let mut out = Array2::<f32>::zeros((q.nrows(), n_classes));
+        for (i, row) in d.outer_iter().enumerate() {
+            match m {
+                None => {
+                    for c in 0..n_classes {
+                        out[[i, c]] = (0..proxies.nrows())
+                            .filter(|&j| classes[j] == c)
+                            .map(|j| if distance == Distance::Cosine { 1.0 - row[j] } else { -row[j] })
+                            .fold(f32::NEG_INFINITY, f32::max);
+                    }
+                }
+                Some(m) => {
+                    let mut order: Vec<usize> = (0..proxies.nrows()).collect();
+                    order.sort_by(|&a, &b| row[a].total_cmp(&row[b]).then(a.cmp(&b)));
+                    for &j in &order[..m] {
+                        out[[i, classes[j]]] += match weighting {
+                            Weighting::Uniform => 1.0,
+                            Weighting::InverseDistance => 1.0 / (row[j] + VOTE_EPSILON),
+                        };
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn tiled_scores_equal_the_full_matrix_across_tiles_and_ties() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        // More than two tiles of proxies and two blocks of queries, on a coarse
+        // grid of values so that equal distances (ties) are common.
+        let n_proxies = 2 * PROXY_BLOCK + 37;
+        let mut proxies = Array2::from_shape_fn((n_proxies, 4), |_| rng.random_range(-3i32..=3) as f32);
+        // The same proxy on both sides of a tile boundary, in different classes.
+        let dup = proxies.row(PROXY_BLOCK - 1).to_owned();
+        proxies.row_mut(PROXY_BLOCK).assign(&dup);
+        let classes: Vec<usize> = (0..n_proxies).map(|j| (j * 7) % 5).collect();
+        let q = Array2::from_shape_fn((QUERY_BLOCK + 45, 4), |_| rng.random_range(-3i32..=3) as f32);
+        for name in Distance::NAMES {
+            let distance: Distance = name.parse().unwrap();
+            let mut aggs = vec![Aggregation::Max { distance }];
+            for m in [1, 4, 60, n_proxies + 1] {
+                for weighting in [Weighting::Uniform, Weighting::InverseDistance] {
+                    aggs.push(Aggregation::mnn(m, distance, weighting).unwrap());
+                }
+            }
+            for agg in aggs {
+                let got = agg.class_scores(proxies.view(), &classes, 5, q.view()).unwrap();
+                let want = naive_scores(agg, &proxies, &classes, 5, &q);
+                assert!(
+                    got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{}: tiled scores differ from the full matrix",
+                    agg.describe()
+                );
+            }
+        }
     }
 
     #[test]

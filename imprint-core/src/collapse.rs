@@ -11,12 +11,11 @@
 //! Pseudo-inverses come from symmetric eigendecompositions; eigenvalues below
 //! `dim * eps * max eigenvalue` count as zero (numpy's `matrix_rank` rule).
 
-use faer::Mat;
+use faer::{Mat, Par, Side};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use crate::gemm::{as_faer, matmul_atb};
-use crate::norm::{ZeroVectorPolicy, l2_normalize_rows};
+use crate::gemm::{add_gram_of_rows, as_faer, symmetrize_lower};
 use crate::{ImprintError, Result};
 
 /// How within-class scatter is centred.
@@ -45,13 +44,21 @@ pub struct Collapse {
 /// NC1 and VCI of `classes` (one array of embeddings per class, same dim),
 /// L2-normalized here first. Needs at least two classes with data; zero
 /// embeddings are rejected.
+///
+/// Memory is `O(dim^2)` plus a block of rows: classes are read twice (means,
+/// then scatter) and converted to f64 block by block. `Sigma_B^+` comes from
+/// the `C x C` eigenproblem of the class means (`Sigma_B` has rank below
+/// `C`), so only `Sigma_T` needs `O(dim^3)` work: a Cholesky factorization
+/// when it is numerically positive definite (every squared pivot above
+/// `dim * eps * the largest`), else a symmetric eigendecomposition.
 pub fn neural_collapse(classes: &[ArrayView2<'_, f32>], centering: Centering) -> Result<Collapse> {
     if classes.len() < 2 {
         return Err(ImprintError::invalid("classes", classes.len(), "NC1 needs at least two classes"));
     }
     let dim = classes[0].ncols();
     let n_classes = classes.len() as f64;
-    let mut sigma_w = Array2::<f64>::zeros((dim, dim));
+    // Pass 1: validation, inverse norms and class means of the normalized rows.
+    let mut inv_norms: Vec<Vec<f64>> = Vec::with_capacity(classes.len());
     let mut means = Array2::<f64>::zeros((classes.len(), dim));
     let mut global = Array1::<f64>::zeros(dim);
     let mut n_total = 0usize;
@@ -59,36 +66,100 @@ pub fn neural_collapse(classes: &[ArrayView2<'_, f32>], centering: Centering) ->
         let what = format!("embeddings of class {c} (NC1)");
         crate::check::check_embeddings(*x, &what)?;
         crate::check::check_dim(*x, dim, "neural_collapse: class against class 0")?;
-        let x = l2_normalize_rows(*x, ZeroVectorPolicy::Reject, &what)?.mapv(f64::from);
-        let mean = x.mean_axis(Axis(0)).expect("internal: non-empty");
-        let centred = &x - &mean;
-        sigma_w.scaled_add(1.0 / (x.nrows() as f64 * n_classes), &matmul_atb(centred.view(), centred.view()));
-        global += &x.sum_axis(Axis(0));
+        let mut inv = Vec::with_capacity(x.nrows());
+        let mut sum = vec![0.0f64; dim];
+        for (row, r) in x.outer_iter().enumerate() {
+            let norm = r.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
+            if norm == 0.0 {
+                return Err(ImprintError::ZeroVector { what, row });
+            }
+            let scale = 1.0 / norm;
+            sum.iter_mut().zip(r).for_each(|(s, &v)| *s += unit(v, scale));
+            inv.push(scale);
+        }
+        for (g, s) in global.iter_mut().zip(&sum) {
+            *g += s;
+        }
+        means.row_mut(c).assign(&Array1::from_vec(sum).mapv(|s| s / x.nrows() as f64));
         n_total += x.nrows();
-        means.row_mut(c).assign(&mean);
+        inv_norms.push(inv);
     }
     global /= n_total as f64;
+    // Pass 2: Sigma_W, lower triangle, block by block.
+    let mut sigma_w = Array2::<f64>::zeros((dim, dim));
+    for (c, x) in classes.iter().enumerate() {
+        let mean = means.row(c);
+        let inv = &inv_norms[c];
+        add_gram_of_rows(*x, 1.0 / (x.nrows() as f64 * n_classes), &mut sigma_w, |i, r, out| {
+            for ((o, &v), &m) in out.iter_mut().zip(r).zip(mean) {
+                *o = unit(v, inv[i]) - m;
+            }
+        });
+    }
+    symmetrize_lower(&mut sigma_w);
     if centering == Centering::Reference {
         let g = global.view().insert_axis(Axis(1));
         sigma_w += &g.dot(&g.t());
     }
     let between = &means - &global;
-    let sigma_b = matmul_atb(between.view(), between.view()) / n_classes;
 
-    let (b_vals, b_vecs) = eigen(&sigma_b)?;
-    let tol_b = tolerance(&b_vals, dim);
-    let rank_between = b_vals.iter().filter(|&&v| v > tol_b).count();
+    // Sigma_B = B^T B / C shares its non-zero eigenvalues with G = B B^T / C;
+    // its unit eigenvectors are u_j = B^T v_j / sqrt(C lambda_j).
+    let small = between.dot(&between.t()) / n_classes;
+    let (vals, vecs) = eigen(&small)?;
+    let tol_b = tolerance(&vals, dim);
+    let rank_between = vals.iter().filter(|&&v| v > tol_b).count();
     if rank_between == 0 {
         return Err(ImprintError::Numerical {
             op: "neural_collapse",
             reason: "all class means coincide, so between-class scatter is zero".into(),
         });
     }
-    let nc1 = trace_with_pinv(&sigma_w, &b_vals, &b_vecs, tol_b) / n_classes;
-    let (t_vals, t_vecs) = eigen(&(&sigma_w + &sigma_b))?;
-    let vci =
-        1.0 - trace_with_pinv(&sigma_b, &t_vals, &t_vecs, tolerance(&t_vals, dim)) / rank_between as f64;
+    let mut nc1 = 0.0;
+    for (j, &lambda) in vals.iter().enumerate().filter(|&(_, &v)| v > tol_b) {
+        let v = Array1::from_shape_fn(classes.len(), |c| vecs[(c, j)]);
+        let u = between.t().dot(&v) / (n_classes * lambda).sqrt();
+        nc1 += u.dot(&sigma_w.dot(&u)) / lambda;
+    }
+    let nc1 = nc1 / n_classes;
+
+    // VCI: Tr(Sigma_B Sigma_T^+) = (1/C) sum_c b_c^T Sigma_T^+ b_c.
+    let sigma_t = &sigma_w + &(between.t().dot(&between) / n_classes);
+    let trace = match positive_definite_factor(&sigma_t) {
+        Some(l) => {
+            let bt = between.t().as_standard_layout().into_owned();
+            let mut rhs = as_faer(bt.view()).to_owned();
+            faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+                l.as_ref(),
+                rhs.as_mut(),
+                Par::Seq,
+            );
+            rhs.squared_norm_l2() / n_classes
+        }
+        None => {
+            let (t_vals, t_vecs) = eigen(&sigma_t)?;
+            let sigma_b = between.t().dot(&between) / n_classes;
+            trace_with_pinv(&sigma_b, &t_vals, &t_vecs, tolerance(&t_vals, dim))
+        }
+    };
+    let vci = 1.0 - trace / rank_between as f64;
     Ok(Collapse { nc1, vci, rank_between })
+}
+
+/// `v / |x|` rounded to f32, as [`crate::l2_normalize_rows`] does, in f64.
+#[inline]
+fn unit(v: f32, inv_norm: f64) -> f64 {
+    f64::from((f64::from(v) * inv_norm) as f32)
+}
+
+/// The lower Cholesky factor of `a` if every squared pivot exceeds
+/// `dim * eps` times the largest (numerically positive definite).
+fn positive_definite_factor(a: &Array2<f64>) -> Option<Mat<f64>> {
+    let llt = as_faer(a.view()).llt(Side::Lower).ok()?;
+    let l = llt.L().to_owned();
+    let pivots: Vec<f64> = (0..l.nrows()).map(|i| l[(i, i)] * l[(i, i)]).collect();
+    let tol = tolerance(&pivots, a.nrows());
+    pivots.iter().all(|&p| p > tol).then_some(l)
 }
 
 /// `Tr(A U diag(1/s) U^T)` over eigenpairs with `s > tol` = `sum_j u_j^T A u_j / s_j`.
@@ -120,14 +191,17 @@ fn eigen(a: &Array2<f64>) -> Result<(Vec<f64>, Mat<f64>)> {
     let n = a.nrows();
     let mut s = faer::diag::Diag::<f64>::zeros(n);
     let mut u = Mat::<f64>::zeros(n, n);
-    let par = faer::Par::Seq;
-    let mut mem =
-        MemBuffer::new(self_adjoint_evd_scratch::<f64>(n, ComputeEigenvectors::Yes, par, Default::default()));
+    let mut mem = MemBuffer::new(self_adjoint_evd_scratch::<f64>(
+        n,
+        ComputeEigenvectors::Yes,
+        Par::Seq,
+        Default::default(),
+    ));
     self_adjoint_evd(
         as_faer(a.view()),
         s.as_mut(),
         Some(u.as_mut()),
-        par,
+        Par::Seq,
         MemStack::new(&mut mem),
         Default::default(),
     )
@@ -161,6 +235,75 @@ mod tests {
         // Sigma_T along (1,-1): s^2/2 + c^2/2; VCI = 1 - (c^2/2)/(s^2/2 + c^2/2)
         let want_vci = 1.0 - (c * c / 2.0) / (s * s / 2.0 + c * c / 2.0);
         assert!((got.vci - want_vci).abs() < 1e-6, "{} vs {want_vci}", got.vci);
+    }
+
+    /// The formulas written out with full `dim x dim` matrices and
+    /// eigendecomposition pseudo-inverses: slow and obvious.
+    fn naive(classes: &[Array2<f32>], centering: Centering) -> (f64, f64) {
+        let norm: Vec<Array2<f64>> = classes
+            .iter()
+            .map(|x| {
+                let x = x.mapv(f64::from);
+                let n = x.map_axis(Axis(1), |r| r.dot(&r).sqrt()).insert_axis(Axis(1));
+                (&x / &n).mapv(|v| f64::from(v as f32))
+            })
+            .collect();
+        let c = classes.len() as f64;
+        let dim = classes[0].ncols();
+        let all = ndarray::concatenate(Axis(0), &norm.iter().map(|x| x.view()).collect::<Vec<_>>()).unwrap();
+        let global = all.mean_axis(Axis(0)).unwrap();
+        let mut sigma_w = Array2::<f64>::zeros((dim, dim));
+        let mut sigma_b = Array2::<f64>::zeros((dim, dim));
+        for x in &norm {
+            let mean = x.mean_axis(Axis(0)).unwrap();
+            let centred = x - &mean;
+            sigma_w = sigma_w + centred.t().dot(&centred) / (x.nrows() as f64 * c);
+            let b = (&mean - &global).insert_axis(Axis(1));
+            sigma_b = sigma_b + b.dot(&b.t()) / c;
+        }
+        if centering == Centering::Reference {
+            let g = global.insert_axis(Axis(1));
+            sigma_w = sigma_w + g.dot(&g.t());
+        }
+        let pinv = |a: &Array2<f64>| {
+            let (vals, vecs) = eigen(a).unwrap();
+            let tol = tolerance(&vals, dim);
+            let mut p = Array2::<f64>::zeros((dim, dim));
+            for (j, &v) in vals.iter().enumerate().filter(|&(_, &v)| v > tol) {
+                let u = Array1::from_shape_fn(dim, |i| vecs[(i, j)]).insert_axis(Axis(1));
+                p = p + u.dot(&u.t()) / v;
+            }
+            (p, vals.iter().filter(|&&v| v > tol).count())
+        };
+        let (pb, rank) = pinv(&sigma_b);
+        let (pt, _) = pinv(&(&sigma_w + &sigma_b));
+        (sigma_w.dot(&pb).diag().sum() / c, 1.0 - sigma_b.dot(&pt).diag().sum() / rank as f64)
+    }
+
+    #[test]
+    fn matches_the_full_matrix_formulas_with_more_or_fewer_samples_than_dims() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        // 5 classes of 30 (Sigma_T full rank in 6 dims; Cholesky) and of 3
+        // (rank-deficient in 40 dims; eigendecomposition), rows over 2 Gram blocks.
+        for (n, dim) in [(30, 6), (3, 40), (crate::gemm::GRAM_BLOCK + 7, 5)] {
+            let classes: Vec<Array2<f32>> = (0..5)
+                .map(|c| {
+                    let centre: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+                    Array2::from_shape_fn((n, dim), |(_, j)| {
+                        centre[j] + 0.5 * rng.random_range(-1.0f32..1.0) + c as f32 * 0.1
+                    })
+                })
+                .collect();
+            let views: Vec<_> = classes.iter().map(|x| x.view()).collect();
+            for centering in [Centering::Paper, Centering::Reference] {
+                let got = neural_collapse(&views, centering).unwrap();
+                let (nc1, vci) = naive(&classes, centering);
+                let close = |a: f64, b: f64| (a - b).abs() <= 1e-8 * (1.0 + b.abs());
+                assert!(close(got.nc1, nc1), "n {n}, dim {dim}, {centering:?}: NC1 {} vs {nc1}", got.nc1);
+                assert!(close(got.vci, vci), "n {n}, dim {dim}, {centering:?}: VCI {} vs {vci}", got.vci);
+            }
+        }
     }
 
     #[test]

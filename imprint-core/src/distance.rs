@@ -8,12 +8,14 @@
 use std::fmt;
 use std::str::FromStr;
 
-use faer::{Mat, Side};
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use std::ops::Range;
+
+use faer::{Mat, Par, Side};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, CowArray, Ix2, s};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::gemm::{as_faer, matmul_abt};
+use crate::gemm::{as_faer, dots_seq_into};
 use crate::{ImprintError, Result};
 
 /// Ridge added to the proxies' covariance before inverting it for Mahalanobis
@@ -89,30 +91,61 @@ impl FromStr for Distance {
     }
 }
 
+/// Queries per block of [`DistanceKernel::dissimilarity`] and of the
+/// aggregators: fixed, so that how work is split (and so every sum) does not
+/// depend on the number of threads.
+pub(crate) const QUERY_BLOCK: usize = 256;
+
+/// Proxies per tile: a tile of `QUERY_BLOCK x PROXY_BLOCK` f32 (1 MiB) stays
+/// in a core's L2 cache while it is reduced.
+pub(crate) const PROXY_BLOCK: usize = 1024;
+
 /// Proxies prepared once for repeated distance blocks: norms, or the
 /// whitening factor for Mahalanobis.
 #[derive(Debug)]
 pub struct DistanceKernel<'a> {
     distance: Distance,
-    proxies: ArrayView2<'a, f32>,
+    proxies: CowArray<'a, f32, Ix2>,
     /// Squared norms (Euclidean, Mahalanobis after whitening) or norms (cosine).
     proxy_norms: Array1<f32>,
-    /// Mahalanobis only: `L^-1` applied to proxies, and `L` itself.
-    whitened: Option<(Array2<f32>, Mat<f64>)>,
+    /// Mahalanobis only: the lower Cholesky factor `L` (proxies are whitened).
+    factor: Option<Mat<f64>>,
+}
+
+/// A block of queries prepared for [`DistanceKernel::tile_into`]: in standard
+/// layout, whitened for Mahalanobis, with the norms the distance needs.
+#[derive(Debug)]
+pub struct PreparedQueries<'q> {
+    rows: CowArray<'q, f32, Ix2>,
+    norms: Array1<f32>,
+}
+
+impl PreparedQueries<'_> {
+    /// Number of queries.
+    pub fn len(&self) -> usize {
+        self.rows.nrows()
+    }
+
+    /// Whether there are no queries.
+    pub fn is_empty(&self) -> bool {
+        self.rows.nrows() == 0
+    }
 }
 
 impl<'a> DistanceKernel<'a> {
     /// Prepares `proxies` (finite, at least one row) for `distance`.
     pub fn new(distance: Distance, proxies: ArrayView2<'a, f32>) -> Result<Self> {
-        let mut kernel = Self { distance, proxies, proxy_norms: Array1::zeros(0), whitened: None };
+        let proxies = standard_layout(proxies);
+        let mut kernel = Self { distance, proxies, proxy_norms: Array1::zeros(0), factor: None };
         match distance {
-            Distance::Euclidean => kernel.proxy_norms = squared_norms(proxies),
-            Distance::Cosine => kernel.proxy_norms = squared_norms(proxies).mapv(f32::sqrt),
+            Distance::Euclidean => kernel.proxy_norms = squared_norms(kernel.proxies.view()),
+            Distance::Cosine => kernel.proxy_norms = squared_norms(kernel.proxies.view()).mapv(f32::sqrt),
             Distance::Mahalanobis => {
-                let factor = covariance_cholesky(proxies)?;
-                let white = whiten(proxies, &factor);
+                let factor = covariance_cholesky(kernel.proxies.view())?;
+                let white = whiten_blocks(kernel.proxies.view(), &factor);
                 kernel.proxy_norms = squared_norms(white.view());
-                kernel.whitened = Some((white, factor));
+                kernel.proxies = CowArray::from(white);
+                kernel.factor = Some(factor);
             }
             Distance::InnerProduct | Distance::Manhattan | Distance::Chebyshev => {}
         }
@@ -124,41 +157,85 @@ impl<'a> DistanceKernel<'a> {
         self.distance
     }
 
-    /// Dissimilarities of `queries` to every proxy, `queries.nrows() x n_proxies`;
-    /// smaller is closer. For [`Distance::InnerProduct`] this is `-<x, p>`.
-    pub fn dissimilarity(&self, queries: ArrayView2<'_, f32>) -> Array2<f32> {
+    /// The number of proxies.
+    pub fn n_proxies(&self) -> usize {
+        self.proxies.nrows()
+    }
+
+    /// Prepares a block of queries (same dimension as the proxies).
+    pub fn prepare<'q>(&self, queries: ArrayView2<'q, f32>) -> PreparedQueries<'q> {
+        let rows = match &self.factor {
+            Some(factor) => CowArray::from(whiten(queries, factor)),
+            None => standard_layout(queries),
+        };
+        let norms = match self.distance {
+            Distance::Euclidean | Distance::Mahalanobis => squared_norms(rows.view()),
+            Distance::Cosine => squared_norms(rows.view()).mapv(f32::sqrt),
+            Distance::InnerProduct | Distance::Manhattan | Distance::Chebyshev => Array1::zeros(0),
+        };
+        PreparedQueries { rows, norms }
+    }
+
+    /// Dissimilarities of the prepared queries to the proxies `proxies`
+    /// (a range of proxy rows) into `out` (`queries x proxies.len()`, standard
+    /// layout), on the calling thread; smaller is closer. For
+    /// [`Distance::InnerProduct`] this is `-<x, p>`.
+    ///
+    /// # Panics
+    /// If `proxies` is out of range or `out` has the wrong shape.
+    pub fn tile_into(
+        &self,
+        queries: &PreparedQueries<'_>,
+        proxies: Range<usize>,
+        mut out: ArrayViewMut2<'_, f32>,
+    ) {
+        let p = self.proxies.slice(s![proxies.clone(), ..]);
+        let pn = self.proxy_norms.as_slice().expect("fresh array").get(proxies.clone()).unwrap_or(&[]);
         match self.distance {
-            Distance::InnerProduct => -matmul_abt(queries, self.proxies),
+            Distance::InnerProduct => {
+                dots_seq_into(queries.rows.view(), p, out.view_mut());
+                out.mapv_inplace(|v| -v);
+            }
             Distance::Cosine => {
-                let mut d = matmul_abt(queries, self.proxies);
-                let qn = squared_norms(queries).mapv(f32::sqrt);
-                par_rows(&mut d, |i, row| {
-                    for (v, &pn) in row.iter_mut().zip(&self.proxy_norms) {
-                        let denom = qn[i] * pn;
-                        *v = if denom > 0.0 { (1.0 - *v / denom).max(0.0) } else { 1.0 };
-                    }
+                dots_seq_into(queries.rows.view(), p, out.view_mut());
+                with_norms(out, &queries.norms, pn, |dot, qn, pn| {
+                    let denom = qn * pn;
+                    if denom > 0.0 { (1.0 - dot / denom).max(0.0) } else { 1.0 }
                 });
-                d
             }
-            Distance::Euclidean => euclidean_from_gemm(queries, self.proxies, &self.proxy_norms),
-            Distance::Mahalanobis => {
-                let (white, factor) = self.whitened.as_ref().expect("internal: prepared");
-                let wq = whiten(queries, factor);
-                euclidean_from_gemm(wq.view(), white.view(), &self.proxy_norms)
+            Distance::Euclidean | Distance::Mahalanobis => {
+                dots_seq_into(queries.rows.view(), p, out.view_mut());
+                with_norms(out, &queries.norms, pn, |dot, q_sq, p_sq| {
+                    (q_sq + p_sq - 2.0 * dot).max(0.0).sqrt()
+                });
             }
-            Distance::Manhattan => {
-                elementwise(queries, self.proxies, |a, b| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum())
-            }
-            Distance::Chebyshev => elementwise(queries, self.proxies, |a, b| {
+            Distance::Manhattan => elementwise_into(queries.rows.view(), p, out, |a, b| {
+                a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
+            }),
+            Distance::Chebyshev => elementwise_into(queries.rows.view(), p, out, |a, b| {
                 a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
             }),
         }
+    }
+
+    /// Dissimilarities of `queries` to every proxy, `queries.nrows() x n_proxies`;
+    /// smaller is closer. For [`Distance::InnerProduct`] this is `-<x, p>`.
+    /// Blocks of queries run in parallel.
+    pub fn dissimilarity(&self, queries: ArrayView2<'_, f32>) -> Array2<f32> {
+        let mut d = Array2::<f32>::zeros((queries.nrows(), self.n_proxies()));
+        let blocks: Vec<_> = d.axis_chunks_iter_mut(Axis(0), QUERY_BLOCK).collect();
+        blocks.into_par_iter().enumerate().for_each(|(b, out)| {
+            let start = b * QUERY_BLOCK;
+            let q = self.prepare(queries.slice(s![start..start + out.nrows(), ..]));
+            self.tile_into(&q, 0..self.n_proxies(), out);
+        });
+        d
     }
 }
 
 /// Full matrix of distances (or `-<x, p>` for the inner product) between every
 /// query and every proxy. Convenience for small inputs and tests; the
-/// aggregators work block by block instead.
+/// aggregators work tile by tile instead.
 pub fn pairwise(
     distance: Distance,
     queries: ArrayView2<'_, f32>,
@@ -170,52 +247,47 @@ pub fn pairwise(
     Ok(DistanceKernel::new(distance, proxies)?.dissimilarity(queries))
 }
 
+/// `x` itself if in standard layout, else a standard-layout copy.
+fn standard_layout(x: ArrayView2<'_, f32>) -> CowArray<'_, f32, Ix2> {
+    if x.is_standard_layout() {
+        CowArray::from(x)
+    } else {
+        CowArray::from(x.as_standard_layout().into_owned())
+    }
+}
+
 fn squared_norms(x: ArrayView2<'_, f32>) -> Array1<f32> {
     x.map_axis(Axis(1), |r| r.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() as f32)
 }
 
-fn par_rows(d: &mut Array2<f32>, f: impl Fn(usize, &mut [f32]) + Sync) {
-    let ncols = d.ncols().max(1);
-    d.as_slice_mut()
-        .expect("internal: fresh array is contiguous")
-        .par_chunks_mut(ncols)
-        .enumerate()
-        .for_each(|(i, row)| f(i, row));
+/// `out[i][j] = f(out[i][j], query_norms[i], proxy_norms[j])`: turns inner
+/// products into distances.
+fn with_norms(
+    mut out: ArrayViewMut2<'_, f32>,
+    query_norms: &Array1<f32>,
+    proxy_norms: &[f32],
+    f: impl Fn(f32, f32, f32) -> f32,
+) {
+    for (mut row, &qn) in out.outer_iter_mut().zip(query_norms) {
+        let row = row.as_slice_mut().expect("internal: tile in standard layout");
+        row.iter_mut().zip(proxy_norms).for_each(|(v, &pn)| *v = f(*v, qn, pn));
+    }
 }
 
-fn euclidean_from_gemm(
+fn elementwise_into(
     queries: ArrayView2<'_, f32>,
     proxies: ArrayView2<'_, f32>,
-    proxy_sq: &Array1<f32>,
-) -> Array2<f32> {
-    let mut d = matmul_abt(queries, proxies);
-    let q_sq = squared_norms(queries);
-    par_rows(&mut d, |i, row| {
-        for (v, &p) in row.iter_mut().zip(proxy_sq) {
-            *v = (q_sq[i] + p - 2.0 * *v).max(0.0).sqrt();
-        }
-    });
-    d
-}
-
-fn elementwise(
-    queries: ArrayView2<'_, f32>,
-    proxies: ArrayView2<'_, f32>,
-    f: impl Fn(&[f32], &[f32]) -> f32 + Sync,
-) -> Array2<f32> {
-    let queries = queries.as_standard_layout();
-    let proxies = proxies.as_standard_layout();
+    mut out: ArrayViewMut2<'_, f32>,
+    f: impl Fn(&[f32], &[f32]) -> f32,
+) {
     let dim = proxies.ncols().max(1);
-    let p = proxies.as_slice().expect("standard layout");
-    let mut d = Array2::<f32>::zeros((queries.nrows(), proxies.nrows()));
-    par_rows(&mut d, |i, row| {
-        let q = queries.row(i);
-        let q = q.as_slice().expect("standard layout");
+    let p = proxies.as_slice().expect("internal: proxies in standard layout");
+    for (mut row, q) in out.outer_iter_mut().zip(queries.outer_iter()) {
+        let q = q.as_slice().expect("internal: queries in standard layout");
         for (v, pr) in row.iter_mut().zip(p.chunks(dim)) {
             *v = f(q, pr);
         }
-    });
-    d
+    }
 }
 
 /// Lower Cholesky factor `L` of `cov(proxies) + 1e-6 I` (f64).
@@ -239,16 +311,24 @@ fn covariance_cholesky(proxies: ArrayView2<'_, f32>) -> Result<Mat<f64>> {
 }
 
 /// `L^-1 x` for every row `x`, returned as rows.
+/// On the calling thread: callers parallelize over fixed blocks of rows.
 fn whiten(x: ArrayView2<'_, f32>, factor: &Mat<f64>) -> Array2<f32> {
     let (n, dim) = x.dim();
     // Columns of `rhs` are the vectors: rhs = x^T.
     let mut rhs = Mat::<f64>::from_fn(dim, n, |i, j| f64::from(x[[j, i]]));
-    faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-        factor.as_ref(),
-        rhs.as_mut(),
-        crate::gemm::parallelism(),
-    );
+    faer::linalg::triangular_solve::solve_lower_triangular_in_place(factor.as_ref(), rhs.as_mut(), Par::Seq);
     Array2::from_shape_fn((n, dim), |(i, j)| rhs[(j, i)] as f32)
+}
+
+/// [`whiten`] over blocks of [`QUERY_BLOCK`] rows in parallel.
+fn whiten_blocks(x: ArrayView2<'_, f32>, factor: &Mat<f64>) -> Array2<f32> {
+    let mut out = Array2::<f32>::zeros(x.raw_dim());
+    let blocks: Vec<_> = out.axis_chunks_iter_mut(Axis(0), QUERY_BLOCK).collect();
+    blocks.into_par_iter().enumerate().for_each(|(b, mut o)| {
+        let start = b * QUERY_BLOCK;
+        o.assign(&whiten(x.slice(s![start..start + o.nrows(), ..]), factor));
+    });
+    out
 }
 
 #[cfg(test)]
