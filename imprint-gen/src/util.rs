@@ -6,8 +6,6 @@
 //! results are collected in block order, and each block's GEMM runs on one
 //! thread, so results are bit-identical for any number of rayon threads.
 
-use faer::{Accum, Par};
-use imprint_core::gemm::{as_faer, as_faer_mut};
 use imprint_core::{ImprintError, Result};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, s};
 use rayon::prelude::*;
@@ -37,36 +35,135 @@ pub(crate) fn required_k(k: Option<usize>, generator: &str) -> Result<usize> {
 /// depend on threads). `x` must have at least one row.
 pub(crate) fn mean_f64(x: ArrayView2<'_, f32>) -> Array1<f64> {
     let mut sum = Array1::<f64>::zeros(x.ncols());
+    let s = sum.as_slice_mut().expect("fresh array");
     for row in x.outer_iter() {
-        sum.zip_mut_with(&row, |s, &v| *s += f64::from(v));
+        match row.as_slice() {
+            Some(r) => s.iter_mut().zip(r).for_each(|(s, &v)| *s += f64::from(v)),
+            None => s.iter_mut().zip(row).for_each(|(s, &v)| *s += f64::from(v)),
+        }
     }
     sum / x.nrows() as f64
 }
 
+/// Data centred by its mean: distances are unchanged, but GEMM-based squared
+/// distances `|x|^2 - 2 x.y + |y|^2` lose much less precision near the data.
+pub(crate) struct Centred {
+    /// `x - mean`, rounded to f32, standard layout.
+    pub(crate) data: Array2<f32>,
+    /// Squared norms of the rows of `data`, in f64.
+    pub(crate) sq: Vec<f64>,
+    /// The column means, in f64.
+    pub(crate) mean: Array1<f64>,
+    /// `sum_ij (x_ij - mean_j)^2` in f64 from the unrounded differences.
+    pub(crate) sum_sq_dev: f64,
+}
+
+/// Centres `x` (at least one row), one parallel pass over blocks of rows after
+/// the mean; block results are combined in block order.
+pub(crate) fn centre(x: ArrayView2<'_, f32>) -> Centred {
+    let mean = mean_f64(x);
+    let (n, dim) = x.dim();
+    let mut data = Array2::<f32>::zeros((n, dim));
+    let m = mean.as_slice().expect("fresh array");
+    let blocks: Vec<_> = data.axis_chunks_iter_mut(ndarray::Axis(0), BLOCK).collect();
+    let parts: Vec<(Vec<f64>, f64)> = blocks
+        .into_par_iter()
+        .enumerate()
+        .map(|(b, mut out)| {
+            let mut sq = Vec::with_capacity(out.nrows());
+            let mut dev = 0.0;
+            let mut diff = vec![0.0f64; dim];
+            for (r, mut o) in out.outer_iter_mut().enumerate() {
+                let row = x.row(b * BLOCK + r);
+                for ((d, &v), &mu) in diff.iter_mut().zip(row).zip(m) {
+                    *d = f64::from(v) - mu;
+                }
+                let o = o.as_slice_mut().expect("fresh array");
+                for (o, &d) in o.iter_mut().zip(&diff) {
+                    *o = d as f32;
+                }
+                dev += sum8(&diff, |d| d * d);
+                sq.push(sq_norm(o));
+            }
+            (sq, dev)
+        })
+        .collect();
+    let mut sq = Vec::with_capacity(n);
+    let mut sum_sq_dev = 0.0;
+    for (s, d) in parts {
+        sq.extend(s);
+        sum_sq_dev += d;
+    }
+    Centred { data, sq, mean, sum_sq_dev }
+}
+
+/// `sum_i f(v_i)` in f64 with eight interleaved partial sums combined in a
+/// fixed order: it vectorizes, and the result is the same on every run.
+#[inline]
+fn sum8(values: &[f64], f: impl Fn(f64) -> f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = values.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += f(v);
+        }
+    }
+    let mut total = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for &v in tail {
+        total += f(v);
+    }
+    total
+}
+
+/// `sum_i f(a_i, b_i)` in f64, the two-slice form of [`sum8`].
+#[inline]
+fn sum8_pairs(a: &[f32], b: &[f32], f: impl Fn(f64, f64) -> f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ta, tb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for ((acc, &u), &v) in acc.iter_mut().zip(x).zip(y) {
+            *acc += f(f64::from(u), f64::from(v));
+        }
+    }
+    let mut total = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (&u, &v) in ta.iter().zip(tb) {
+        total += f(f64::from(u), f64::from(v));
+    }
+    total
+}
+
+/// Squared L2 norm of a row, accumulated in f64.
+#[inline]
+pub(crate) fn sq_norm(row: &[f32]) -> f64 {
+    sum8_pairs(row, row, |u, _| u * u)
+}
+
 /// Squared L2 norm of every row, accumulated in f64.
 pub(crate) fn sq_norms(x: ArrayView2<'_, f32>) -> Vec<f64> {
-    x.outer_iter().map(|r| r.iter().map(|&v| f64::from(v) * f64::from(v)).sum()).collect()
+    let x = x.as_standard_layout();
+    let dim = x.ncols().max(1);
+    x.as_slice().expect("standard layout").chunks(dim).map(sq_norm).collect()
 }
 
 /// Exact squared Euclidean distance, accumulated in f64.
 pub(crate) fn sq_dist(a: ArrayView1<'_, f32>, b: ArrayView1<'_, f32>) -> f64 {
-    a.iter().zip(b).map(|(&u, &v)| (f64::from(u) - f64::from(v)).powi(2)).sum()
+    match (a.as_slice(), b.as_slice()) {
+        (Some(a), Some(b)) => sq_dist_slices(a, b),
+        _ => a.iter().zip(b).map(|(&u, &v)| (f64::from(u) - f64::from(v)).powi(2)).sum(),
+    }
+}
+
+/// [`sq_dist`] on contiguous rows.
+#[inline]
+pub(crate) fn sq_dist_slices(a: &[f32], b: &[f32]) -> f64 {
+    sum8_pairs(a, b, |u, v| (u - v) * (u - v))
 }
 
 /// `a * b^T` on the calling thread (callers parallelize over row blocks).
-fn dots_seq(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
-    let a = a.as_standard_layout();
-    let b = b.as_standard_layout();
-    let mut out = Array2::<f32>::zeros((a.nrows(), b.nrows()));
-    faer::linalg::matmul::matmul(
-        as_faer_mut(&mut out.view_mut()),
-        Accum::Replace,
-        as_faer(a.view()),
-        as_faer(b.view()).transpose(),
-        1.0f32,
-        Par::Seq,
-    );
-    out
+pub(crate) fn dots_seq(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
+    imprint_core::gemm::dots_seq(a, b)
 }
 
 /// Runs `f(start, dots)` for every block of [`BLOCK`] rows of `x` starting at
