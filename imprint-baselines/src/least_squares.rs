@@ -1,9 +1,9 @@
 //! `ls`: the least-squares optimal linear head (one weight vector per class).
 
 use faer::{Mat, MatRef, Par, Side};
-use imprint_core::gemm::{as_faer, matmul_atb, parallelism};
+use imprint_core::gemm::{add_gram_of_rows, as_faer, parallelism};
 use imprint_core::{ImprintError, Result, check_dim, check_embeddings};
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2};
 
 /// Parameters of [`LeastSquares`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,19 +52,24 @@ impl LeastSquares {
             return Err(ImprintError::Empty { what: "classes given to least squares".into() });
         };
         let dim = first.ncols();
-        let mut gram = Array2::<f64>::zeros((dim, dim));
-        let mut means = Array2::<f64>::zeros((dim, classes.len()));
-        let mut n_total = 0usize;
         for (c, x) in classes.iter().enumerate() {
             check_embeddings(*x, &format!("shots of class {c} (least squares)"))?;
             check_dim(*x, dim, "least squares: class against class 0")?;
-            let x = x.mapv(f64::from);
-            gram += &matmul_atb(x.view(), x.view());
-            let mean: Array1<f64> = x.mean_axis(Axis(0)).expect("internal: non-empty");
-            means.column_mut(c).assign(&mean);
-            n_total += x.nrows();
         }
-        gram /= n_total as f64;
+        let n_total: usize = classes.iter().map(|x| x.nrows()).sum();
+        // Only the lower triangle of X^T X / N is formed: the Cholesky reads no more.
+        let mut gram = Array2::<f64>::zeros((dim, dim));
+        let mut means = Array2::<f64>::zeros((dim, classes.len()));
+        for (c, x) in classes.iter().enumerate() {
+            add_gram_of_rows(*x, 1.0 / n_total as f64, &mut gram, |_, row, out| {
+                out.iter_mut().zip(row).for_each(|(o, &v)| *o = f64::from(v));
+            });
+            let mut sum = vec![0.0f64; dim];
+            for row in x.outer_iter() {
+                sum.iter_mut().zip(row).for_each(|(s, &v)| *s += f64::from(v));
+            }
+            means.column_mut(c).assign(&Array1::from_vec(sum).mapv(|s| s / x.nrows() as f64));
+        }
         gram.diag_mut().mapv_inplace(|v| v + self.lambda);
         let llt = as_faer(gram.view()).llt(Side::Lower).map_err(|e| ImprintError::Numerical {
             op: "least squares (Cholesky of X^T X / N + lambda I)",
@@ -101,7 +106,8 @@ fn solve_with_factor(factor: MatRef<'_, f64>, rhs: ArrayView2<'_, f64>) -> Mat<f
 
 #[cfg(test)]
 mod tests {
-    use ndarray::{Array2, array, concatenate};
+    use imprint_core::gemm::matmul_atb;
+    use ndarray::{Array2, Axis, array, concatenate};
 
     use super::*;
 
