@@ -74,6 +74,7 @@ pub mod grid;
 pub mod imagenet;
 pub mod mapping;
 pub mod methods;
+pub mod peers;
 pub mod presets;
 pub mod pyjson;
 pub mod pyrandom;

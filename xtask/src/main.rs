@@ -1,6 +1,7 @@
 //! `cargo xtask`: project automation. `main` parses arguments and dispatches;
 //! each subcommand is a module, and the work happens in `imprint-bench`.
 
+mod bench_peers;
 mod report;
 mod reproduce;
 
@@ -25,6 +26,11 @@ enum Command {
     /// bundled real embeddings in data/. With --config: the given config files
     /// (the reference's src/config/*.yaml work unchanged) on --embeddings ROOT.
     Reproduce(reproduce::Args),
+    /// Measure imprint-rs against scikit-learn, faiss, torch and a
+    /// reference-equivalent Python pipeline on the same data, in one run, and
+    /// write BENCHMARKS.md (creates .venv-peers from
+    /// imprint-bench/peers/requirements.txt on first use).
+    BenchPeers(bench_peers::Args),
     /// Render tables, statistics and figures from a folder of result records
     /// (ours or the reference's own JSON output).
     Report {
@@ -44,6 +50,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Reproduce(args) => reproduce::run(args),
+        Command::BenchPeers(args) => bench_peers::run_command(args),
         Command::Report { results, out, collapse } => {
             report::run(&results, out.as_deref(), collapse.as_deref())
         }

@@ -1,0 +1,148 @@
+//! The whole bundled-data reproduction, ours against a reference-equivalent
+//! Python pipeline (`peers/reference_pipeline.py`) on the same combinations.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Deserialize;
+
+use super::python::PythonEnv;
+use crate::grid::ExperimentGrid;
+use crate::presets::{preset_configs, preset_lambdas};
+use crate::runner::{RunOptions, run_grid};
+use crate::{BenchError, ResultStore, Shard, load_all};
+
+/// Accuracy agreement of the two pipelines for one proxy method.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agreement {
+    /// Proxy method (reference name).
+    pub method: String,
+    /// Combinations compared.
+    pub n: usize,
+    /// Mean absolute difference of task accuracy, percentage points.
+    pub mean_abs_diff: f64,
+    /// Largest absolute difference, percentage points.
+    pub max_abs_diff: f64,
+    /// Combinations with exactly the same accuracy.
+    pub equal: usize,
+}
+
+/// What the comparison measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineOutcome {
+    /// Combinations run by each side.
+    pub combinations: usize,
+    /// Every how-many-th combination of the preset grid was run.
+    pub every: usize,
+    /// Our wall time (task building, every combination, records written).
+    pub ours_seconds: f64,
+    /// The Python pipeline's wall time, if it ran.
+    pub python_seconds: Option<f64>,
+    /// Accuracy agreement per proxy method, if the Python pipeline ran.
+    pub agreement: Vec<Agreement>,
+}
+
+#[derive(Deserialize)]
+struct PythonResult {
+    id: String,
+    task_acc: f64,
+}
+
+/// Runs every `every`-th combination of each preset grid through both pipelines.
+pub fn compare(
+    dir: &Path,
+    root: &Path,
+    every: usize,
+    python: Option<&PythonEnv>,
+) -> crate::Result<PipelineOutcome> {
+    let io = |path: &Path, action: &'static str| {
+        let path = path.to_owned();
+        move |source| BenchError::Io { path, action, source }
+    };
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(io(dir, "remove"))?;
+    }
+    let records = dir.join("records");
+    let store = ResultStore::open(&records, false)?;
+    let shard = Shard::new(0, every.max(1))?;
+    let lambdas = preset_lambdas();
+    let options =
+        RunOptions { embeddings_root: root.to_owned(), shard, lambdas: lambdas.clone(), progress: false };
+    let grids: Vec<ExperimentGrid> = preset_configs()?.iter().map(|(_, c)| ExperimentGrid::new(c)).collect();
+
+    eprintln!("== whole reproduction: imprint-rs");
+    let start = Instant::now();
+    let mut combinations = 0;
+    for grid in &grids {
+        combinations += run_grid(grid, &store, &options)?.written;
+    }
+    let ours_seconds = start.elapsed().as_secs_f64();
+    eprintln!("  {combinations} combinations in {ours_seconds:.1} s");
+
+    let Some(python) = python else {
+        return Ok(PipelineOutcome {
+            combinations,
+            every,
+            ours_seconds,
+            python_seconds: None,
+            agreement: Vec::new(),
+        });
+    };
+    let combos: Vec<String> = grids
+        .iter()
+        .flat_map(|g| {
+            shard.select(g.combinations()).map(|c| c.to_py_json().dumps_sorted()).collect::<Vec<_>>()
+        })
+        .collect();
+    let combos_path = dir.join("combinations.json");
+    super::npy::write_atomic(&combos_path, format!("[{}]", combos.join(",\n")).as_bytes())?;
+    let out = dir.join("python_results.jsonl");
+    let lambda_args: Vec<String> = lambdas.iter().map(|(b, l)| format!("{b}={l}")).collect();
+    let mut args: Vec<&OsStr> = vec![
+        OsStr::new("--embeddings"),
+        root.as_os_str(),
+        OsStr::new("--combinations"),
+        combos_path.as_os_str(),
+        OsStr::new("--out"),
+        out.as_os_str(),
+    ];
+    for l in &lambda_args {
+        args.push(OsStr::new("--lambda"));
+        args.push(OsStr::new(l));
+    }
+    eprintln!("== whole reproduction: reference-equivalent Python pipeline");
+    let start = Instant::now();
+    python.run_pipeline(&args)?;
+    let python_seconds = start.elapsed().as_secs_f64();
+
+    let text = std::fs::read_to_string(&out).map_err(io(&out, "read"))?;
+    let theirs: HashMap<String, f64> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str::<PythonResult>(l)
+                .map(|r| (r.id, r.task_acc))
+                .map_err(|e| BenchError::CorruptRecord { path: out.clone(), reason: e.to_string() })
+        })
+        .collect::<crate::Result<_>>()?;
+    let mut by_method: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for record in load_all(&records)? {
+        if let Some(acc) = theirs.get(&record.id().to_string()) {
+            let method = record.combination.params.proxy_method.as_str().to_string();
+            by_method.entry(method).or_default().push((record.task_acc - acc).abs());
+        }
+    }
+    let agreement = by_method
+        .into_iter()
+        .map(|(method, diffs)| Agreement {
+            method,
+            n: diffs.len(),
+            mean_abs_diff: diffs.iter().sum::<f64>() / diffs.len() as f64,
+            max_abs_diff: diffs.iter().fold(0.0, |m, &d| m.max(d)),
+            equal: diffs.iter().filter(|&&d| d <= 1e-9).count(),
+        })
+        .collect();
+    Ok(PipelineOutcome { combinations, every, ours_seconds, python_seconds: Some(python_seconds), agreement })
+}

@@ -1,0 +1,97 @@
+//! `cargo xtask bench-peers`: our implementation against scikit-learn, faiss,
+//! torch and a reference-equivalent Python pipeline, in one run; writes
+//! BENCHMARKS.md.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use imprint_bench::BenchError;
+use imprint_bench::peers::{PeerOptions, PythonEnv, Scale, render_markdown, run, write_report};
+use imprint_bench::record::utc_timestamp;
+
+use crate::workspace_root;
+
+/// Arguments of `bench-peers`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where to write the report (default: BENCHMARKS.md at the workspace root).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Scratch folder for the generated inputs (several GB at paper scale).
+    #[arg(long, default_value = "target/bench-peers")]
+    work_dir: PathBuf,
+    /// Small workloads, to try the command out.
+    #[arg(long)]
+    quick: bool,
+    /// Measure imprint-rs only (no Python).
+    #[arg(long)]
+    no_python: bool,
+    /// Python that creates the peers' virtual environment.
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// The peers' virtual environment (made from imprint-bench/peers/requirements.txt).
+    #[arg(long, default_value = ".venv-peers")]
+    venv: PathBuf,
+    /// Run every N-th combination of the preset grid in the whole-reproduction
+    /// comparison (1 = all 2,190).
+    #[arg(long, default_value_t = 1)]
+    pipeline_every: usize,
+    /// Skip the whole-reproduction comparison.
+    #[arg(long)]
+    no_pipeline: bool,
+}
+
+pub fn run_command(args: Args) -> Result<(), BenchError> {
+    let root = workspace_root();
+    let peers = root.join("imprint-bench").join("peers");
+    let python = (!args.no_python).then(|| PythonEnv {
+        base_python: args.python.clone(),
+        venv: root.join(&args.venv),
+        requirements: peers.join("requirements.txt"),
+        scripts: peers.clone(),
+    });
+    let options = PeerOptions {
+        work_dir: root.join(&args.work_dir),
+        scale: if args.quick { Scale::Quick } else { Scale::Paper },
+        python,
+        pipeline: (!args.no_pipeline).then(|| (root.join("data"), args.pipeline_every.max(1))),
+    };
+    let report = run(&options)?;
+    let header = format!(
+        "Measured by `cargo xtask bench-peers{}` on {} UTC, commit {}, on {} ({} threads, {}).",
+        if args.quick { " --quick" } else { "" },
+        utc_timestamp(std::time::SystemTime::now()),
+        git_commit().unwrap_or_else(|| "unknown".into()),
+        cpu_model().unwrap_or_else(|| "an unknown CPU".into()),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        memory().unwrap_or_else(|| "unknown memory".into()),
+    );
+    let text = render_markdown(&report, &header);
+    println!("{text}");
+    let out = args.out.unwrap_or_else(|| root.join("BENCHMARKS.md"));
+    write_report(&out, &text)?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+fn git_commit() -> Option<String> {
+    let out = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(workspace_root())
+        .output()
+        .ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("model name"))?;
+    Some(line.split_once(':')?.1.trim().to_string())
+}
+
+fn memory() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: f64 =
+        info.lines().find(|l| l.starts_with("MemTotal:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(format!("{:.0} GiB memory", kib / (1024.0 * 1024.0)))
+}
