@@ -22,7 +22,15 @@ pub fn check_finite(x: ArrayView2<'_, f32>, what: &str) -> Result<()> {
         return Err(ImprintError::ZeroDim { what: what.to_string() });
     }
     for (row, r) in x.outer_iter().enumerate() {
-        if let Some((col, &value)) = r.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        // A branch-free pass per row (it vectorizes); the position is looked
+        // up only when something is wrong.
+        let finite = match r.as_slice() {
+            Some(r) => r.iter().fold(true, |ok, v| ok & v.is_finite()),
+            None => r.iter().all(|v| v.is_finite()),
+        };
+        if !finite {
+            let (col, &value) =
+                r.iter().enumerate().find(|(_, v)| !v.is_finite()).expect("a non-finite value");
             return Err(ImprintError::NonFinite { what: what.to_string(), row, col, value });
         }
     }

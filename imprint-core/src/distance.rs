@@ -257,7 +257,10 @@ fn standard_layout(x: ArrayView2<'_, f32>) -> CowArray<'_, f32, Ix2> {
 }
 
 fn squared_norms(x: ArrayView2<'_, f32>) -> Array1<f32> {
-    x.map_axis(Axis(1), |r| r.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() as f32)
+    x.map_axis(Axis(1), |r| match r.as_slice() {
+        Some(r) => crate::norm::sum_of_squares(r) as f32,
+        None => r.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() as f32,
+    })
 }
 
 /// `out[i][j] = f(out[i][j], query_norms[i], proxy_norms[j])`: turns inner

@@ -73,7 +73,7 @@ pub use error::{ImprintError, Result};
 pub use generator::{GenerateExt, ProxyGenerator};
 pub use head::{ImprintedHead, SAVED_HEAD_FORMAT, SAVED_HEAD_VERSION};
 pub use imprinter::Imprinter;
-pub use norm::{InputNorm, ZeroVectorPolicy, l2_normalize_rows, l2_normalize_rows_in_place};
+pub use norm::{InputNorm, ZeroVectorPolicy, l2_normalize_rows, l2_normalize_rows_in_place, sum_of_squares};
 pub use weight_norm::{WeightNorm, WeightNormalizer};
 
 /// Re-exported so that generator authors use the same RNG traits.

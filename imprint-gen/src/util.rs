@@ -137,7 +137,7 @@ fn sum8_pairs(a: &[f32], b: &[f32], f: impl Fn(f64, f64) -> f64) -> f64 {
 /// Squared L2 norm of a row, accumulated in f64.
 #[inline]
 pub(crate) fn sq_norm(row: &[f32]) -> f64 {
-    sum8_pairs(row, row, |u, _| u * u)
+    imprint_core::sum_of_squares(row)
 }
 
 /// Squared L2 norm of every row, accumulated in f64.
