@@ -1,7 +1,7 @@
 //! `ls`: the least-squares optimal linear head (one weight vector per class).
 
 use faer::{Mat, MatRef, Par, Side};
-use imprint_core::gemm::{add_gram_of_rows, as_faer, parallelism};
+use imprint_core::gemm::{add_gram_of_rows, as_faer, parallelism, parallelism_for};
 use imprint_core::{ImprintError, Result, check_dim, check_embeddings};
 use ndarray::{Array1, Array2, ArrayView2};
 
@@ -57,7 +57,34 @@ impl LeastSquares {
             check_dim(*x, dim, "least squares: class against class 0")?;
         }
         let n_total: usize = classes.iter().map(|x| x.nrows()).sum();
-        // Only the lower triangle of X^T X / N is formed: the Cholesky reads no more.
+        // S = A^-1 M, A = X^T X / N + lambda I (dim x dim). The class means are
+        // M = X^T Y with Y[i, c] = 1/n_c for the samples of class c, so also
+        // S = X^T (X X^T / N + lambda I)^-1 Y (N x N): the smaller system is solved.
+        let solution = if n_total < dim {
+            if self.lambda == 0.0 {
+                return Err(ImprintError::Numerical {
+                    op: "least squares (Cholesky of X^T X / N + lambda I)",
+                    reason: format!(
+                        "X^T X has rank at most N = {n_total} < {dim} features, so the system is singular; use lambda > 0"
+                    ),
+                });
+            }
+            self.solve_in_sample_space(classes, n_total, dim)?
+        } else {
+            self.solve_in_feature_space(classes, n_total, dim)?
+        };
+        let scale = 1.0 / classes.len() as f64;
+        Ok(Array2::from_shape_fn((classes.len(), dim), |(c, j)| (solution[(j, c)] * scale) as f32))
+    }
+
+    /// `A^-1 M` from the `dim x dim` system (only its lower triangle is formed:
+    /// the Cholesky reads no more).
+    fn solve_in_feature_space(
+        &self,
+        classes: &[ArrayView2<'_, f32>],
+        n_total: usize,
+        dim: usize,
+    ) -> Result<Mat<f64>> {
         let mut gram = Array2::<f64>::zeros((dim, dim));
         let mut means = Array2::<f64>::zeros((dim, classes.len()));
         for (c, x) in classes.iter().enumerate() {
@@ -75,10 +102,47 @@ impl LeastSquares {
             op: "least squares (Cholesky of X^T X / N + lambda I)",
             reason: format!("{e:?}; the system is singular, use lambda > 0"),
         })?;
-        // W^T = (1/C) A^-1 M, A symmetric.
-        let solution = solve_with_factor(llt.L(), means.view());
-        let scale = 1.0 / classes.len() as f64;
-        Ok(Array2::from_shape_fn((classes.len(), dim), |(c, j)| (solution[(j, c)] * scale) as f32))
+        Ok(solve_with_factor(llt.L(), means.view()))
+    }
+
+    /// `X^T (X X^T / N + lambda I)^-1 Y` from the `N x N` system, for fewer
+    /// samples than features (few shots, small tasks).
+    fn solve_in_sample_space(
+        &self,
+        classes: &[ArrayView2<'_, f32>],
+        n_total: usize,
+        dim: usize,
+    ) -> Result<Mat<f64>> {
+        let x = ndarray::concatenate(ndarray::Axis(0), classes)
+            .map_err(|e| ImprintError::Numerical { op: "least squares", reason: e.to_string() })?;
+        // X X^T is the Gram matrix of the columns of X (lower triangle).
+        let mut gram = Array2::<f64>::zeros((n_total, n_total));
+        add_gram_of_rows(x.t(), 1.0 / n_total as f64, &mut gram, |_, col, out| {
+            out.iter_mut().zip(col).for_each(|(o, &v)| *o = f64::from(v));
+        });
+        gram.diag_mut().mapv_inplace(|v| v + self.lambda);
+        let llt = as_faer(gram.view()).llt(Side::Lower).map_err(|e| ImprintError::Numerical {
+            op: "least squares (Cholesky of X X^T / N + lambda I)",
+            reason: format!("{e:?}; the system is singular, use lambda > 0"),
+        })?;
+        let mut y = Array2::<f64>::zeros((n_total, classes.len()));
+        let mut first = 0;
+        for (c, class) in classes.iter().enumerate() {
+            y.slice_mut(ndarray::s![first..first + class.nrows(), c]).fill(1.0 / class.nrows() as f64);
+            first += class.nrows();
+        }
+        let z = solve_with_factor(llt.L(), y.view());
+        let x64 = x.mapv(f64::from);
+        let mut solution = Mat::<f64>::zeros(dim, classes.len());
+        faer::linalg::matmul::matmul(
+            solution.as_mut(),
+            faer::Accum::Replace,
+            as_faer(x64.view()).transpose(),
+            z.as_ref(),
+            1.0,
+            parallelism_for(dim, classes.len()),
+        );
+        Ok(solution)
     }
 }
 
@@ -193,6 +257,25 @@ mod tests {
         let one = bits(1);
         for threads in [2, 4, 4] {
             assert!(one == bits(threads), "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn fewer_samples_than_features_matches_the_literal_formula() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        // 5 samples in 12 dimensions: solved in sample space (5 x 5).
+        let classes: Vec<Array2<f32>> = [2, 1, 2]
+            .iter()
+            .map(|&n| Array2::from_shape_fn((n, 12), |_| rng.random_range(-1.0f32..1.0)))
+            .collect();
+        let views: Vec<_> = classes.iter().map(|c| c.view()).collect();
+        for lambda in [1e-3, 0.05, 1.0] {
+            let got = LeastSquaresParams::new(lambda).check().unwrap().fit(&views).unwrap();
+            let want = naive(&classes, lambda);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((f64::from(*g) - w).abs() <= 1e-4 * (1.0 + w.abs()), "lambda {lambda}: {g} vs {w}");
+            }
         }
     }
 
