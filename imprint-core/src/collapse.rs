@@ -69,7 +69,11 @@ pub fn neural_collapse(classes: &[ArrayView2<'_, f32>], centering: Centering) ->
         let mut inv = Vec::with_capacity(x.nrows());
         let mut sum = vec![0.0f64; dim];
         for (row, r) in x.outer_iter().enumerate() {
-            let norm = r.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
+            let norm = match r.as_slice() {
+                Some(r) => crate::norm::sum_of_squares(r),
+                None => r.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>(),
+            }
+            .sqrt();
             if norm == 0.0 {
                 return Err(ImprintError::ZeroVector { what, row });
             }
@@ -85,23 +89,14 @@ pub fn neural_collapse(classes: &[ArrayView2<'_, f32>], centering: Centering) ->
         inv_norms.push(inv);
     }
     global /= n_total as f64;
-    // Pass 2: Sigma_W, lower triangle, block by block.
-    let mut sigma_w = Array2::<f64>::zeros((dim, dim));
-    for (c, x) in classes.iter().enumerate() {
-        let mean = means.row(c);
-        let inv = &inv_norms[c];
-        add_gram_of_rows(*x, 1.0 / (x.nrows() as f64 * n_classes), &mut sigma_w, |i, r, out| {
-            for ((o, &v), &m) in out.iter_mut().zip(r).zip(mean) {
-                *o = unit(v, inv[i]) - m;
-            }
-        });
-    }
-    symmetrize_lower(&mut sigma_w);
-    if centering == Centering::Reference {
-        let g = global.view().insert_axis(Axis(1));
-        sigma_w += &g.dot(&g.t());
-    }
     let between = &means - &global;
+    // Pass 2: the within-class scatter, as a matrix or (fewer samples than
+    // features) as the rows whose Gram matrix it is.
+    let within = if n_total + 1 + classes.len() < dim {
+        Within::rows(classes, &inv_norms, &means, &global, centering)
+    } else {
+        Within::matrix(classes, &inv_norms, &means, &global, centering)
+    };
 
     // Sigma_B = B^T B / C shares its non-zero eigenvalues with G = B B^T / C;
     // its unit eigenvectors are u_j = B^T v_j / sqrt(C lambda_j).
@@ -119,31 +114,132 @@ pub fn neural_collapse(classes: &[ArrayView2<'_, f32>], centering: Centering) ->
     for (j, &lambda) in vals.iter().enumerate().filter(|&(_, &v)| v > tol_b) {
         let v = Array1::from_shape_fn(classes.len(), |c| vecs[(c, j)]);
         let u = between.t().dot(&v) / (n_classes * lambda).sqrt();
-        nc1 += u.dot(&sigma_w.dot(&u)) / lambda;
+        nc1 += within.quadratic_form(&u) / lambda;
     }
     let nc1 = nc1 / n_classes;
 
     // VCI: Tr(Sigma_B Sigma_T^+) = (1/C) sum_c b_c^T Sigma_T^+ b_c.
-    let sigma_t = &sigma_w + &(between.t().dot(&between) / n_classes);
-    let trace = match positive_definite_factor(&sigma_t) {
-        Some(l) => {
-            let bt = between.t().as_standard_layout().into_owned();
-            let mut rhs = as_faer(bt.view()).to_owned();
-            faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-                l.as_ref(),
-                rhs.as_mut(),
-                Par::Seq,
-            );
-            rhs.squared_norm_l2() / n_classes
-        }
-        None => {
-            let (t_vals, t_vecs) = eigen(&sigma_t)?;
-            let sigma_b = between.t().dot(&between) / n_classes;
-            trace_with_pinv(&sigma_b, &t_vals, &t_vecs, tolerance(&t_vals, dim))
-        }
-    };
+    let trace = within.between_over_total(&between)?;
     let vci = 1.0 - trace / rank_between as f64;
     Ok(Collapse { nc1, vci, rank_between })
+}
+
+/// The within-class scatter `Sigma_W` (plus `mu_G mu_G^T` for the
+/// reference centering).
+enum Within {
+    /// The `dim x dim` matrix, for at least as many samples as features.
+    Matrix(Array2<f64>),
+    /// Rows `R` with `Sigma_W = R^T R` (`(x_i - mu_c) / sqrt(n_c C)`, and
+    /// `mu_G` for the reference centering), for fewer samples than features:
+    /// every `dim x dim` problem then has a smaller twin in sample space.
+    Rows(Array2<f64>),
+}
+
+impl Within {
+    /// `Sigma_W` accumulated block by block (lower triangle, then mirrored).
+    fn matrix(
+        classes: &[ArrayView2<'_, f32>],
+        inv_norms: &[Vec<f64>],
+        means: &Array2<f64>,
+        global: &Array1<f64>,
+        centering: Centering,
+    ) -> Self {
+        let dim = means.ncols();
+        let n_classes = classes.len() as f64;
+        let mut sigma_w = Array2::<f64>::zeros((dim, dim));
+        for (c, x) in classes.iter().enumerate() {
+            let mean = means.row(c);
+            let inv = &inv_norms[c];
+            add_gram_of_rows(*x, 1.0 / (x.nrows() as f64 * n_classes), &mut sigma_w, |i, r, out| {
+                for ((o, &v), &m) in out.iter_mut().zip(r).zip(mean) {
+                    *o = unit(v, inv[i]) - m;
+                }
+            });
+        }
+        symmetrize_lower(&mut sigma_w);
+        if centering == Centering::Reference {
+            let g = global.view().insert_axis(Axis(1));
+            sigma_w += &g.dot(&g.t());
+        }
+        Self::Matrix(sigma_w)
+    }
+
+    /// The rows of `Sigma_W = R^T R`.
+    fn rows(
+        classes: &[ArrayView2<'_, f32>],
+        inv_norms: &[Vec<f64>],
+        means: &Array2<f64>,
+        global: &Array1<f64>,
+        centering: Centering,
+    ) -> Self {
+        let n_classes = classes.len() as f64;
+        let n_total: usize = classes.iter().map(|x| x.nrows()).sum();
+        let extra = usize::from(centering == Centering::Reference);
+        let mut rows = Array2::<f64>::zeros((n_total + extra, means.ncols()));
+        let mut at = 0;
+        for (c, x) in classes.iter().enumerate() {
+            let scale = 1.0 / (x.nrows() as f64 * n_classes).sqrt();
+            for (i, r) in x.outer_iter().enumerate() {
+                for ((o, &v), &m) in rows.row_mut(at).iter_mut().zip(r).zip(means.row(c)) {
+                    *o = (unit(v, inv_norms[c][i]) - m) * scale;
+                }
+                at += 1;
+            }
+        }
+        if extra == 1 {
+            rows.row_mut(n_total).assign(global);
+        }
+        Self::Rows(rows)
+    }
+
+    /// `u^T Sigma_W u`.
+    fn quadratic_form(&self, u: &Array1<f64>) -> f64 {
+        match self {
+            Self::Matrix(sigma_w) => u.dot(&sigma_w.dot(u)),
+            Self::Rows(r) => r.dot(u).iter().map(|v| v * v).sum(),
+        }
+    }
+
+    /// `Tr(Sigma_B Sigma_T^+)` with `Sigma_B = B^T B / C`, `Sigma_T = Sigma_W + Sigma_B`.
+    fn between_over_total(&self, between: &Array2<f64>) -> Result<f64> {
+        let (n_classes, dim) = (between.nrows() as f64, between.ncols());
+        match self {
+            Self::Matrix(sigma_w) => {
+                let sigma_t = sigma_w + &(between.t().dot(between) / n_classes);
+                Ok(match positive_definite_factor(&sigma_t) {
+                    Some(l) => {
+                        let bt = between.t().as_standard_layout().into_owned();
+                        let mut rhs = as_faer(bt.view()).to_owned();
+                        faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+                            l.as_ref(),
+                            rhs.as_mut(),
+                            Par::Seq,
+                        );
+                        rhs.squared_norm_l2() / n_classes
+                    }
+                    None => {
+                        let (t_vals, t_vecs) = eigen(&sigma_t)?;
+                        let sigma_b = between.t().dot(between) / n_classes;
+                        trace_with_pinv(&sigma_b, &t_vals, &t_vecs, tolerance(&t_vals, dim))
+                    }
+                })
+            }
+            Self::Rows(r) => {
+                // Sigma_T = Z^T Z with Z = [R; B / sqrt(C)]; with Z Z^T = V diag(s) V^T,
+                // b^T Sigma_T^+ b = sum_j (v_j^T Z b)^2 / s_j^2 over s_j above the tolerance.
+                let z = ndarray::concatenate![Axis(0), r.view(), (between / n_classes.sqrt()).view()];
+                let (vals, vecs) = eigen(&crate::gemm::matmul_abt(z.view(), z.view()))?;
+                let tol = tolerance(&vals, dim);
+                let zb = z.dot(&between.t());
+                let mut trace = 0.0;
+                for (j, &s) in vals.iter().enumerate().filter(|&(_, &s)| s > tol) {
+                    let v = Array1::from_shape_fn(z.nrows(), |i| vecs[(i, j)]);
+                    trace += zb.t().dot(&v).iter().map(|p| p * p).sum::<f64>() / (s * s);
+                }
+                Ok(trace / n_classes)
+            }
+        }
+    }
 }
 
 /// `v / |x|` rounded to f32, as [`crate::l2_normalize_rows`] does, in f64.
@@ -155,6 +251,7 @@ fn unit(v: f32, inv_norm: f64) -> f64 {
 /// The lower Cholesky factor of `a` if every squared pivot exceeds
 /// `dim * eps` times the largest (numerically positive definite).
 fn positive_definite_factor(a: &Array2<f64>) -> Option<Mat<f64>> {
+    let a = a.as_standard_layout();
     let llt = as_faer(a.view()).llt(Side::Lower).ok()?;
     let l = llt.L().to_owned();
     let pivots: Vec<f64> = (0..l.nrows()).map(|i| l[(i, i)] * l[(i, i)]).collect();
@@ -164,6 +261,7 @@ fn positive_definite_factor(a: &Array2<f64>) -> Option<Mat<f64>> {
 
 /// `Tr(A U diag(1/s) U^T)` over eigenpairs with `s > tol` = `sum_j u_j^T A u_j / s_j`.
 fn trace_with_pinv(a: &Array2<f64>, vals: &[f64], vecs: &Mat<f64>, tol: f64) -> f64 {
+    let a = a.as_standard_layout();
     let a = as_faer(a.view());
     vals.iter()
         .enumerate()
@@ -198,7 +296,7 @@ fn eigen(a: &Array2<f64>) -> Result<(Vec<f64>, Mat<f64>)> {
         Default::default(),
     ));
     self_adjoint_evd(
-        as_faer(a.view()),
+        as_faer(a.as_standard_layout().view()),
         s.as_mut(),
         Some(u.as_mut()),
         Par::Seq,
