@@ -82,6 +82,7 @@ pub mod record;
 pub mod report;
 pub mod runner;
 pub mod shard;
+pub mod sources;
 pub mod stats;
 pub mod store;
 pub mod yaml;

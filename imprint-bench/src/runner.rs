@@ -12,17 +12,18 @@ use std::sync::Arc;
 
 use imprint_baselines::lambda_for_backbone;
 use imprint_core::{Aggregation, Centering, Collapse, Distance, ZeroVectorPolicy, neural_collapse};
-use imprint_data::{LabelMapping as DataMapping, Shots, SourceData, Task, TaskSpec};
+use imprint_data::{LabelMapping as DataMapping, Shots, Task, TaskSpec};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::experiment::{Method, ProxyMethod as RunProxy, run_method};
+use crate::experiment::{Method, PreparedTask, ProxyMethod as RunProxy, run_method};
 use crate::grid::{Combination, DataCombination, ExperimentGrid};
 use crate::methods::{
     AggregationMethod, DistanceFunction, InputNorm, PresamplingMethod, ProxyMethod, WeightNorm, Weighting,
 };
 use crate::record::{Record, TaskF1s};
 use crate::shard::Shard;
+use crate::sources::SourceCache;
 use crate::store::ResultStore;
 use crate::{BenchError, Result};
 
@@ -37,6 +38,9 @@ pub struct RunOptions {
     pub lambdas: BTreeMap<String, f64>,
     /// Draw a progress bar (on a terminal).
     pub progress: bool,
+    /// Embeddings loaded so far; clones share it, so grids run with clones of
+    /// one `RunOptions` load each file once.
+    pub sources: SourceCache,
 }
 
 /// What a run did.
@@ -77,10 +81,11 @@ pub fn run_grid(grid: &ExperimentGrid, store: &ResultStore, options: &RunOptions
     }
 
     let bar = progress_bar(todo.len() as u64, options.progress);
-    let mut sources = SourceCache::new(&options.embeddings_root);
     for (key, members) in &groups {
-        let task = build_task(&key.data, key.fewshot, key.seed, &mut sources)?;
-        bar.set_message(format!("{} (shots {}, seed {})", key.data, key.fewshot, key.seed));
+        let task = build_task(&key.data, key.fewshot, key.seed, options)?;
+        let task = PreparedTask::new(&task, members.iter().map(|&i| &methods[i]))
+            .map_err(|source| BenchError::Imprint { context: format!("task {}", key.describe()), source })?;
+        bar.set_message(key.describe());
         let written = members
             .par_iter()
             .map(|&i| {
@@ -107,28 +112,36 @@ pub fn check_grid(grid: &ExperimentGrid, options: &RunOptions) -> Result<()> {
     Ok(())
 }
 
-/// NC1 and VCI of every distinct data combination of `grid` in `shard`, on
-/// all training samples of its task (L2-normalized, paper formula).
+/// The distinct data combinations of `grids` in `shard`, in first-seen order.
+pub fn distinct_data<'g>(
+    grids: impl IntoIterator<Item = &'g ExperimentGrid>,
+    shard: Shard,
+) -> Vec<Arc<DataCombination>> {
+    let mut seen: Vec<Arc<DataCombination>> = Vec::new();
+    for grid in grids {
+        for c in shard.select(grid.combinations()) {
+            if !seen.iter().any(|d| **d == *c.data) {
+                seen.push(c.data.clone());
+            }
+        }
+    }
+    seen
+}
+
+/// NC1 and VCI of each data combination, on all training samples of its task
+/// (L2-normalized, paper formula).
 ///
 /// A task that cannot be built (missing or bad data) is an error. NC1 is a
 /// description of the data, not part of a result, so a task whose NC1 is
 /// undefined (one class, an all-zero embedding that cannot be normalized,
 /// coinciding class means) gets the reason instead of a value.
 pub fn task_collapse(
-    grid: &ExperimentGrid,
-    embeddings_root: &std::path::Path,
-    shard: Shard,
+    data: &[Arc<DataCombination>],
+    options: &RunOptions,
 ) -> Result<Vec<(DataCombination, std::result::Result<Collapse, BenchError>)>> {
-    let mut seen: Vec<Arc<DataCombination>> = Vec::new();
-    for c in shard.select(grid.combinations()) {
-        if !seen.iter().any(|d| **d == *c.data) {
-            seen.push(c.data.clone());
-        }
-    }
-    let mut sources = SourceCache::new(embeddings_root);
-    seen.iter()
+    data.par_iter()
         .map(|data| {
-            let task = build_task(data, -1, 0, &mut sources)?;
+            let task = build_task(data, -1, 0, options)?;
             let classes: Vec<_> = task.classes().iter().map(|c| c.train()).collect();
             let collapse = neural_collapse(&classes, Centering::Paper)
                 .map_err(|source| BenchError::Imprint { context: format!("NC1 of {data}"), source });
@@ -137,7 +150,7 @@ pub fn task_collapse(
         .collect()
 }
 
-fn run_combination(c: &Combination, method: &Method, task: &Task) -> Result<Record> {
+fn run_combination(c: &Combination, method: &Method, task: &PreparedTask<'_>) -> Result<Record> {
     let outcome = run_method(task, method).map_err(|source| BenchError::Imprint {
         context: format!("combination {} ({})", c.id(), describe(c)),
         source,
@@ -150,7 +163,8 @@ fn run_combination(c: &Combination, method: &Method, task: &Task) -> Result<Reco
     Ok(Record::new(c.clone(), outcome.accuracy, f1s, outcome.runtime_seconds, outcome.gen_seconds))
 }
 
-/// The task a combination runs on.
+/// The task a combination runs on. The seed only draws the few shots, so
+/// with all shots (`-1`) every seed shares one task.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct TaskKey {
     data: Arc<DataCombination>,
@@ -159,47 +173,20 @@ struct TaskKey {
 }
 
 impl TaskKey {
+    fn describe(&self) -> String {
+        match self.fewshot {
+            -1 => format!("{} (all shots)", self.data),
+            n => format!("{} ({n} shots, seed {})", self.data, self.seed),
+        }
+    }
+
     fn of(c: &Combination) -> Self {
-        Self { data: c.data.clone(), fewshot: c.params.presampling_fewshot_value, seed: c.seed }
+        let fewshot = c.params.presampling_fewshot_value;
+        Self { data: c.data.clone(), fewshot, seed: if fewshot == -1 { 0 } else { c.seed } }
     }
 }
 
-/// Embeddings loaded once per (backbone, data set).
-struct SourceCache<'a> {
-    root: &'a std::path::Path,
-    loaded: HashMap<(String, String), SourceData>,
-}
-
-impl<'a> SourceCache<'a> {
-    fn new(root: &'a std::path::Path) -> Self {
-        Self { root, loaded: HashMap::new() }
-    }
-
-    fn get(&mut self, backbone: &str, datasets: &[String]) -> Result<Vec<SourceData>> {
-        datasets
-            .iter()
-            .map(|name| {
-                let key = (backbone.to_string(), name.clone());
-                if !self.loaded.contains_key(&key) {
-                    let source =
-                        SourceData::load(self.root, name, backbone).map_err(|source| BenchError::Data {
-                            context: format!("loading data set '{name}' for backbone '{backbone}'"),
-                            source,
-                        })?;
-                    self.loaded.insert(key.clone(), source);
-                }
-                Ok(self.loaded[&key].clone())
-            })
-            .collect()
-    }
-}
-
-fn build_task(
-    data: &DataCombination,
-    fewshot: i64,
-    seed: u64,
-    sources: &mut SourceCache<'_>,
-) -> Result<Task> {
+fn build_task(data: &DataCombination, fewshot: i64, seed: u64, options: &RunOptions) -> Result<Task> {
     let context = format!("task {data} (shots {fewshot}, seed {seed})");
     let unsupported = |reason: String| BenchError::Unsupported { context: context.clone(), reason };
     let [split] = data.task_splits.as_slice() else {
@@ -230,7 +217,7 @@ fn build_task(
                 .map_err(|source| BenchError::Data { context: context.clone(), source })?,
         );
     }
-    let sources = sources.get(&data.backbone_name, &data.dataset_name)?;
+    let sources = options.sources.get(&options.embeddings_root, &data.backbone_name, &data.dataset_name)?;
     spec.build(&sources).map_err(|source| BenchError::Data { context, source })
 }
 
@@ -359,6 +346,7 @@ mod tests {
             shard: Shard::ALL,
             lambdas: BTreeMap::new(),
             progress: false,
+            sources: SourceCache::new(),
         };
         let err = check_grid(&grid, &options).unwrap_err();
         assert!(matches!(err, BenchError::Unsupported { .. }), "{err}");

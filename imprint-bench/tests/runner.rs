@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use imprint_bench::runner::{RunOptions, run_grid, task_collapse};
+use imprint_bench::runner::{RunOptions, distinct_data, run_grid, task_collapse};
 use imprint_bench::{BenchError, ExperimentConfig, ExperimentGrid, Record, ResultStore, Shard, load_all};
 use imprint_data::{Split, SyntheticParams, WriteOptions, reference_path, write_embeddings};
 
@@ -43,6 +43,7 @@ fn options(root: &Path, shard: Shard) -> RunOptions {
         shard,
         lambdas: BTreeMap::from([("toynet".to_string(), 0.05)]),
         progress: false,
+        sources: Default::default(),
     }
 }
 
@@ -106,7 +107,9 @@ fn full_run_resume_shards_and_threads_agree() {
     assert_eq!(comparable(load_all(single.path()).unwrap()), reference);
 
     // NC1 is computed once per data combination.
-    let collapse = task_collapse(&grid, data.path(), Shard::ALL).unwrap();
+    let data_combinations = distinct_data([&grid, &grid], Shard::ALL);
+    assert_eq!(data_combinations.len(), 2, "distinct across grids");
+    let collapse = task_collapse(&data_combinations, &options(data.path(), Shard::ALL)).unwrap();
     assert_eq!(collapse.len(), 2);
     assert!(collapse.iter().all(|(_, c)| c.as_ref().is_ok_and(|c| c.nc1.is_finite() && c.nc1 > 0.0)));
 }

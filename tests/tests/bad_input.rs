@@ -1917,6 +1917,7 @@ fn bench_bad_input() {
                 shard: Shard::ALL,
                 lambdas: Default::default(),
                 progress: false,
+                sources: Default::default(),
             };
             check_grid(&ExperimentGrid::new(&config), &options)
         },
@@ -2086,6 +2087,7 @@ fn bench_bad_input() {
             shard: Shard::ALL,
             lambdas: Default::default(),
             progress: false,
+            sources: Default::default(),
         };
         expect_err(
             run_grid(&grid, &store, &options),

@@ -26,6 +26,9 @@ pub struct Args {
     /// Measure imprint-rs only (no Python).
     #[arg(long)]
     no_python: bool,
+    /// Run only the cases whose name contains this text (e.g. "k-means n=6000").
+    #[arg(long)]
+    filter: Option<String>,
     /// Python that creates the peers' virtual environment.
     #[arg(long, default_value = "python3")]
     python: String,
@@ -54,6 +57,7 @@ pub fn run_command(args: Args) -> Result<(), BenchError> {
         work_dir: root.join(&args.work_dir),
         scale: if args.quick { Scale::Quick } else { Scale::Paper },
         python,
+        filter: args.filter.clone(),
         pipeline: (!args.no_pipeline).then(|| (root.join("data"), args.pipeline_every.max(1))),
     };
     let report = run(&options)?;

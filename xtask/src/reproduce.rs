@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use imprint_bench::presets::{preset_configs, preset_lambdas};
-use imprint_bench::runner::{RunOptions, check_grid, run_grid, task_collapse};
+use imprint_bench::runner::{RunOptions, check_grid, distinct_data, run_grid, task_collapse};
+use imprint_bench::sources::SourceCache;
 use imprint_bench::{BenchError, ExperimentConfig, ExperimentGrid, ResultStore, Shard};
 
 use crate::workspace_root;
@@ -90,7 +91,13 @@ pub fn run(args: Args) -> Result<(), BenchError> {
     let shard = resolve_shard(args.shard.as_deref())?;
     let root = args.embeddings.unwrap_or_else(|| workspace_root().join("data"));
     let records = args.out.join("records");
-    let options = RunOptions { embeddings_root: root.clone(), shard, lambdas, progress: !args.no_progress };
+    let options = RunOptions {
+        embeddings_root: root.clone(),
+        shard,
+        lambdas,
+        progress: !args.no_progress,
+        sources: SourceCache::new(),
+    };
     // Check every setting and load and check every task before anything is written:
     // bad input then leaves no output at all, not even an empty folder. NC1 is only
     // described: a task where it is undefined is reported and left out of it.
@@ -98,12 +105,18 @@ pub fn run(args: Args) -> Result<(), BenchError> {
     let mut collapse = Vec::new();
     for (_, grid) in &grids {
         check_grid(grid, &options)?;
-        for (data, c) in task_collapse(grid, &root, shard)? {
-            match c {
-                Ok(c) if !collapse.iter().any(|(d, _)| *d == data) => collapse.push((data, c)),
-                Ok(_) => {}
-                Err(err) => eprintln!("warning: {err}; neural_collapse.json leaves this task out"),
-            }
+    }
+    let tasks = distinct_data(grids.iter().map(|(_, g)| g), shard);
+    let described = task_collapse(&tasks, &options)?;
+    eprintln!(
+        "{} tasks loaded and checked, NC1 computed, in {:.1} s",
+        tasks.len(),
+        start.elapsed().as_secs_f64()
+    );
+    for (data, c) in described {
+        match c {
+            Ok(c) => collapse.push((data, c)),
+            Err(err) => eprintln!("warning: {err}; neural_collapse.json leaves this task out"),
         }
     }
     let store = ResultStore::open(&records, args.overwrite)?;

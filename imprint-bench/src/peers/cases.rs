@@ -29,6 +29,7 @@ const N_CLASSES: usize = 10;
 #[derive(Debug)]
 pub struct Session {
     dir: PathBuf,
+    filter: Option<String>,
     /// Entries of the Python plan, one per case.
     pub plan: Vec<Value>,
     /// Our measurements (and bare-GEMM baselines), in case order.
@@ -36,9 +37,19 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session writing its inputs under `dir`.
-    pub fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_owned(), plan: Vec::new(), ours: Vec::new() }
+    /// A session writing its inputs under `dir`, running the cases whose name
+    /// contains `filter` (all without one).
+    pub fn new(dir: &Path, filter: Option<&str>) -> Self {
+        Self { dir: dir.to_owned(), filter: filter.map(str::to_owned), plan: Vec::new(), ours: Vec::new() }
+    }
+
+    /// Whether `case` is selected; announces it if so.
+    fn wants(&self, case: &str) -> bool {
+        let wanted = self.filter.as_deref().is_none_or(|f| case.contains(f));
+        if wanted {
+            eprintln!("{case}");
+        }
+        wanted
     }
 
     fn file(&self, name: &str) -> PathBuf {
@@ -71,7 +82,9 @@ fn imprint(context: &str) -> impl FnOnce(imprint_core::ImprintError) -> BenchErr
 /// started from our k-means++ centres) and faiss.
 pub fn kmeans(s: &mut Session, n: usize, dim: usize, k: usize, modes: Modes, reps: usize) -> Result<()> {
     let case = format!("k-means n={n} d={dim} k={k} ({})", modes.name());
-    eprintln!("{case}");
+    if !s.wants(&case) {
+        return Ok(());
+    }
     let x = one_class(n, dim, modes, 7)?;
     let tag = format!("kmeans_{n}_{dim}_{k}_{}", modes.name());
     let x_path = s.write(&format!("{tag}.npy"), x.view())?;
@@ -98,7 +111,9 @@ pub fn kmeans(s: &mut Session, n: usize, dim: usize, k: usize, modes: Modes, rep
 /// assignment and update keep.
 pub fn lloyd_vs_gemm(s: &mut Session, n: usize, dim: usize, k: usize, reps: usize) -> Result<()> {
     let case = format!("Lloyd iteration n={n} d={dim} k={k}");
-    eprintln!("{case}");
+    if !s.wants(&case) {
+        return Ok(());
+    }
     let x = one_class(n, dim, Modes::Overlapping, 7)?;
     let shots = Shots::new(x.view(), "benchmark data").map_err(imprint(&case))?;
     // Same init, then 1 or 1 + extra iterations (tol 0: only unchanged labels stop it).
@@ -172,7 +187,9 @@ pub fn aggregation(
     };
     let what = if kind == "max" { "max (inner product)".to_string() } else { format!("{m}-nn (euclidean)") };
     let case = format!("{what} {n_queries} x {n_proxies} d={dim}");
-    eprintln!("{case}");
+    if !s.wants(&case) {
+        return Ok(());
+    }
     let d = agg_data(s, n_queries, n_proxies, dim)?;
     let run = || aggregation.predict(d.proxies.view(), &d.classes, N_CLASSES, d.queries.view());
     let (first, rss) = peak_rss_growth(|| time_reps(1, run));
@@ -219,7 +236,9 @@ pub fn least_squares(
         None => format!("ls {N_CLASSES} classes x {n} d={dim}"),
         Some(k) => format!("kls k={k} {N_CLASSES} classes x {n} d={dim}"),
     };
-    eprintln!("{case}");
+    if !s.wants(&case) {
+        return Ok(());
+    }
     let data = task(N_CLASSES, n, 300, dim, 13)?;
     let tag = format!("ls_{n}_{dim}");
     let (x, labels) = (data.train.embeddings(), data.train.labels());
@@ -277,7 +296,9 @@ pub fn least_squares(
 /// ours (paper formula, chunked) against a torch port of the formula.
 pub fn collapse(s: &mut Session, n: usize, dim: usize) -> Result<()> {
     let case = format!("NC1 {} x {dim}", N_CLASSES * n);
-    eprintln!("{case}");
+    if !s.wants(&case) {
+        return Ok(());
+    }
     let data = task(N_CLASSES, n, 1, dim, 17)?;
     let x = data.train.embeddings();
     let classes: Vec<ArrayView2<'_, f32>> =

@@ -102,6 +102,8 @@ pub struct PeerOptions {
     pub scale: Scale,
     /// The Python environment of the peers; `None` measures ours only.
     pub python: Option<PythonEnv>,
+    /// Run only the cases whose name contains this text.
+    pub filter: Option<String>,
     /// Embeddings of the whole-reproduction comparison (the bundled `data/`),
     /// and every how-many-th combination of the preset grid it runs (1 = all);
     /// `None` skips it.
@@ -127,7 +129,7 @@ pub fn run(options: &PeerOptions) -> Result<PeerReport> {
         action: "create directory",
         source,
     })?;
-    let mut s = cases::Session::new(&dir);
+    let mut s = cases::Session::new(&dir, options.filter.as_deref());
     let paper = options.scale == Scale::Paper;
     let (n, big_q, big_p, nc1_n) = if paper { (6000, 10_000, 60_000, 6000) } else { (1500, 1000, 6000, 600) };
     let reps = if paper { 5 } else { 2 };
@@ -161,7 +163,7 @@ pub fn run(options: &PeerOptions) -> Result<PeerReport> {
 
     let mut measurements = s.ours;
     let mut versions = BTreeMap::new();
-    if let Some(env) = &options.python {
+    if let (Some(env), false) = (&options.python, s.plan.is_empty()) {
         eprintln!("== Python peers");
         let plan = serde_json::json!({ "cases": s.plan });
         let plan_path = options.work_dir.join("plan.json");

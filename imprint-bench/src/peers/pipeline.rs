@@ -12,6 +12,7 @@ use super::python::PythonEnv;
 use crate::grid::ExperimentGrid;
 use crate::presets::{preset_configs, preset_lambdas};
 use crate::runner::{RunOptions, run_grid};
+use crate::sources::SourceCache;
 use crate::{BenchError, ResultStore, Shard, load_all};
 
 /// Accuracy agreement of the two pipelines for one proxy method.
@@ -68,8 +69,13 @@ pub fn compare(
     let store = ResultStore::open(&records, false)?;
     let shard = Shard::new(0, every.max(1))?;
     let lambdas = preset_lambdas();
-    let options =
-        RunOptions { embeddings_root: root.to_owned(), shard, lambdas: lambdas.clone(), progress: false };
+    let options = RunOptions {
+        embeddings_root: root.to_owned(),
+        shard,
+        lambdas: lambdas.clone(),
+        progress: false,
+        sources: SourceCache::new(),
+    };
     let grids: Vec<ExperimentGrid> = preset_configs()?.iter().map(|(_, c)| ExperimentGrid::new(c)).collect();
 
     eprintln!("== whole reproduction: imprint-rs");
