@@ -61,6 +61,7 @@ mod covmax;
 mod fps;
 mod kmeans;
 mod kmedoids;
+mod lloyd;
 mod mean;
 mod none;
 mod random;

@@ -65,27 +65,17 @@ pub(crate) fn centre(x: ArrayView2<'_, f32>) -> Centred {
     let (n, dim) = x.dim();
     let mut data = Array2::<f32>::zeros((n, dim));
     let m = mean.as_slice().expect("fresh array");
+    let x = x.as_standard_layout();
+    let rows = x.as_slice().expect("standard layout");
     let blocks: Vec<_> = data.axis_chunks_iter_mut(ndarray::Axis(0), BLOCK).collect();
+    let arch = pulp::Arch::new();
     let parts: Vec<(Vec<f64>, f64)> = blocks
         .into_par_iter()
         .enumerate()
         .map(|(b, mut out)| {
-            let mut sq = Vec::with_capacity(out.nrows());
-            let mut dev = 0.0;
-            let mut diff = vec![0.0f64; dim];
-            for (r, mut o) in out.outer_iter_mut().enumerate() {
-                let row = x.row(b * BLOCK + r);
-                for ((d, &v), &mu) in diff.iter_mut().zip(row).zip(m) {
-                    *d = f64::from(v) - mu;
-                }
-                let o = o.as_slice_mut().expect("fresh array");
-                for (o, &d) in o.iter_mut().zip(&diff) {
-                    *o = d as f32;
-                }
-                dev += sum8(&diff, |d| d * d);
-                sq.push(sq_norm(o));
-            }
-            (sq, dev)
+            let out = out.as_slice_mut().expect("fresh array");
+            let input = &rows[b * BLOCK * dim..b * BLOCK * dim + out.len()];
+            arch.dispatch(CentreBlock { input, mean: m, out, dim })
         })
         .collect();
     let mut sq = Vec::with_capacity(n);
@@ -95,6 +85,39 @@ pub(crate) fn centre(x: ArrayView2<'_, f32>) -> Centred {
         sum_sq_dev += d;
     }
     Centred { data, sq, mean, sum_sq_dev }
+}
+
+/// One block of [`centre`]: `out = input - mean` rounded to f32, the squared
+/// norms of `out`, and the summed squared deviations before rounding. Run
+/// through `pulp` so that the loops compile for the CPU's SIMD level.
+struct CentreBlock<'a> {
+    input: &'a [f32],
+    mean: &'a [f64],
+    out: &'a mut [f32],
+    dim: usize,
+}
+
+impl pulp::WithSimd for CentreBlock<'_> {
+    type Output = (Vec<f64>, f64);
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Self::Output {
+        let CentreBlock { input, mean, out, dim } = self;
+        let mut sq = Vec::with_capacity(out.len() / dim.max(1));
+        let mut dev = 0.0;
+        let mut diff = vec![0.0f64; dim];
+        for (row, o) in input.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
+            for ((d, &v), &mu) in diff.iter_mut().zip(row).zip(mean) {
+                *d = f64::from(v) - mu;
+            }
+            for (o, &d) in o.iter_mut().zip(&diff) {
+                *o = d as f32;
+            }
+            dev += sum8(&diff, |d| d * d);
+            sq.push(sq_norm(o));
+        }
+        (sq, dev)
+    }
 }
 
 /// `sum_i f(v_i)` in f64 with eight interleaved partial sums combined in a
