@@ -575,6 +575,7 @@ def parse_args(argv):
     ap.add_argument("--embeddings", required=True, help="ROOT of ROOT/embeddings/{Dataset}/...")
     ap.add_argument("--combinations", required=True, help="JSON list of combinations")
     ap.add_argument("--out", required=True, help="output JSONL")
+    ap.add_argument("--summary", help="also write {wall_seconds, combinations, threads} here (JSON)")
     ap.add_argument("--lambda", dest="lambdas", action="append", default=[],
                     metavar="BACKBONE=VALUE", help="ls/kls ridge lambda per backbone")
     ap.add_argument("--threads", type=int, default=None, help="default: all cores")
@@ -606,6 +607,8 @@ def main(argv=None):
     ids = [reference_id(c) for c in combos]
 
     cache = TaskCache(args.embeddings)
+    for comb in combos:  # load and build every task before the clock, as imprint-rs loads its data
+        cache.task(comb)
     per_method = {}
     wall = time.perf_counter()
     with open(args.out, "w") as out:
@@ -623,6 +626,9 @@ def main(argv=None):
                 print(f"[{n}/{len(combos)}] {time.perf_counter() - wall:.1f} s",
                       file=sys.stderr, flush=True)
     wall = time.perf_counter() - wall
+    if args.summary:
+        with open(args.summary, "w") as f:
+            json.dump({"wall_seconds": wall, "combinations": len(combos), "threads": threads}, f)
     print(f"total wall time {wall:.3f} s for {len(combos)} combinations "
           f"(threads {threads}{', reference overheads' if STRICT else ''})", file=sys.stderr)
     print("per proxy method: n, sum runtime s, sum GEN s", file=sys.stderr)

@@ -172,8 +172,8 @@ pub fn render_markdown(report: &PeerReport, header: &str) -> String {
         let _ = writeln!(
             md,
             "Every {}-th combination of the preset grid ({} combinations), same embeddings and inputs, \
-             each side as it runs by default. imprint-rs: {:.1} s.",
-            p.every, p.combinations, p.ours_seconds
+             embeddings loaded before the clock on both sides. imprint-rs: {:.1} s on all cores, {:.1} s on one thread.",
+            p.every, p.combinations, p.ours_seconds, p.ours_one_thread_seconds
         );
         if let Some(py) = p.python_seconds {
             let _ = writeln!(
@@ -224,7 +224,9 @@ mod tests {
                 combinations: 10,
                 every: 1,
                 ours_seconds: 1.0,
+                ours_one_thread_seconds: 1.5,
                 python_seconds: Some(30.0),
+                python_reference_overheads_seconds: Some(40.0),
                 agreement: vec![],
             }),
         };
