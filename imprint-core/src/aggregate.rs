@@ -214,12 +214,14 @@ impl Aggregator for Aggregation {
             let q = kernel.prepare(queries.slice(s![start..start + out.nrows(), ..]));
             let mut buffer = vec![0.0f32; q.len() * PROXY_BLOCK.min(n_proxies)];
             let mut nearest: Vec<Nearest> = match m {
+                // Running smallest key per class.
                 None => {
-                    out.fill(f32::NEG_INFINITY);
+                    out.fill(f32::INFINITY);
                     Vec::new()
                 }
                 Some(m) => (0..q.len()).map(|_| Nearest::new(m)).collect(),
             };
+            let similarity = |d: f32| if distance == Distance::Cosine { 1.0 - d } else { -d };
             for first in (0..n_proxies).step_by(PROXY_BLOCK) {
                 let last = (first + PROXY_BLOCK).min(n_proxies);
                 let mut t = ArrayViewMut2::from_shape(
@@ -227,36 +229,44 @@ impl Aggregator for Aggregation {
                     &mut buffer[..q.len() * (last - first)],
                 )
                 .expect("internal: the buffer holds a full tile");
-                kernel.tile_into(&q, first..last, t.view_mut());
+                kernel.keys_into(&q, first..last, t.view_mut());
                 let classes = &proxy_class[first..last];
-                for (r, dis) in t.outer_iter().enumerate() {
-                    let dis = dis.as_slice().expect("internal: tile rows are contiguous");
+                for (r, keys) in t.outer_iter().enumerate() {
+                    let keys = keys.as_slice().expect("internal: tile rows are contiguous");
                     match m {
-                        None => {
-                            max_scores(dis, classes, distance, out.row_mut(r).as_slice_mut().expect("row"))
-                        }
-                        Some(_) => nearest[r].offer(dis, first),
+                        None => nearest_per_class(keys, classes, out.row_mut(r).as_slice_mut().expect("row")),
+                        Some(_) => nearest[r].offer(keys, first, |key| kernel.finish(&q, r, key)),
                     }
                 }
             }
-            for (r, near) in nearest.iter().enumerate() {
-                near.vote(
-                    proxy_class,
-                    weighting,
-                    out.row_mut(r).as_slice_mut().expect("internal: row of a standard array"),
-                );
+            for (r, mut row) in out.outer_iter_mut().enumerate() {
+                let row = row.as_slice_mut().expect("internal: row of a standard array");
+                match m {
+                    // The smallest key of a class gives its largest similarity.
+                    None => row.iter_mut().for_each(|v| {
+                        *v = if *v == f32::INFINITY {
+                            f32::NEG_INFINITY
+                        } else {
+                            similarity(kernel.finish(&q, r, *v))
+                        }
+                    }),
+                    Some(_) => {
+                        row.fill(0.0);
+                        nearest[r].vote(proxy_class, weighting, row);
+                    }
+                }
             }
         });
         Ok(scores)
     }
 }
 
-/// Raises each class's running maximum similarity with the proxies of one tile.
-fn max_scores(dis: &[f32], proxy_class: &[usize], distance: Distance, out: &mut [f32]) {
-    for (&d, &c) in dis.iter().zip(proxy_class) {
-        let sim = if distance == Distance::Cosine { 1.0 - d } else { -d };
-        if sim > out[c] {
-            out[c] = sim;
+/// Lowers each class's running smallest key with the proxies of one tile
+/// (NaN, possible only after overflow, never wins).
+fn nearest_per_class(keys: &[f32], proxy_class: &[usize], out: &mut [f32]) {
+    for (&key, &c) in keys.iter().zip(proxy_class) {
+        if key < out[c] {
+            out[c] = key;
         }
     }
 }
@@ -267,36 +277,61 @@ fn max_scores(dis: &[f32], proxy_class: &[usize], distance: Distance, out: &mut 
 #[derive(Debug)]
 struct Nearest {
     m: usize,
-    dist: Vec<f32>,
-    index: Vec<u32>,
+    /// (distance, key, proxy index), sorted by (distance, index).
+    kept: Vec<(f32, f32, u32)>,
 }
 
 impl Nearest {
     fn new(m: usize) -> Self {
-        Self { m, dist: Vec::with_capacity(m), index: Vec::with_capacity(m) }
+        Self { m, kept: Vec::with_capacity(m) }
     }
 
-    /// Offers the dissimilarities `dis` of proxies `first..first + dis.len()`.
-    /// NaN (possible only after overflow) counts as infinitely far.
-    fn offer(&mut self, dis: &[f32], first: usize) {
-        for (j, &d) in dis.iter().enumerate() {
-            let d = if d.is_nan() { f32::INFINITY } else { d };
-            if self.dist.len() == self.m {
-                if d >= self.dist[self.m - 1] {
+    /// Offers the proxies `first..first + keys.len()` by their ranking keys;
+    /// `finish` turns a key into the distance. A key not below the worst kept
+    /// key cannot be strictly closer (`finish` is non-decreasing), so whole
+    /// chunks are usually passed over with one comparison of their minimum;
+    /// the distance is computed only for a proxy that may enter. NaN
+    /// (possible only after overflow) counts as infinitely far.
+    fn offer(&mut self, keys: &[f32], first: usize, finish: impl Fn(f32) -> f32) {
+        const CHUNK: usize = 16;
+        for (c, chunk) in keys.chunks(CHUNK).enumerate() {
+            if self.kept.len() == self.m {
+                let worst = self.kept[self.m - 1].1;
+                // f32::min skips NaN, so a chunk of NaN is passed over too.
+                if chunk.iter().fold(f32::INFINITY, |a, &b| a.min(b)) >= worst {
                     continue;
                 }
-                self.dist.pop();
-                self.index.pop();
             }
-            let at = self.dist.partition_point(|&x| x <= d);
-            self.dist.insert(at, d);
-            self.index.insert(at, (first + j) as u32);
+            for (j, &key) in chunk.iter().enumerate() {
+                let key = if key.is_nan() { f32::INFINITY } else { key };
+                let index = (first + c * CHUNK + j) as u32;
+                if self.kept.len() == self.m {
+                    let (worst_distance, worst_key, _) = self.kept[self.m - 1];
+                    if key >= worst_key {
+                        continue;
+                    }
+                    let distance = finish(key);
+                    if distance >= worst_distance {
+                        continue;
+                    }
+                    self.kept.pop();
+                    self.insert(distance, key, index);
+                } else {
+                    self.insert(finish(key), key, index);
+                }
+            }
         }
+    }
+
+    fn insert(&mut self, distance: f32, key: f32, index: u32) {
+        let distance = if distance.is_nan() { f32::INFINITY } else { distance };
+        let at = self.kept.partition_point(|&(d, _, i)| d < distance || (d == distance && i < index));
+        self.kept.insert(at, (distance, key, index));
     }
 
     /// Adds the votes of the nearest proxies, nearest first, to `out`.
     fn vote(&self, proxy_class: &[usize], weighting: Weighting, out: &mut [f32]) {
-        for (&d, &i) in self.dist.iter().zip(&self.index) {
+        for &(d, _, i) in &self.kept {
             let w = match weighting {
                 Weighting::Uniform => 1.0,
                 Weighting::InverseDistance => 1.0 / (d + VOTE_EPSILON),

@@ -176,14 +176,18 @@ impl<'a> DistanceKernel<'a> {
         PreparedQueries { rows, norms }
     }
 
-    /// Dissimilarities of the prepared queries to the proxies `proxies`
-    /// (a range of proxy rows) into `out` (`queries x proxies.len()`, standard
-    /// layout), on the calling thread; smaller is closer. For
-    /// [`Distance::InnerProduct`] this is `-<x, p>`.
+    /// Ranking keys of the prepared queries against the proxies `proxies` (a
+    /// range of proxy rows) into `out` (`queries x proxies.len()`, standard
+    /// layout), on the calling thread. A key is the dissimilarity itself, or,
+    /// for the Euclidean and Mahalanobis distances, `|p|^2 - 2 <x, p>`: the
+    /// square root and the query's norm are left for [`DistanceKernel::finish`],
+    /// so that ranking many proxies costs one fused multiply-add per pair.
+    /// `finish` is non-decreasing in the key, so a smaller key never means a
+    /// larger distance.
     ///
     /// # Panics
     /// If `proxies` is out of range or `out` has the wrong shape.
-    pub fn tile_into(
+    pub fn keys_into(
         &self,
         queries: &PreparedQueries<'_>,
         proxies: Range<usize>,
@@ -205,9 +209,7 @@ impl<'a> DistanceKernel<'a> {
             }
             Distance::Euclidean | Distance::Mahalanobis => {
                 dots_seq_into(queries.rows.view(), p, out.view_mut());
-                with_norms(out, &queries.norms, pn, |dot, q_sq, p_sq| {
-                    (q_sq + p_sq - 2.0 * dot).max(0.0).sqrt()
-                });
+                with_norms(out, &queries.norms, pn, |dot, _, p_sq| p_sq - 2.0 * dot);
             }
             Distance::Manhattan => elementwise_into(queries.rows.view(), p, out, |a, b| {
                 a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
@@ -215,6 +217,37 @@ impl<'a> DistanceKernel<'a> {
             Distance::Chebyshev => elementwise_into(queries.rows.view(), p, out, |a, b| {
                 a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
             }),
+        }
+    }
+
+    /// The dissimilarity of query `row` (of `queries`) with ranking key `key`:
+    /// `sqrt(max(|x|^2 + key, 0))` for the Euclidean and Mahalanobis
+    /// distances, the key itself otherwise.
+    #[inline]
+    pub fn finish(&self, queries: &PreparedQueries<'_>, row: usize, key: f32) -> f32 {
+        match self.distance {
+            Distance::Euclidean | Distance::Mahalanobis => (queries.norms[row] + key).max(0.0).sqrt(),
+            _ => key,
+        }
+    }
+
+    /// Dissimilarities (finished keys) of the prepared queries to the proxies
+    /// `proxies` into `out`; smaller is closer. For [`Distance::InnerProduct`]
+    /// this is `-<x, p>`.
+    ///
+    /// # Panics
+    /// If `proxies` is out of range or `out` has the wrong shape.
+    pub fn tile_into(
+        &self,
+        queries: &PreparedQueries<'_>,
+        proxies: Range<usize>,
+        mut out: ArrayViewMut2<'_, f32>,
+    ) {
+        self.keys_into(queries, proxies, out.view_mut());
+        if matches!(self.distance, Distance::Euclidean | Distance::Mahalanobis) {
+            for (r, mut row) in out.outer_iter_mut().enumerate() {
+                row.mapv_inplace(|key| self.finish(queries, r, key));
+            }
         }
     }
 
