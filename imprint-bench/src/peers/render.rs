@@ -27,7 +27,12 @@ fn find<'a>(ms: &'a [Measurement], case: &str, implementation: &str) -> Option<&
 }
 
 /// `slow` takes at least `at_least` times as long as `fast`.
-fn ratio_target(goal: String, slow: Option<&Measurement>, fast: Option<&Measurement>, at_least: f64) -> Target {
+fn ratio_target(
+    goal: String,
+    slow: Option<&Measurement>,
+    fast: Option<&Measurement>,
+    at_least: f64,
+) -> Target {
     match (slow, fast) {
         (Some(s), Some(f)) => {
             let r = s.median_seconds() / f.median_seconds();
