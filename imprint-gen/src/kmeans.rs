@@ -26,6 +26,9 @@ impl KMeansParams {
     pub const DEFAULT_MAX_ITER: usize = 300;
     /// Default relative tolerance on the centroid shift (scikit-learn's `tol`).
     pub const DEFAULT_TOL: f64 = 1e-4;
+    /// Largest number of k-means++ candidates per centre (every candidate
+    /// costs a pass over the data; scikit-learn's default for k = 1,000 is 8).
+    pub const MAX_LOCAL_TRIALS: usize = 1024;
 
     /// k-means with `k` clusters and scikit-learn's defaults:
     /// - `max_iter` = [`Self::DEFAULT_MAX_ITER`] (300) Lloyd iterations;
@@ -48,7 +51,8 @@ impl KMeansParams {
         self
     }
 
-    /// Sets the number of k-means++ candidates per centre (at least 1).
+    /// Sets the number of k-means++ candidates per centre (1 to
+    /// [`Self::MAX_LOCAL_TRIALS`]).
     pub fn n_local_trials(mut self, n_local_trials: usize) -> Self {
         self.n_local_trials = Some(n_local_trials);
         self
@@ -65,6 +69,13 @@ impl KMeansParams {
         }
         let n_local_trials = match self.n_local_trials {
             Some(0) => return Err(ImprintError::invalid("n_local_trials", 0, "k-means++ needs a candidate")),
+            Some(t) if t > Self::MAX_LOCAL_TRIALS => {
+                return Err(ImprintError::invalid(
+                    "n_local_trials",
+                    t,
+                    format!("at most {} k-means++ candidates per centre", Self::MAX_LOCAL_TRIALS),
+                ));
+            }
             Some(t) => t,
             // scikit-learn: 2 + int(np.log(n_clusters)).
             None => 2 + (self.k as f64).ln().floor() as usize,
@@ -207,6 +218,18 @@ impl KMeans {
             });
         }
         let xc = centre(x);
+        // Distances are f32 inner products: beyond this scale they overflow
+        // and Lloyd's labels would be noise (and might never settle).
+        if let Some((row, &sq)) = xc.sq.iter().enumerate().find(|&(_, &sq)| sq > MAX_SQUARED_NORM) {
+            return Err(ImprintError::Numerical {
+                op: "k-means",
+                reason: format!(
+                    "sample {row} lies {:.3e} from the mean, too far for f32 distances (at most {:.1e}); rescale the data",
+                    sq.sqrt(),
+                    MAX_SQUARED_NORM.sqrt()
+                ),
+            });
+        }
         let tol = self.tol * mean_variance(&xc);
         let init = kmeans_plusplus(xc.data.view(), &xc.sq, k, self.n_local_trials, rng);
         let start = gather(xc.data.view(), &init).mapv(f64::from);
@@ -242,6 +265,10 @@ impl ProxyGenerator for KMeans {
 pub(crate) fn from_config(k: Option<usize>) -> Result<Box<dyn ProxyGenerator>> {
     Ok(Box::new(KMeansParams::new(required_k(k, "kmeans")?).check()?))
 }
+
+/// Largest squared distance of a sample from the mean that k-means accepts:
+/// products of two such vectors stay finite in f32 (`f32::MAX` is 3.4e38).
+const MAX_SQUARED_NORM: f64 = 1e36;
 
 /// Mean over features of the (population) variance of each feature.
 fn mean_variance(xc: &Centred) -> f64 {
@@ -596,6 +623,19 @@ mod tests {
         // Through the generator interface, n < k keeps the samples instead.
         let g = KMeansParams::new(3).check().unwrap();
         assert_eq!(g.generate(x.view(), &mut rng(0)).unwrap(), x);
+    }
+
+    #[test]
+    fn data_too_large_for_f32_distances_is_an_error_not_noise() {
+        // f32::MAX-scale rows: the inner products would overflow to inf/NaN.
+        let x = array![[f32::MAX, 0.0], [f32::MIN, 1.0], [3e38, -1.0], [0.5, 0.5]];
+        let err = KMeansParams::new(3).tol(0.0).check().unwrap().fit(shots(&x), &mut rng(0)).unwrap_err();
+        assert!(matches!(err, ImprintError::Numerical { .. }), "{err}");
+        assert!(err.to_string().contains("rescale"), "{err}");
+        assert!(matches!(
+            KMeansParams::new(2).n_local_trials(KMeansParams::MAX_LOCAL_TRIALS + 1).check(),
+            Err(ImprintError::InvalidParameter { name: "n_local_trials", .. })
+        ));
     }
 
     #[test]
