@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use imprint_core::{Aggregation, Distance, Weighting};
 use serde::{Deserialize, Serialize};
 
-pub use pipeline::PipelineOutcome;
+pub use pipeline::{Agreement, EQUAL_PP, PipelineOutcome};
 pub use python::PythonEnv;
 pub use render::render_markdown;
 

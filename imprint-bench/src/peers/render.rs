@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use super::EQUAL_PP;
 use super::{Measurement, OURS, PeerReport};
 
 /// Peer names written by `peers.py` that the targets refer to.
@@ -155,6 +156,11 @@ pub fn render_markdown(report: &PeerReport, header: &str) -> String {
         };
         let _ = writeln!(md, "| {} | {} | {met} |", t.goal, t.measured);
     }
+    let _ = writeln!(
+        md,
+        "\nWhy a target is missed, with profiles, and how the ratios move between CPUs: \
+         [docs/performance.md](docs/performance.md)."
+    );
     let _ = writeln!(md, "\n## Measurements\n");
     let mut case = "";
     for m in &report.measurements {
@@ -210,13 +216,22 @@ pub fn render_markdown(report: &PeerReport, header: &str) -> String {
             let _ = writeln!(md);
             let _ = writeln!(
                 md,
-                "Agreement of task accuracy (percentage points):\n\n| proxy method | n | equal | mean abs diff | max abs diff |\n|---|---:|---:|---:|---:|"
+                "Agreement of task accuracy (percentage points). \"Random draws\": the combination samples few shots \
+                 or its proxy method is seeded (kmeans, kls, random, fps, none); the pipeline draws from numpy's \
+                 generators and we from ours, so those agree in distribution only. \"Equal\": within {EQUAL_PP:e} \
+                 points (the pipeline's accuracy is a float32, as in the reference).\n\n\
+                 | proxy method | random draws | n | equal | mean abs diff | max abs diff |\n|---|---|---:|---:|---:|---:|"
             );
             for a in &p.agreement {
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {} | {:.3} | {:.2} |",
-                    a.method, a.n, a.equal, a.mean_abs_diff, a.max_abs_diff
+                    "| {} | {} | {} | {} | {:.3} | {:.2} |",
+                    a.method,
+                    if a.random { "yes" } else { "no" },
+                    a.n,
+                    a.equal,
+                    a.mean_abs_diff,
+                    a.max_abs_diff
                 );
             }
         }
@@ -231,7 +246,7 @@ fn number(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::peers::PipelineOutcome;
+    use crate::peers::{Agreement, PipelineOutcome};
 
     fn m(case: &str, who: &str, s: f64) -> Measurement {
         Measurement::new(case, who, vec![s])
@@ -254,7 +269,24 @@ mod tests {
                 ours_one_thread_seconds: 1.5,
                 python_seconds: Some(30.0),
                 python_reference_overheads_seconds: Some(40.0),
-                agreement: vec![],
+                agreement: vec![
+                    Agreement {
+                        method: "kmeans".into(),
+                        random: true,
+                        n: 4,
+                        mean_abs_diff: 1.25,
+                        max_abs_diff: 3.0,
+                        equal: 1,
+                    },
+                    Agreement {
+                        method: "mean".into(),
+                        random: false,
+                        n: 6,
+                        mean_abs_diff: 0.0,
+                        max_abs_diff: 0.0,
+                        equal: 6,
+                    },
+                ],
             }),
         };
         let t = targets(&report);
@@ -267,5 +299,8 @@ mod tests {
         assert!(md.contains("| scikit-learn KMeans | 0.2000 | 20.00 | inertia 100.500 |"), "{md}");
         assert!(md.contains("30.0x"), "{md}");
         assert!(md.contains("**no**"), "{md}");
+        assert!(md.contains("| kmeans | yes | 4 | 1 | 1.250 | 3.00 |"), "{md}");
+        assert!(md.contains("| mean | no | 6 | 6 | 0.000 | 0.00 |"), "{md}");
+        assert!(md.contains("within 1e-4 points"), "{md}");
     }
 }
