@@ -1,10 +1,8 @@
 //! `kls`: least squares over k-means pseudo-classes, several weights per class.
 
-use imprint_core::{ImprintError, Result, Shots, check_dim};
+use imprint_core::{ImprintError, JointGenerator, Result, Shots, Stream, StreamRng, check_dim, stream_rng};
 use imprint_gen::KMeansParams;
 use ndarray::{Array2, ArrayView2, Axis};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::least_squares::LeastSquaresParams;
@@ -49,11 +47,26 @@ pub struct KLeastSquares {
 }
 
 impl KLeastSquares {
-    /// Proxies per class, in the order of `classes`. k-means of class `c` is
-    /// seeded from `seed` and `c`, so results do not depend on thread count.
+    /// Proxies per class, in the order of `classes`. k-means of class `c`
+    /// draws from [`Stream::class`]`(c)` under `seed` (as in an
+    /// [`imprint_core::Imprinter`]), so results do not depend on thread count.
     pub fn fit(&self, classes: &[ArrayView2<'_, f32>], seed: u64) -> Result<Vec<Array2<f32>>> {
+        let mut rngs: Vec<StreamRng> =
+            (0..classes.len()).map(|c| stream_rng(seed, Stream::class(c))).collect();
+        self.fit_with(classes, &mut rngs)
+    }
+
+    /// [`KLeastSquares::fit`] with class `c`'s k-means drawing from `rngs[c]`.
+    pub fn fit_with(
+        &self,
+        classes: &[ArrayView2<'_, f32>],
+        rngs: &mut [StreamRng],
+    ) -> Result<Vec<Array2<f32>>> {
         if classes.is_empty() {
             return Err(ImprintError::Empty { what: "classes given to k-least squares".into() });
+        }
+        if rngs.len() != classes.len() {
+            return Err(ImprintError::mismatch("k-least squares: random streams", classes.len(), rngs.len()));
         }
         let ls = LeastSquaresParams::new(self.lambda).check()?;
         if self.k == Some(1) {
@@ -64,16 +77,15 @@ impl KLeastSquares {
         let dim = classes[0].ncols();
         let splits: Vec<Option<Vec<Array2<f32>>>> = classes
             .par_iter()
+            .zip(rngs.par_iter_mut())
             .enumerate()
-            .map(|(c, x)| {
+            .map(|(c, (x, rng))| {
                 let shots = Shots::new(*x, &format!("shots of class {c} (k-least squares)"))?;
                 // Classes kept raw never reach the least-squares check of dimensions.
                 check_dim(*x, dim, "k-least squares: class against class 0")?;
                 match self.k {
                     Some(k) if shots.n_shots() >= k => {
-                        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                        rng.set_stream(c as u64);
-                        let fit = KMeansParams::new(k).check()?.fit(shots, &mut rng)?;
+                        let fit = KMeansParams::new(k).check()?.fit(shots, rng)?;
                         Ok(Some(split_by_label(*x, fit.labels(), k)))
                     }
                     _ => Ok(None),
@@ -96,6 +108,17 @@ impl KLeastSquares {
                 }
             })
             .collect())
+    }
+}
+
+impl JointGenerator for KLeastSquares {
+    fn name(&self) -> &str {
+        "kls"
+    }
+
+    fn propose_joint(&self, classes: &[Shots<'_>], rngs: &mut [StreamRng]) -> Result<Vec<Array2<f32>>> {
+        let views: Vec<ArrayView2<'_, f32>> = classes.iter().map(|s| s.view()).collect();
+        self.fit_with(&views, rngs)
     }
 }
 

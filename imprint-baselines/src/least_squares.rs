@@ -2,7 +2,7 @@
 
 use faer::{Mat, MatRef, Par, Side};
 use imprint_core::gemm::{add_gram_of_rows, as_faer, parallelism, parallelism_for};
-use imprint_core::{ImprintError, Result, check_dim, check_embeddings};
+use imprint_core::{ImprintError, JointGenerator, Result, Shots, StreamRng, check_dim, check_embeddings};
 use ndarray::{Array1, Array2, ArrayView2};
 
 /// Parameters of [`LeastSquares`].
@@ -90,7 +90,7 @@ impl LeastSquares {
         for (c, x) in classes.iter().enumerate() {
             add_gram_of_rows(*x, 1.0 / n_total as f64, &mut gram, |_, row, out| {
                 out.iter_mut().zip(row).for_each(|(o, &v)| *o = f64::from(v));
-            });
+            })?;
             let mut sum = vec![0.0f64; dim];
             for row in x.outer_iter() {
                 sum.iter_mut().zip(row).for_each(|(s, &v)| *s += f64::from(v));
@@ -98,7 +98,7 @@ impl LeastSquares {
             means.column_mut(c).assign(&Array1::from_vec(sum).mapv(|s| s / x.nrows() as f64));
         }
         gram.diag_mut().mapv_inplace(|v| v + self.lambda);
-        let llt = as_faer(gram.view()).llt(Side::Lower).map_err(|e| ImprintError::Numerical {
+        let llt = as_faer(gram.view())?.llt(Side::Lower).map_err(|e| ImprintError::Numerical {
             op: "least squares (Cholesky of X^T X / N + lambda I)",
             reason: format!("{e:?}; the system is singular, use lambda > 0"),
         })?;
@@ -119,9 +119,9 @@ impl LeastSquares {
         let mut gram = Array2::<f64>::zeros((n_total, n_total));
         add_gram_of_rows(x.t(), 1.0 / n_total as f64, &mut gram, |_, col, out| {
             out.iter_mut().zip(col).for_each(|(o, &v)| *o = f64::from(v));
-        });
+        })?;
         gram.diag_mut().mapv_inplace(|v| v + self.lambda);
-        let llt = as_faer(gram.view()).llt(Side::Lower).map_err(|e| ImprintError::Numerical {
+        let llt = as_faer(gram.view())?.llt(Side::Lower).map_err(|e| ImprintError::Numerical {
             op: "least squares (Cholesky of X X^T / N + lambda I)",
             reason: format!("{e:?}; the system is singular, use lambda > 0"),
         })?;
@@ -137,12 +137,25 @@ impl LeastSquares {
         faer::linalg::matmul::matmul(
             solution.as_mut(),
             faer::Accum::Replace,
-            as_faer(x64.view()).transpose(),
+            as_faer(x64.view())?.transpose(),
             z.as_ref(),
             1.0,
             parallelism_for(dim, classes.len()),
         );
         Ok(solution)
+    }
+}
+
+impl JointGenerator for LeastSquares {
+    fn name(&self) -> &str {
+        "ls"
+    }
+
+    /// One proxy per class: the rows of [`LeastSquares::fit`]. Draws nothing.
+    fn propose_joint(&self, classes: &[Shots<'_>], _rngs: &mut [StreamRng]) -> Result<Vec<Array2<f32>>> {
+        let views: Vec<ArrayView2<'_, f32>> = classes.iter().map(|s| s.view()).collect();
+        let w = self.fit(&views)?;
+        Ok(w.outer_iter().map(|r| r.insert_axis(ndarray::Axis(0)).to_owned()).collect())
     }
 }
 
@@ -238,9 +251,9 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let x = Array2::from_shape_fn((700, 600), |_| rng.random_range(-1.0f64..1.0));
-        let mut gram = matmul_atb(x.view(), x.view()) / 700.0;
+        let mut gram = matmul_atb(x.view(), x.view()).unwrap() / 700.0;
         gram.diag_mut().mapv_inplace(|v| v + 0.05);
-        let llt = as_faer(gram.view()).llt(Side::Lower).unwrap();
+        let llt = as_faer(gram.view()).unwrap().llt(Side::Lower).unwrap();
         let rhs = Array2::from_shape_fn((600, 3), |_| rng.random_range(-1.0f64..1.0));
         let bits = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();

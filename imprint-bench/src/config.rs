@@ -36,10 +36,10 @@ use std::path::Path;
 
 use crate::error::{BenchError, Result};
 use crate::imagenet::random_class_remappings;
-use crate::mapping::LabelMapping;
-use crate::methods::{
-    AggregationMethod, DistanceFunction, InputNorm, PresamplingMethod, ProxyMethod, WeightNorm, Weighting,
-};
+use imprint_core::{AggregationMethod, Distance, InputNorm, WeightNorm, Weighting};
+use imprint_data::{LabelMapping, PresamplingMethod};
+
+use crate::names::{self, REFERENCE_ZERO_POLICY};
 use crate::pyjson::PyJson;
 use crate::yaml::{Node, decode_utf8, parse_config_text};
 
@@ -274,11 +274,11 @@ pub struct ExperimentConfig {
     presampling_methods: Vec<PresamplingMethod>,
     presampling_quantiles_values: Vec<QuantileRange>,
     presampling_fewshot_values: Vec<i64>,
-    proxy_methods: Vec<ProxyMethod>,
+    proxy_methods: Vec<&'static str>,
     ks: Vec<i64>,
     normalize_weights: Vec<WeightNorm>,
     aggregation_methods: Vec<AggregationMethod>,
-    aggregation_distance_functions: Vec<DistanceFunction>,
+    aggregation_distance_functions: Vec<Distance>,
     aggregation_weightings: Vec<Weighting>,
     ms: Vec<i64>,
 }
@@ -318,16 +318,16 @@ impl ExperimentConfig {
             }],
             task_splits: vec![TaskSplits { name: "all".into(), splits: vec![(0..10).collect()] }],
             seeds: vec![17_121_997, 123_987, 12_412_312],
-            normalize_input_data: vec![InputNorm::L2],
+            normalize_input_data: vec![InputNorm::L2(REFERENCE_ZERO_POLICY)],
             normalize_for_proxy_selection: vec![InputNorm::None],
             presampling_methods: vec![PresamplingMethod::All],
             presampling_quantiles_values: vec![QuantileRange::FULL],
             presampling_fewshot_values: vec![-1],
             proxy_methods: Vec::new(),
             ks: vec![20],
-            normalize_weights: vec![WeightNorm::L2],
+            normalize_weights: vec![WeightNorm::L2(REFERENCE_ZERO_POLICY)],
             aggregation_methods: vec![AggregationMethod::Max],
-            aggregation_distance_functions: vec![DistanceFunction::InnerProduct],
+            aggregation_distance_functions: vec![Distance::InnerProduct],
             aggregation_weightings: vec![Weighting::Uniform],
             ms: vec![-1],
         };
@@ -355,39 +355,46 @@ impl ExperimentConfig {
                 "seeds" => config.seeds = p.seeds(value)?,
                 "normalize_input_data" => {
                     config.normalize_input_data =
-                        p.choices(key, value, InputNorm::from_name, InputNorm::known_names)?
+                        p.choices(key, value, names::input_norm, || names::known(&["none", "l2"]))?
                 }
                 "normalize_for_proxy_selection" => {
                     config.normalize_for_proxy_selection =
-                        p.choices(key, value, InputNorm::from_name, InputNorm::known_names)?;
+                        p.choices(key, value, names::input_norm, || names::known(&["none", "l2"]))?;
                 }
                 "presampling_methods" => {
                     config.presampling_methods =
-                        p.choices(key, value, PresamplingMethod::from_name, PresamplingMethod::known_names)?;
+                        p.choices(key, value, names::parsed::<PresamplingMethod>, || {
+                            names::known(&PresamplingMethod::NAMES)
+                        })?;
                 }
                 "presampling_quantiles_values" => config.presampling_quantiles_values = p.quantiles(value)?,
                 "presampling_fewshot_values" => config.presampling_fewshot_values = p.sizes(key, value)?,
                 "proxy_methods" => {
-                    config.proxy_methods =
-                        p.choices(key, value, ProxyMethod::from_name, ProxyMethod::known_names)?;
+                    config.proxy_methods = p.choices(key, value, names::proxy_method, || {
+                        names::known(&imprint::GENERATOR_NAMES)
+                    })?;
                     saw_proxy_methods = true;
                 }
                 "ks" => config.ks = p.sizes(key, value)?,
                 "normalize_weights" => {
                     config.normalize_weights =
-                        p.choices(key, value, WeightNorm::from_name, WeightNorm::known_names)?
+                        p.choices(key, value, names::weight_norm, || names::known(&WeightNorm::NAMES))?
                 }
                 "aggregation_methods" => {
                     config.aggregation_methods =
-                        p.choices(key, value, AggregationMethod::from_name, AggregationMethod::known_names)?;
+                        p.choices(key, value, names::parsed::<AggregationMethod>, || {
+                            names::known(&AggregationMethod::NAMES)
+                        })?;
                 }
                 "aggregation_distance_functions" => {
                     config.aggregation_distance_functions =
-                        p.choices(key, value, DistanceFunction::from_name, DistanceFunction::known_names)?;
+                        p.choices(key, value, names::parsed::<Distance>, || names::known(&Distance::NAMES))?;
                 }
                 "aggregation_weightings" => {
                     config.aggregation_weightings =
-                        p.choices(key, value, Weighting::from_name, Weighting::known_names)?;
+                        p.choices(key, value, names::parsed::<Weighting>, || {
+                            names::known(&Weighting::NAMES)
+                        })?;
                 }
                 "ms" => config.ms = p.sizes(key, value)?,
                 other => {
@@ -549,7 +556,7 @@ impl ExperimentConfig {
         &self.presampling_fewshot_values
     }
     /// `proxy_methods` (GEN).
-    pub fn proxy_methods(&self) -> &[ProxyMethod] {
+    pub fn proxy_methods(&self) -> &[&'static str] {
         &self.proxy_methods
     }
     /// `ks` (-1 = all samples).
@@ -565,7 +572,7 @@ impl ExperimentConfig {
         &self.aggregation_methods
     }
     /// `aggregation_distance_functions`.
-    pub fn aggregation_distance_functions(&self) -> &[DistanceFunction] {
+    pub fn aggregation_distance_functions(&self) -> &[Distance] {
         &self.aggregation_distance_functions
     }
     /// `aggregation_weightings`.
@@ -790,8 +797,8 @@ impl Parser<'_> {
                 pairs.push((from, to));
             }
             // Keys are unique: the YAML reader rejects duplicate keys.
-            let mapping = LabelMapping::new(pairs)
-                .ok_or_else(|| self.invalid(&key, "mapping".into(), "an original label occurs twice"))?;
+            let mapping = LabelMapping::from_reference(pairs)
+                .map_err(|e| self.invalid(&key, "mapping".into(), e.to_string()))?;
             out.push(Remapping::Explicit { name: name.to_owned(), mapping });
         }
         Ok(out)
@@ -885,8 +892,8 @@ mod tests {
         assert_eq!(c.datasets().len(), 2);
         assert_eq!(c.task_splits()[1].name(), "short");
         assert_eq!(c.seeds(), &[17_121_997]);
-        assert_eq!(c.normalize_input_data(), &[InputNorm::L2]);
-        assert_eq!(c.aggregation_distance_functions(), &[DistanceFunction::InnerProduct]);
+        assert_eq!(c.normalize_input_data(), &[InputNorm::L2(REFERENCE_ZERO_POLICY)]);
+        assert_eq!(c.aggregation_distance_functions(), &[Distance::InnerProduct]);
         assert_eq!(c.ks(), &[-1, 5]);
         let q = c.presampling_quantiles_values();
         assert_eq!(q[0].high(), Number::Float(1.0));
@@ -894,7 +901,8 @@ mod tests {
         let maps = c.expanded_remappings();
         assert_eq!(maps.len(), 2 + 100);
         assert_eq!(maps[1].0, "pairs");
-        assert_eq!(maps[1].1.entries(), &[(0, 0), (10, 0), (1, 1), (11, 1)]);
+        assert_eq!(maps[1].1.pairs().collect::<Vec<_>>(), vec![(0, 0), (1, 1), (10, 0), (11, 1)]);
+        assert_eq!(maps[1].1.description(), "0->0 & 10->0 & 1->1 & 11->1");
         assert_eq!(maps[2].0, "map1-0");
     }
 

@@ -41,10 +41,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::config::{ExperimentConfig, QuantileRange};
-use crate::mapping::LabelMapping;
-use crate::methods::{
-    AggregationMethod, DistanceFunction, InputNorm, PresamplingMethod, ProxyMethod, WeightNorm, Weighting,
-};
+use imprint_core::{AggregationMethod, Distance, InputNorm, WeightNorm, Weighting};
+use imprint_data::{LabelMapping, PresamplingMethod};
 
 /// The data part of a combination: what embeddings and labels a run uses.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -80,7 +78,7 @@ impl fmt::Display for DataCombination {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MethodParams {
     /// `aggregation_distance_function`.
-    pub aggregation_distance_function: DistanceFunction,
+    pub aggregation_distance_function: Distance,
     /// `aggregation_method`.
     pub aggregation_method: AggregationMethod,
     /// `aggregation_weighting`.
@@ -102,7 +100,7 @@ pub struct MethodParams {
     /// `presampling_quantiles_value`.
     pub presampling_quantiles_value: QuantileRange,
     /// `proxy_method`.
-    pub proxy_method: ProxyMethod,
+    pub proxy_method: &'static str,
 }
 
 impl MethodParams {
@@ -117,9 +115,7 @@ impl MethodParams {
         if self.aggregation_method == Mnn && self.m == -1 {
             return None;
         }
-        if self.aggregation_method == Mnn
-            && self.aggregation_distance_function == DistanceFunction::InnerProduct
-        {
+        if self.aggregation_method == Mnn && self.aggregation_distance_function == Distance::InnerProduct {
             return None;
         }
         if self.k > 0 && self.m > self.k.saturating_mul(10) {
@@ -133,13 +129,13 @@ impl MethodParams {
         {
             return None;
         }
-        if matches!(self.proxy_method, ProxyMethod::Mean | ProxyMethod::Ls) {
+        if matches!(self.proxy_method, "mean" | "ls") {
             self.k = 1;
         }
-        if self.k == -1 && self.proxy_method != ProxyMethod::All {
+        if self.k == -1 && self.proxy_method != "all" {
             return None;
         }
-        if self.proxy_method == ProxyMethod::All {
+        if self.proxy_method == "all" {
             self.k = -1;
         }
         if self.normalize_for_proxy_selection != InputNorm::None
@@ -328,13 +324,12 @@ mod tests {
         // Counts and order checked against the reference's generate_combinations.
         let c = config(r#"{"seeds": [1, 2], "proxy_methods": ["kmeans", "mean", "all"], "ks": [-1, 1, 5]}"#);
         let rows = method_grid(&c);
-        let got: Vec<(ProxyMethod, i64)> = rows.iter().map(|r| (r.proxy_method, r.k)).collect();
-        use ProxyMethod::{All, Kmeans, Mean};
-        assert_eq!(got, vec![(Mean, 1), (All, -1), (Kmeans, 1), (Kmeans, 5)]);
+        let got: Vec<(&'static str, i64)> = rows.iter().map(|r| (r.proxy_method, r.k)).collect();
+        assert_eq!(got, vec![("mean", 1), ("all", -1), ("kmeans", 1), ("kmeans", 5)]);
         let grid = ExperimentGrid::new(&c);
         assert_eq!(grid.len(), 8);
         assert_eq!(grid.combinations()[1].seed, 2);
-        assert_eq!(grid.combinations()[1].params.proxy_method, Mean);
+        assert_eq!(grid.combinations()[1].params.proxy_method, "mean");
     }
 
     #[test]
@@ -410,10 +405,10 @@ mod tests {
                     prop_assert_eq!(r.aggregation_weighting, Weighting::Uniform);
                 } else {
                     prop_assert!(r.m != -1);
-                    prop_assert!(r.aggregation_distance_function != DistanceFunction::InnerProduct);
+                    prop_assert!(r.aggregation_distance_function != Distance::InnerProduct);
                 }
-                prop_assert_eq!(r.k == -1, r.proxy_method == ProxyMethod::All);
-                if matches!(r.proxy_method, ProxyMethod::Mean | ProxyMethod::Ls) {
+                prop_assert_eq!(r.k == -1, r.proxy_method == "all");
+                if matches!(r.proxy_method, "mean" | "ls") {
                     prop_assert_eq!(r.k, 1);
                 }
                 if r.normalize_for_proxy_selection != InputNorm::None {

@@ -11,8 +11,8 @@
 //! named `map{i}-{r}` (`i` = classes per label, `r` = repetition 0..10),
 //! ordered by `i`, then `r`, appended after the config's other mappings.
 
-use crate::mapping::LabelMapping;
 use crate::pyrandom::PyRandom;
+use imprint_data::LabelMapping;
 
 /// The 50 fixed random ImageNet classes (`fifty_fixed_random_ints`).
 pub fn fifty_fixed_random_classes() -> Vec<u32> {
@@ -41,7 +41,7 @@ pub fn random_class_remappings() -> Vec<(String, LabelMapping)> {
                 .map(|(j, t)| (i64::from(classes[j * 10 + t]), j as i64))
                 .collect();
             // The 100 classes are distinct, so keys are unique.
-            slot.push(LabelMapping::new(entries).unwrap_or_default());
+            slot.push(LabelMapping::from_reference(entries).unwrap_or_default());
         }
     }
     by_i.into_iter()
@@ -75,7 +75,13 @@ mod tests {
         assert_eq!(maps.len(), 100);
         assert_eq!(maps[0].0, "map1-0");
         assert_eq!(
-            maps[0].1.entries(),
+            maps[0]
+                .1
+                .entries()
+                .iter()
+                .map(|&(k, v)| (k, v.unwrap_or(usize::MAX)))
+                .collect::<Vec<_>>()
+                .as_slice(),
             &[
                 (214, 0),
                 (47, 1),
@@ -91,11 +97,19 @@ mod tests {
         );
         let (name, m) = &maps[2 * 10 + 2];
         assert_eq!(name, "map3-2");
-        assert_eq!(&m.entries()[..6], &[(507, 0), (333, 0), (151, 0), (757, 1), (694, 1), (274, 1)]);
+        assert_eq!(
+            &m.entries()[..6],
+            &[(507, Some(0)), (333, Some(0)), (151, Some(0)), (757, Some(1)), (694, Some(1)), (274, Some(1))]
+        );
         let text = maps
             .iter()
             .map(|(n, m)| {
-                let body = m.entries().iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(",");
+                let body = m
+                    .entries()
+                    .iter()
+                    .map(|(k, v)| format!("{k}:{}", v.unwrap_or(usize::MAX)))
+                    .collect::<Vec<_>>()
+                    .join(",");
                 format!("{n}:{body}")
             })
             .collect::<Vec<_>>()

@@ -58,7 +58,7 @@
 //! // mean (k forced to 1) + kmeans with k = 1, 5, 20, times two seeds.
 //! assert_eq!(grid.len(), 8);
 //! let first = &grid.combinations()[0];
-//! assert_eq!(first.params.proxy_method.as_str(), "mean");
+//! assert_eq!(first.params.proxy_method, "mean");
 //! assert_eq!(first.id().file_name().len(), first.id().to_string().len() + 5);
 //! let shard = Shard::parse("1/3")?;
 //! assert_eq!(shard.select(grid.combinations()).count(), 3);
@@ -69,11 +69,9 @@
 
 pub mod config;
 pub mod error;
-pub mod experiment;
 pub mod grid;
 pub mod imagenet;
-pub mod mapping;
-pub mod methods;
+pub mod names;
 pub mod peers;
 pub mod presets;
 pub mod pyjson;
@@ -90,7 +88,6 @@ pub mod yaml;
 pub use config::ExperimentConfig;
 pub use error::{BenchError, Result};
 pub use grid::{Combination, DataCombination, DryRun, ExperimentGrid, MethodParams};
-pub use mapping::LabelMapping;
 pub use record::{Record, RecordId, TaskF1s};
 pub use shard::Shard;
 pub use store::{ResultStore, load_all};

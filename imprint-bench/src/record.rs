@@ -23,6 +23,8 @@ use std::fmt;
 use md5::{Digest, Md5};
 use serde::Deserialize;
 
+use imprint_data::LabelMapping;
+
 use crate::grid::Combination;
 use crate::pyjson::PyJson;
 
@@ -44,6 +46,18 @@ impl RecordId {
     }
 }
 
+/// A label mapping as the Python `dict` with `int` keys that the reference
+/// hashes and writes: `{old: new}` in order, `-1` for a dropped label.
+pub fn mapping_to_py_json(mapping: &LabelMapping) -> PyJson {
+    PyJson::IntDict(
+        mapping
+            .entries()
+            .iter()
+            .map(|&(old, new)| (old as i64, PyJson::Int(new.map_or(-1, |n| n as i64))))
+            .collect(),
+    )
+}
+
 impl Combination {
     /// The 19 input keys as the Python dict the reference hashes.
     pub fn to_py_json(&self) -> PyJson {
@@ -51,22 +65,22 @@ impl Combination {
         let p = &self.params;
         let s = |v: &str| PyJson::Str(v.to_owned());
         PyJson::StrDict(vec![
-            ("aggregation_distance_function".into(), s(p.aggregation_distance_function.as_str())),
-            ("aggregation_method".into(), s(p.aggregation_method.as_str())),
-            ("aggregation_weighting".into(), s(p.aggregation_weighting.as_str())),
+            ("aggregation_distance_function".into(), s(p.aggregation_distance_function.name())),
+            ("aggregation_method".into(), s(p.aggregation_method.name())),
+            ("aggregation_weighting".into(), s(p.aggregation_weighting.name())),
             ("backbone_name".into(), s(&d.backbone_name)),
             ("dataset_name".into(), PyJson::List(d.dataset_name.iter().map(|n| s(n)).collect())),
             ("k".into(), PyJson::Int(p.k)),
             ("m".into(), PyJson::Int(p.m)),
-            ("mapping".into(), d.mapping.to_py_json()),
+            ("mapping".into(), mapping_to_py_json(&d.mapping)),
             ("mapping_name".into(), s(&d.mapping_name)),
-            ("normalize_for_proxy_selection".into(), s(p.normalize_for_proxy_selection.as_str())),
-            ("normalize_input_data".into(), s(p.normalize_input_data.as_str())),
-            ("normalize_weights".into(), s(p.normalize_weights.as_str())),
+            ("normalize_for_proxy_selection".into(), s(p.normalize_for_proxy_selection.name())),
+            ("normalize_input_data".into(), s(p.normalize_input_data.name())),
+            ("normalize_weights".into(), s(&p.normalize_weights.to_string())),
             ("presampling_fewshot_value".into(), PyJson::Int(p.presampling_fewshot_value)),
-            ("presampling_method".into(), s(p.presampling_method.as_str())),
+            ("presampling_method".into(), s(p.presampling_method.name())),
             ("presampling_quantiles_value".into(), p.presampling_quantiles_value.to_py_json()),
-            ("proxy_method".into(), s(p.proxy_method.as_str())),
+            ("proxy_method".into(), s(p.proxy_method)),
             ("seed".into(), PyJson::Int(self.seed as i64)),
             ("task_name".into(), s(&d.task_name)),
             (

@@ -10,17 +10,20 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use std::time::Instant;
+
+use imprint::GeneratorSpec;
 use imprint_baselines::lambda_for_backbone;
-use imprint_core::{Aggregation, Centering, Collapse, Distance, ZeroVectorPolicy, neural_collapse};
-use imprint_data::{LabelMapping as DataMapping, Shots, Task, TaskSpec};
+use imprint_core::metrics::{accuracy, per_class_f1};
+use imprint_core::{
+    Aggregation, AggregationMethod, Centering, Collapse, ImprintedHead, Imprinter, InputNorm, neural_collapse,
+};
+use imprint_data::{FewShot, PresamplingMethod, Task, TaskSpec};
 use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{ArrayView2, CowArray, Ix2};
 use rayon::prelude::*;
 
-use crate::experiment::{Method, PreparedTask, ProxyMethod as RunProxy, run_method};
 use crate::grid::{Combination, DataCombination, ExperimentGrid};
-use crate::methods::{
-    AggregationMethod, DistanceFunction, InputNorm, PresamplingMethod, ProxyMethod, WeightNorm, Weighting,
-};
 use crate::record::{Record, TaskF1s};
 use crate::shard::Shard;
 use crate::sources::SourceCache;
@@ -66,7 +69,7 @@ pub fn run_grid(grid: &ExperimentGrid, store: &ResultStore, options: &RunOptions
     let todo: Vec<&Combination> = selected.iter().copied().filter(|c| !store.is_done(c)).collect();
     let mut summary =
         RunSummary { selected: selected.len(), skipped: selected.len() - todo.len(), written: 0 };
-    let methods: Vec<Method> = todo.iter().map(|c| method_of(c, &options.lambdas)).collect::<Result<_>>()?;
+    let plans: Vec<Plan> = todo.iter().map(|c| plan_of(c, &options.lambdas)).collect::<Result<_>>()?;
 
     // Group by the task each combination needs, keeping grid order.
     let mut groups: Vec<(TaskKey, Vec<usize>)> = Vec::new();
@@ -83,13 +86,13 @@ pub fn run_grid(grid: &ExperimentGrid, store: &ResultStore, options: &RunOptions
     let bar = progress_bar(todo.len() as u64, options.progress);
     for (key, members) in &groups {
         let task = build_task(&key.data, key.fewshot, key.seed, options)?;
-        let task = PreparedTask::new(&task, members.iter().map(|&i| &methods[i]))
+        let queries = TestQueries::new(&task, members.iter().map(|&i| plans[i].input_norm))
             .map_err(|source| BenchError::Imprint { context: format!("task {}", key.describe()), source })?;
         bar.set_message(key.describe());
         let written = members
             .par_iter()
             .map(|&i| {
-                let record = run_combination(todo[i], &methods[i], &task)?;
+                let record = run_combination(todo[i], &plans[i], &task, &queries)?;
                 store.write(&record)?;
                 bar.inc(1);
                 Ok(())
@@ -107,7 +110,7 @@ pub fn run_grid(grid: &ExperimentGrid, store: &ResultStore, options: &RunOptions
 /// checks before it runs; call this first to fail before creating any output.
 pub fn check_grid(grid: &ExperimentGrid, options: &RunOptions) -> Result<()> {
     for c in options.shard.select(grid.combinations()) {
-        method_of(c, &options.lambdas)?;
+        plan_of(c, &options.lambdas)?;
     }
     Ok(())
 }
@@ -150,17 +153,63 @@ pub fn task_collapse(
         .collect()
 }
 
-fn run_combination(c: &Combination, method: &Method, task: &PreparedTask<'_>) -> Result<Record> {
-    let outcome = run_method(task, method).map_err(|source| BenchError::Imprint {
-        context: format!("combination {} ({})", c.id(), describe(c)),
-        source,
-    })?;
+/// How one combination imprints (through the library's [`Imprinter`], like
+/// every other front door) and classifies.
+#[derive(Debug)]
+struct Plan {
+    imprinter: Imprinter,
+    input_norm: InputNorm,
+    aggregation: Aggregation,
+}
+
+/// The test embeddings of a task under each NORMinf its combinations use,
+/// normalized once and shared by them.
+struct TestQueries<'t> {
+    normalized: Vec<(InputNorm, CowArray<'t, f32, Ix2>)>,
+}
+
+impl<'t> TestQueries<'t> {
+    fn new(task: &'t Task, norms: impl IntoIterator<Item = InputNorm>) -> imprint_core::Result<Self> {
+        let mut normalized: Vec<(InputNorm, CowArray<'t, f32, Ix2>)> = Vec::new();
+        for norm in norms {
+            if !normalized.iter().any(|(n, _)| *n == norm) {
+                let what = format!("task '{}', test embeddings", task.name());
+                normalized.push((norm, norm.apply_cow(task.test_embeddings(), &what)?));
+            }
+        }
+        Ok(Self { normalized })
+    }
+
+    fn get(&self, norm: InputNorm) -> ArrayView2<'_, f32> {
+        let (_, q) = self
+            .normalized
+            .iter()
+            .find(|(n, _)| *n == norm)
+            .expect("internal: every NORMinf of the task was prepared");
+        q.view()
+    }
+}
+
+/// Imprints the task's classes with the combination's [`Imprinter`], then
+/// classifies the test set (normalized once per task, see [`TestQueries`]).
+fn run_combination(c: &Combination, plan: &Plan, task: &Task, queries: &TestQueries<'_>) -> Result<Record> {
+    let context = || format!("combination {} ({})", c.id(), describe(c));
+    let imprint = |source| BenchError::Imprint { context: context(), source };
+    let start = Instant::now();
+    let mut head =
+        ImprintedHead::with_inference(task.dim(), InputNorm::None, plan.aggregation).map_err(imprint)?;
+    let classes: Vec<(String, ArrayView2<'_, f32>)> =
+        task.classes().iter().map(|class| (class.label().to_string(), class.train())).collect();
+    let report = plan.imprinter.imprint_task(&mut head, &classes).map_err(imprint)?;
+    let predicted = head.predict(queries.get(plan.input_norm)).map_err(imprint)?;
+    let accuracy = 100.0 * accuracy(&predicted, task.test_labels()).map_err(imprint)?;
+    let f1 = per_class_f1(&predicted, task.test_labels(), task.n_classes()).map_err(imprint)?;
     let f1s = TaskF1s {
-        remapped_class_index: outcome.f1.iter().map(|f| f.class as i64).collect(),
-        one_vs_rest_f1: outcome.f1.iter().map(|f| 100.0 * f.f1).collect(),
-        class_size: outcome.f1.iter().map(|f| f.support as u64).collect(),
+        remapped_class_index: f1.iter().map(|f| f.class as i64).collect(),
+        one_vs_rest_f1: f1.iter().map(|f| 100.0 * f.f1).collect(),
+        class_size: f1.iter().map(|f| f.support as u64).collect(),
     };
-    Ok(Record::new(c.clone(), outcome.accuracy, f1s, outcome.runtime_seconds, outcome.gen_seconds))
+    Ok(Record::new(c.clone(), accuracy, f1s, start.elapsed().as_secs_f64(), report.gen_seconds))
 }
 
 /// The task a combination runs on. The seed only draws the few shots, so
@@ -204,28 +253,24 @@ fn build_task(data: &DataCombination, fewshot: i64, seed: u64, options: &RunOpti
     let mut spec = TaskSpec::new(&data.task_name)
         .split(labels(split, "task split")?)
         .shots(
-            Shots::from_reference(fewshot)
+            FewShot::from_reference(fewshot)
                 .map_err(|source| BenchError::Data { context: context.clone(), source })?,
         )
         .seed(seed);
-    if !data.mapping.is_empty() {
-        let from: Vec<i64> = data.mapping.entries().iter().map(|e| e.0).collect();
-        let to: Vec<i64> = data.mapping.entries().iter().map(|e| e.1).collect();
-        let pairs = labels(&from, "mapping source")?.into_iter().zip(labels(&to, "mapping target")?);
-        spec = spec.mapping(
-            DataMapping::new(pairs)
-                .map_err(|source| BenchError::Data { context: context.clone(), source })?,
-        );
+    if !data.mapping.is_identity() {
+        spec = spec.mapping(data.mapping.clone());
     }
     let sources = options.sources.get(&options.embeddings_root, &data.backbone_name, &data.dataset_name)?;
     spec.build(&sources).map_err(|source| BenchError::Data { context, source })
 }
 
-/// Translates a combination's method keys into a runnable [`Method`].
-fn method_of(c: &Combination, lambdas: &BTreeMap<String, f64>) -> Result<Method> {
+/// The [`Imprinter`] and inference settings of a combination: the one
+/// place where the reference's keys become the library's stages.
+fn plan_of(c: &Combination, lambdas: &BTreeMap<String, f64>) -> Result<Plan> {
     let p = &c.params;
     let context = || format!("combination {} ({})", c.id(), describe(c));
     let unsupported = |reason: String| BenchError::Unsupported { context: context(), reason };
+    let imprint = |source| BenchError::Imprint { context: context(), source };
     if p.presampling_method != PresamplingMethod::All {
         return Err(unsupported(format!(
             "presampling method '{}' is not implemented; use 'all' with presampling_fewshot_values",
@@ -237,8 +282,8 @@ fn method_of(c: &Combination, lambdas: &BTreeMap<String, f64>) -> Result<Method>
         k if k >= 1 => Some(k as usize),
         k => return Err(unsupported(format!("k = {k} is neither -1 nor positive"))),
     };
-    let lambda = || {
-        lambdas
+    let spec = if imprint::JOINT_NAMES.contains(&p.proxy_method) {
+        let lambda = lambdas
             .get(&c.data.backbone_name)
             .copied()
             .or_else(|| lambda_for_backbone(&c.data.backbone_name))
@@ -247,56 +292,23 @@ fn method_of(c: &Combination, lambdas: &BTreeMap<String, f64>) -> Result<Method>
                     "backbone '{}' has no known lambda for {}; pass --lambda {}=VALUE",
                     c.data.backbone_name, p.proxy_method, c.data.backbone_name
                 ))
-            })
-    };
-    let proxy = match p.proxy_method {
-        ProxyMethod::Ls => RunProxy::LeastSquares { lambda: lambda()? },
-        ProxyMethod::Kls => RunProxy::KLeastSquares { k, lambda: lambda()? },
-        other => RunProxy::Generator { name: other.as_str().to_string(), k },
-    };
-    let distance = match p.aggregation_distance_function {
-        DistanceFunction::InnerProduct => Distance::InnerProduct,
-        DistanceFunction::Cosine => Distance::Cosine,
-        DistanceFunction::Euclidean => Distance::Euclidean,
-        DistanceFunction::Manhattan => Distance::Manhattan,
-        DistanceFunction::Mahalanobis => Distance::Mahalanobis,
-        DistanceFunction::Chebyshev => Distance::Chebyshev,
-    };
-    let weighting = match p.aggregation_weighting {
-        Weighting::Uniform => imprint_core::Weighting::Uniform,
-        Weighting::WeightedByDistance => imprint_core::Weighting::InverseDistance,
+            })?;
+        GeneratorSpec::oracle(p.proxy_method, k, lambda)
+    } else {
+        GeneratorSpec::new(p.proxy_method, k)
     };
     let aggregation = match p.aggregation_method {
-        AggregationMethod::Max => Aggregation::Max { distance },
+        AggregationMethod::Max => Aggregation::Max { distance: p.aggregation_distance_function },
         AggregationMethod::Mnn => {
             let m = usize::try_from(p.m).map_err(|_| unsupported(format!("m = {} for mnn", p.m)))?;
-            Aggregation::mnn(m, distance, weighting)
-                .map_err(|source| BenchError::Imprint { context: context(), source })?
+            Aggregation::mnn(m, p.aggregation_distance_function, p.aggregation_weighting).map_err(imprint)?
         }
     };
-    Ok(Method {
-        pre: input_norm(p.normalize_for_proxy_selection),
-        proxy,
-        post: match p.normalize_weights {
-            WeightNorm::None => imprint_core::WeightNorm::None,
-            WeightNorm::L2 => imprint_core::WeightNorm::L2(REFERENCE_ZERO_POLICY),
-            WeightNorm::Quantile => imprint_core::WeightNorm::Quantile,
-        },
-        inf: input_norm(p.normalize_input_data),
-        aggregation,
-        seed: c.seed,
-    })
-}
-
-/// The reference normalizes with `torch.nn.functional.normalize`, which
-/// leaves an all-zero vector at zero; grids follow it to stay comparable.
-const REFERENCE_ZERO_POLICY: ZeroVectorPolicy = ZeroVectorPolicy::KeepZero;
-
-fn input_norm(n: InputNorm) -> imprint_core::InputNorm {
-    match n {
-        InputNorm::None => imprint_core::InputNorm::None,
-        InputNorm::L2 => imprint_core::InputNorm::L2(REFERENCE_ZERO_POLICY),
-    }
+    let imprinter = Imprinter::from_generator(spec.build().map_err(imprint)?)
+        .with_pre_norm(p.normalize_for_proxy_selection)
+        .with_post_norm(p.normalize_weights)
+        .with_seed(c.seed);
+    Ok(Plan { imprinter, input_norm: p.normalize_input_data, aggregation })
 }
 
 /// A short description of a combination for messages.

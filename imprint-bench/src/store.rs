@@ -19,10 +19,10 @@ use serde::de::{MapAccess, Visitor};
 use crate::config::{Number, QuantileRange};
 use crate::error::{BenchError, Result};
 use crate::grid::{Combination, DataCombination, MethodParams};
-use crate::mapping::LabelMapping;
-use crate::methods::{
-    AggregationMethod, DistanceFunction, InputNorm, PresamplingMethod, ProxyMethod, WeightNorm, Weighting,
-};
+use imprint_core::{AggregationMethod, Distance, WeightNorm, Weighting};
+use imprint_data::{LabelMapping, PresamplingMethod};
+
+use crate::names;
 use crate::record::{Record, TaskF1s};
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -257,18 +257,15 @@ impl RawRecord {
                 .ok_or_else(|| format!("presampling_quantiles_value: bad number {n}")),
         };
         let (low, high) = (num(low)?, num(high)?);
-        let presampling_method = name(
-            "presampling_method",
-            &self.presampling_method,
-            PresamplingMethod::from_name,
-            PresamplingMethod::known_names,
-        )?;
+        let presampling_method =
+            name("presampling_method", &self.presampling_method, names::parsed::<PresamplingMethod>, || {
+                names::known(&PresamplingMethod::NAMES)
+            })?;
         // The reference writes the tuple (0, 1.0) for "all" and the default;
         // both are JSON arrays, so the tuple flag only matters for the grid.
         let is_full = matches!((low, high), (Number::Int(0), Number::Float(h)) if h == 1.0);
         let quantiles = if is_full { QuantileRange::FULL } else { QuantileRange::from_config(low, high) };
-        let mapping = LabelMapping::new(self.mapping.0)
-            .ok_or_else(|| "mapping: an original label occurs twice".to_owned())?;
+        let mapping = LabelMapping::from_reference(self.mapping.0).map_err(|e| format!("mapping: {e}"))?;
         let combination = Combination {
             data: Arc::new(DataCombination {
                 backbone_name: self.backbone_name,
@@ -282,50 +279,47 @@ impl RawRecord {
                 aggregation_distance_function: name(
                     "aggregation_distance_function",
                     &self.aggregation_distance_function,
-                    DistanceFunction::from_name,
-                    DistanceFunction::known_names,
+                    names::parsed::<Distance>,
+                    || names::known(&Distance::NAMES),
                 )?,
                 aggregation_method: name(
                     "aggregation_method",
                     &self.aggregation_method,
-                    AggregationMethod::from_name,
-                    AggregationMethod::known_names,
+                    names::parsed::<AggregationMethod>,
+                    || names::known(&AggregationMethod::NAMES),
                 )?,
                 aggregation_weighting: name(
                     "aggregation_weighting",
                     &self.aggregation_weighting,
-                    Weighting::from_name,
-                    Weighting::known_names,
+                    names::parsed::<Weighting>,
+                    || names::known(&Weighting::NAMES),
                 )?,
                 k: self.k,
                 m: self.m,
                 normalize_for_proxy_selection: name(
                     "normalize_for_proxy_selection",
                     &self.normalize_for_proxy_selection,
-                    InputNorm::from_name,
-                    InputNorm::known_names,
+                    names::input_norm,
+                    || names::known(&["none", "l2"]),
                 )?,
                 normalize_input_data: name(
                     "normalize_input_data",
                     &self.normalize_input_data,
-                    InputNorm::from_name,
-                    InputNorm::known_names,
+                    names::input_norm,
+                    || names::known(&["none", "l2"]),
                 )?,
                 normalize_weights: name(
                     "normalize_weights",
                     &self.normalize_weights,
-                    WeightNorm::from_name,
-                    WeightNorm::known_names,
+                    names::weight_norm,
+                    || names::known(&WeightNorm::NAMES),
                 )?,
                 presampling_fewshot_value: self.presampling_fewshot_value,
                 presampling_method,
                 presampling_quantiles_value: quantiles,
-                proxy_method: name(
-                    "proxy_method",
-                    &self.proxy_method,
-                    ProxyMethod::from_name,
-                    ProxyMethod::known_names,
-                )?,
+                proxy_method: name("proxy_method", &self.proxy_method, names::proxy_method, || {
+                    names::known(&imprint::GENERATOR_NAMES)
+                })?,
             },
             seed: self.seed,
         };

@@ -3,18 +3,16 @@
 use std::sync::Arc;
 
 use imprint_bench::config::{Number, QuantileRange};
-use imprint_bench::mapping::LabelMapping;
-use imprint_bench::methods::{
-    AggregationMethod, DistanceFunction, InputNorm, PresamplingMethod, ProxyMethod, WeightNorm, Weighting,
-};
+use imprint_bench::names::REFERENCE_ZERO_POLICY;
 use imprint_bench::report::{
     MethodKey, Report, TaskCollapse, read_collapse, render, write_collapse, write_report,
 };
 use imprint_bench::stats::{self, RankTies};
 use imprint_bench::{Combination, DataCombination, MethodParams, Record, TaskF1s, load_all};
+use imprint_core::{AggregationMethod, Distance, InputNorm, WeightNorm, Weighting};
+use imprint_data::{LabelMapping, PresamplingMethod};
 
 type I = InputNorm;
-type P = ProxyMethod;
 type W = WeightNorm;
 
 const SEEDS: [u64; 3] = [17121997, 123987, 12412312];
@@ -73,24 +71,30 @@ fn close(a: f64, b: f64) {
 }
 
 fn qi() -> MethodKey {
-    MethodKey::max_ip(I::L2, P::Mean, 1, W::L2, I::L2)
+    MethodKey::max_ip(
+        I::L2(REFERENCE_ZERO_POLICY),
+        "mean",
+        1,
+        W::L2(REFERENCE_ZERO_POLICY),
+        I::L2(REFERENCE_ZERO_POLICY),
+    )
 }
 fn hosoda() -> MethodKey {
-    MethodKey::max_ip(I::None, P::Mean, 1, W::Quantile, I::None)
+    MethodKey::max_ip(I::None, "mean", 1, W::Quantile, I::None)
 }
 fn janson_uniform() -> MethodKey {
-    MethodKey::max_ip(I::None, P::Mean, 1, W::None, I::None).with_agg(
+    MethodKey::max_ip(I::None, "mean", 1, W::None, I::None).with_agg(
         AggregationMethod::Mnn,
-        DistanceFunction::Euclidean,
+        Distance::Euclidean,
         Weighting::Uniform,
         1,
     )
 }
 fn ours() -> MethodKey {
-    MethodKey::l2_max(P::Kmeans, 20)
+    MethodKey::l2_max("kmeans", 20)
 }
 fn oracle() -> MethodKey {
-    MethodKey::max_ip(I::None, P::Ls, 1, W::None, I::None)
+    MethodKey::max_ip(I::None, "ls", 1, W::None, I::None)
 }
 
 fn t1_records() -> Vec<Record> {
@@ -199,12 +203,12 @@ fn gen_records() -> Vec<Record> {
         let base = 60.0 + t as f64;
         let swing = if t % 2 == 0 { 1.0 } else { -1.0 };
         let rows = [
-            (P::Kmeans, 20, base + 10.0),
-            (P::Kmedoids, 20, base + 6.0 + swing),
-            (P::Mean, 1, base + 6.0),
-            (P::CovMax, 20, base + 3.0),
-            (P::Random, 20, base + 2.0),
-            (P::Fps, 20, base),
+            ("kmeans", 20, base + 10.0),
+            ("kmedoids", 20, base + 6.0 + swing),
+            ("mean", 1, base + 6.0),
+            ("cov_max", 20, base + 3.0),
+            ("random", 20, base + 2.0),
+            ("fps", 20, base),
         ];
         for (p, k, acc) in rows {
             seeds(&mut out, &d, &MethodKey::l2_max(p, k), -1, acc);
@@ -253,15 +257,20 @@ fn gen_table_with_cd_diagram() {
 fn norm_table_and_normpost_summary() {
     let mut recs = Vec::new();
     let combos = [
-        (I::None, W::L2, I::L2, [86.0, 88.0]),
-        (I::L2, W::L2, I::L2, [85.0, 87.0]),
+        (I::None, W::L2(REFERENCE_ZERO_POLICY), I::L2(REFERENCE_ZERO_POLICY), [86.0, 88.0]),
+        (
+            I::L2(REFERENCE_ZERO_POLICY),
+            W::L2(REFERENCE_ZERO_POLICY),
+            I::L2(REFERENCE_ZERO_POLICY),
+            [85.0, 87.0],
+        ),
         (I::None, W::None, I::None, [80.0, 70.0]),
         (I::None, W::Quantile, I::None, [81.0, 71.0]),
     ];
     for (t, task) in ["all", "odd"].iter().enumerate() {
         let d = data("resnet50", "FashionMNIST", "none", task);
         for (pre, post, inf, accs) in combos {
-            seeds(&mut recs, &d, &MethodKey::max_ip(pre, P::Mean, 1, post, inf), -1, accs[t]);
+            seeds(&mut recs, &d, &MethodKey::max_ip(pre, "mean", 1, post, inf), -1, accs[t]);
         }
     }
     let report = render(&recs, &[]).unwrap();
@@ -287,8 +296,8 @@ fn norm_table_and_normpost_summary() {
 #[test]
 fn agg_table_labels_and_paper_values() {
     let mut recs = Vec::new();
-    let all = MethodKey::l2_max(P::All, -1);
-    let mnn = |m| all.with_agg(AggregationMethod::Mnn, DistanceFunction::Euclidean, Weighting::Uniform, m);
+    let all = MethodKey::l2_max("all", -1);
+    let mnn = |m| all.with_agg(AggregationMethod::Mnn, Distance::Euclidean, Weighting::Uniform, m);
     for (task, off) in [("all", 0.0), ("even", 2.0)] {
         let d = data("swin_b", "MNIST", "none", task);
         seeds(&mut recs, &d, &all, -1, 90.0 + off);
@@ -311,7 +320,7 @@ fn agg_table_labels_and_paper_values() {
 fn low_data_table_and_crossover() {
     let mut recs = Vec::new();
     let d = data("resnet18", "MNIST", "none", "all");
-    let mean = MethodKey::l2_max(P::Mean, 1);
+    let mean = MethodKey::l2_max("mean", 1);
     // (shots, mean, kmeans k = min(5, shots))
     for (f, m_acc, k_acc) in [
         (1, 50.0, 49.0),
@@ -323,7 +332,7 @@ fn low_data_table_and_crossover() {
     ] {
         seeds(&mut recs, &d, &mean, f, m_acc);
         let k = if f == -1 { 5 } else { f.min(5) };
-        seeds(&mut recs, &d, &MethodKey::l2_max(P::Kmeans, k), f, k_acc);
+        seeds(&mut recs, &d, &MethodKey::l2_max("kmeans", k), f, k_acc);
     }
     let report = render(&recs, &[]).unwrap();
     let t5 = report.section("T5").unwrap();
@@ -349,9 +358,9 @@ fn proxies_vs_k_with_collapse() {
     for (k, a2, a1, a5) in
         [(1, 60.0, 90.0, 50.0), (2, 70.0, 91.0, 55.0), (3, 68.0, 91.5, 60.0), (5, 65.0, 91.0, 58.0)]
     {
-        seeds(&mut recs, &d2, &MethodKey::l2_max(P::Kmeans, k), -1, a2);
-        seeds(&mut recs, &d1, &MethodKey::l2_max(P::Kmeans, k), -1, a1);
-        seeds(&mut recs, &d5, &MethodKey::l2_max(P::Kmeans, k), -1, a5);
+        seeds(&mut recs, &d2, &MethodKey::l2_max("kmeans", k), -1, a2);
+        seeds(&mut recs, &d1, &MethodKey::l2_max("kmeans", k), -1, a1);
+        seeds(&mut recs, &d5, &MethodKey::l2_max("kmeans", k), -1, a5);
     }
     let collapse = vec![
         TaskCollapse {
@@ -394,7 +403,7 @@ fn proxies_vs_k_with_collapse() {
 #[test]
 fn kls_and_runtime() {
     let mut recs = Vec::new();
-    let kls = |k| MethodKey::max_ip(I::None, P::Kls, k, W::None, I::None);
+    let kls = |k| MethodKey::max_ip(I::None, "kls", k, W::None, I::None);
     for (task, times) in [("all", [1.0, 2.0, 3.0]), ("odd", [4.0, 5.0, 3.0])] {
         let d = data("resnet18", "CIFAR-10", "none", task);
         for ((seed, t), noise) in SEEDS.iter().zip(times).zip(NOISE) {
@@ -473,7 +482,7 @@ fn odd_records_never_panic() {
     assert!(report.to_text().contains("presampling_method"));
     // One task, one seed, every table's method once, identical scores.
     let mut one = Vec::new();
-    for m in [qi(), hosoda(), janson_uniform(), ours(), oracle(), MethodKey::l2_max(P::Kmeans, 5)] {
+    for m in [qi(), hosoda(), janson_uniform(), ours(), oracle(), MethodKey::l2_max("kmeans", 5)] {
         one.push(record(&d, &m, -1, 1, 80.0, 0.5));
         one.push(record(&d, &m, 5, 1, 70.0, 0.5));
     }

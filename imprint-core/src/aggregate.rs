@@ -91,7 +91,7 @@ pub fn argmax_rows(scores: ArrayView2<'_, f32>) -> Vec<usize> {
 }
 
 /// How the m nearest proxies vote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Weighting {
     /// One vote each.
@@ -115,6 +115,12 @@ impl Weighting {
     }
 }
 
+impl fmt::Display for Weighting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl FromStr for Weighting {
     type Err = ImprintError;
 
@@ -131,6 +137,118 @@ impl FromStr for Weighting {
     }
 }
 
+/// The AGG method of a configuration (reference key `aggregation_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggregationMethod {
+    /// The maximum over each class's proxies.
+    Max,
+    /// A vote of the `m` nearest proxies.
+    Mnn,
+}
+
+impl AggregationMethod {
+    /// Every configuration name.
+    pub const NAMES: [&'static str; 2] = ["max", "mnn"];
+
+    /// Configuration name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Max => "max",
+            Self::Mnn => "mnn",
+        }
+    }
+}
+
+impl fmt::Display for AggregationMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for AggregationMethod {
+    type Err = ImprintError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "max" => Ok(Self::Max),
+            "mnn" => Ok(Self::Mnn),
+            _ => Err(ImprintError::UnknownName {
+                kind: "aggregation method",
+                name: s.to_string(),
+                known: Self::NAMES.iter().map(|n| n.to_string()).collect(),
+            }),
+        }
+    }
+}
+
+/// Checked parameters of m-nearest-neighbour voting: `m >= 1` by construction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "UncheckedMnn", into = "UncheckedMnn")]
+pub struct MnnParams {
+    m: usize,
+    distance: Distance,
+    weighting: Weighting,
+}
+
+impl MnnParams {
+    /// `m` nearest proxies under `distance`, voting with `weighting`.
+    /// `Distance::InnerProduct` is not a distance; as in the reference, m-nn
+    /// then ranks by cosine distance.
+    ///
+    /// # Errors
+    /// [`ImprintError::InvalidParameter`] for `m = 0`.
+    pub fn new(m: usize, distance: Distance, weighting: Weighting) -> Result<Self> {
+        if m == 0 {
+            return Err(ImprintError::invalid("m", 0, "m-nn needs at least one neighbour"));
+        }
+        Ok(Self { m, distance, weighting })
+    }
+
+    /// Number of neighbours, at least 1 (capped at the number of proxies when scoring).
+    pub fn m(&self) -> usize {
+        self.m
+    }
+
+    /// The distance as configured.
+    pub fn distance(&self) -> Distance {
+        self.distance
+    }
+
+    /// The distance used to rank neighbours (`InnerProduct` ranks by cosine).
+    pub fn ranking_distance(&self) -> Distance {
+        if self.distance == Distance::InnerProduct { Distance::Cosine } else { self.distance }
+    }
+
+    /// How neighbours vote.
+    pub fn weighting(&self) -> Weighting {
+        self.weighting
+    }
+}
+
+/// The serialized form of [`MnnParams`], checked on the way in.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UncheckedMnn {
+    m: usize,
+    distance: Distance,
+    weighting: Weighting,
+}
+
+impl TryFrom<UncheckedMnn> for MnnParams {
+    type Error = ImprintError;
+
+    fn try_from(u: UncheckedMnn) -> Result<Self> {
+        Self::new(u.m, u.distance, u.weighting)
+    }
+}
+
+impl From<MnnParams> for UncheckedMnn {
+    fn from(p: MnnParams) -> Self {
+        Self { m: p.m, distance: p.distance, weighting: p.weighting }
+    }
+}
+
 /// The built-in aggregations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "method")]
@@ -143,15 +261,9 @@ pub enum Aggregation {
         distance: Distance,
     },
     /// Vote of the `m` nearest proxies (`m` capped at the number of proxies;
-    /// ties in distance go to the lower proxy index). `InnerProduct` means cosine.
-    Mnn {
-        /// Number of neighbours, at least 1.
-        m: usize,
-        /// Distance used to find neighbours.
-        distance: Distance,
-        /// How neighbours vote.
-        weighting: Weighting,
-    },
+    /// ties in distance go to the lower proxy index). The score of a class is
+    /// the sum of its neighbours' votes.
+    Mnn(MnnParams),
 }
 
 impl Default for Aggregation {
@@ -168,10 +280,23 @@ impl Aggregation {
 
     /// `m`-nearest-neighbour voting; `m = 0` is an error.
     pub fn mnn(m: usize, distance: Distance, weighting: Weighting) -> Result<Self> {
-        if m == 0 {
-            return Err(ImprintError::invalid("m", 0, "m-nn needs at least one neighbour"));
+        Ok(Self::Mnn(MnnParams::new(m, distance, weighting)?))
+    }
+
+    /// The method: `max` or `mnn`.
+    pub fn method(&self) -> AggregationMethod {
+        match self {
+            Self::Max { .. } => AggregationMethod::Max,
+            Self::Mnn(_) => AggregationMethod::Mnn,
         }
-        Ok(Self::Mnn { m, distance, weighting })
+    }
+
+    /// The distance as configured.
+    pub fn distance(&self) -> Distance {
+        match self {
+            Self::Max { distance } => *distance,
+            Self::Mnn(p) => p.distance(),
+        }
     }
 }
 
@@ -179,9 +304,7 @@ impl Aggregator for Aggregation {
     fn describe(&self) -> String {
         match self {
             Self::Max { distance } => format!("max ({distance})"),
-            Self::Mnn { m, distance, weighting } => {
-                format!("{m}-nn ({distance}, {})", weighting.name())
-            }
+            Self::Mnn(p) => format!("{}-nn ({}, {})", p.m(), p.distance(), p.weighting().name()),
         }
     }
 
@@ -194,13 +317,7 @@ impl Aggregator for Aggregation {
     ) -> Result<Array2<f32>> {
         let (distance, m, weighting) = match *self {
             Self::Max { distance } => (distance, None, Weighting::Uniform),
-            Self::Mnn { m: 0, .. } => {
-                return Err(ImprintError::invalid("m", 0, "m-nn needs at least one neighbour"));
-            }
-            Self::Mnn { m, distance, weighting } => {
-                let distance = if distance == Distance::InnerProduct { Distance::Cosine } else { distance };
-                (distance, Some(m.min(proxies.nrows())), weighting)
-            }
+            Self::Mnn(p) => (p.ranking_distance(), Some(p.m().min(proxies.nrows())), p.weighting()),
         };
         let kernel = DistanceKernel::new(distance, proxies)?;
         let n_proxies = proxies.nrows();
@@ -388,10 +505,7 @@ mod tests {
     ) -> Array2<f32> {
         let (distance, m, weighting) = match agg {
             Aggregation::Max { distance } => (distance, None, Weighting::Uniform),
-            Aggregation::Mnn { m, distance, weighting } => {
-                let distance = if distance == Distance::InnerProduct { Distance::Cosine } else { distance };
-                (distance, Some(m.min(proxies.nrows())), weighting)
-            }
+            Aggregation::Mnn(p) => (p.ranking_distance(), Some(p.m().min(proxies.nrows())), p.weighting()),
         };
         let d = crate::distance::pairwise(distance, q.view(), proxies.view()).unwrap();
         let mut out = Array2::<f32>::zeros((q.nrows(), n_classes));

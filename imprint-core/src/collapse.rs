@@ -15,7 +15,7 @@ use faer::{Mat, Par, Side};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use crate::gemm::{add_gram_of_rows, as_faer, symmetrize_lower};
+use crate::gemm::{add_gram_of_rows, faer_ref as as_faer, symmetrize_lower};
 use crate::{ImprintError, Result};
 
 /// How within-class scatter is centred.
@@ -154,9 +154,10 @@ impl Within {
                 for ((o, &v), &m) in out.iter_mut().zip(r).zip(mean) {
                     *o = unit(v, inv[i]) - m;
                 }
-            });
+            })
+            .expect("internal: sigma_w is dim x dim");
         }
-        symmetrize_lower(&mut sigma_w);
+        symmetrize_lower(&mut sigma_w).expect("internal: sigma_w is square");
         if centering == Centering::Reference {
             let g = global.view().insert_axis(Axis(1));
             sigma_w += &g.dot(&g.t());
@@ -228,7 +229,7 @@ impl Within {
                 // Sigma_T = Z^T Z with Z = [R; B / sqrt(C)]; with Z Z^T = V diag(s) V^T,
                 // b^T Sigma_T^+ b = sum_j (v_j^T Z b)^2 / s_j^2 over s_j above the tolerance.
                 let z = ndarray::concatenate![Axis(0), r.view(), (between / n_classes.sqrt()).view()];
-                let (vals, vecs) = eigen(&crate::gemm::matmul_abt(z.view(), z.view()))?;
+                let (vals, vecs) = eigen(&crate::gemm::matmul_abt(z.view(), z.view())?)?;
                 let tol = tolerance(&vals, dim);
                 let zb = z.dot(&between.t());
                 let mut trace = 0.0;

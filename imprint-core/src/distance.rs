@@ -15,7 +15,7 @@ use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, CowArray, Ix2, s}
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::gemm::{as_faer, dots_seq_into};
+use crate::gemm::{dots_seq_into, faer_ref as as_faer};
 use crate::{ImprintError, Result};
 
 /// Ridge added to the proxies' covariance before inverting it for Mahalanobis
@@ -23,7 +23,7 @@ use crate::{ImprintError, Result};
 pub const MAHALANOBIS_RIDGE: f64 = 1e-6;
 
 /// How a query is compared with a proxy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Distance {
     /// `<x, p>`, a similarity: larger is closer.
@@ -103,7 +103,7 @@ pub(crate) const PROXY_BLOCK: usize = 1024;
 /// Proxies prepared once for repeated distance blocks: norms, or the
 /// whitening factor for Mahalanobis.
 #[derive(Debug)]
-pub struct DistanceKernel<'a> {
+pub(crate) struct DistanceKernel<'a> {
     distance: Distance,
     proxies: CowArray<'a, f32, Ix2>,
     /// Squared norms (Euclidean, Mahalanobis after whitening) or norms (cosine).
@@ -115,7 +115,7 @@ pub struct DistanceKernel<'a> {
 /// A block of queries prepared for [`DistanceKernel::tile_into`]: in standard
 /// layout, whitened for Mahalanobis, with the norms the distance needs.
 #[derive(Debug)]
-pub struct PreparedQueries<'q> {
+pub(crate) struct PreparedQueries<'q> {
     rows: CowArray<'q, f32, Ix2>,
     norms: Array1<f32>,
 }
@@ -124,11 +124,6 @@ impl PreparedQueries<'_> {
     /// Number of queries.
     pub fn len(&self) -> usize {
         self.rows.nrows()
-    }
-
-    /// Whether there are no queries.
-    pub fn is_empty(&self) -> bool {
-        self.rows.nrows() == 0
     }
 }
 
@@ -150,11 +145,6 @@ impl<'a> DistanceKernel<'a> {
             Distance::InnerProduct | Distance::Manhattan | Distance::Chebyshev => {}
         }
         Ok(kernel)
-    }
-
-    /// The distance in use.
-    pub fn distance(&self) -> Distance {
-        self.distance
     }
 
     /// The number of proxies.
@@ -333,7 +323,7 @@ fn covariance_cholesky(proxies: ArrayView2<'_, f32>) -> Result<Mat<f64>> {
     let mean = x.mean_axis(Axis(0)).expect("internal: proxies are non-empty");
     let centred = &x - &mean;
     let mut cov = if n > 1 {
-        crate::gemm::matmul_atb(centred.view(), centred.view()) / (n as f64 - 1.0)
+        crate::gemm::matmul_atb(centred.view(), centred.view())? / (n as f64 - 1.0)
     } else {
         Array2::zeros((dim, dim))
     };

@@ -3,6 +3,9 @@
 //! Every distance and score computation that can be written as a matrix
 //! product goes through here, so its speed is faer's GEMM speed.
 //!
+//! The public functions check their shapes and return [`crate::Result`]; the
+//! crate's own kernels use unchecked variants on arrays they built.
+//!
 //! Determinism: faer splits a product across threads by output blocks, never
 //! along the summed dimension, so every output entry is summed in the same
 //! order on any thread count.
@@ -11,6 +14,8 @@ use faer::traits::ComplexField;
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use pulp::{Simd, WithSimd};
+
+use crate::{ImprintError, Result};
 
 /// Up to this many rows of `b`, [`dots_seq`] uses its own register-tiled
 /// kernel instead of faer's GEMM. faer packs `a` for every product, which
@@ -37,19 +42,34 @@ pub fn parallelism_for(rows: usize, cols: usize) -> Par {
 
 /// Views a standard-layout (row-major, contiguous) ndarray as a faer matrix.
 ///
+/// # Errors
+/// [`ImprintError::InvalidParameter`] if `x` is not in standard layout
+/// (convert with [`ndarray::ArrayBase::as_standard_layout`] first).
+pub fn as_faer<T>(x: ArrayView2<'_, T>) -> Result<MatRef<'_, T>> {
+    match x.to_slice() {
+        Some(slice) => Ok(MatRef::from_row_major_slice(slice, x.nrows(), x.ncols())),
+        None => Err(ImprintError::invalid(
+            "layout",
+            "strided",
+            "as_faer needs a standard-layout (row-major) view",
+        )),
+    }
+}
+
+/// [`as_faer`] for arrays the crate made itself in standard layout.
+///
 /// # Panics
-/// If `x` is not in standard layout (an internal invariant: callers convert
-/// with [`ndarray::ArrayBase::as_standard_layout`] first).
-pub fn as_faer<T>(x: ArrayView2<'_, T>) -> MatRef<'_, T> {
+/// If `x` is not in standard layout (an internal invariant).
+pub(crate) fn faer_ref<T>(x: ArrayView2<'_, T>) -> MatRef<'_, T> {
     let slice = x.to_slice().expect("internal: view must be in standard layout");
     MatRef::from_row_major_slice(slice, x.nrows(), x.ncols())
 }
 
-/// Mutable counterpart of [`as_faer`].
+/// Mutable counterpart of [`faer_ref`].
 ///
 /// # Panics
 /// If `x` is not in standard layout.
-pub fn as_faer_mut<'a, T>(x: &'a mut ArrayViewMut2<'_, T>) -> MatMut<'a, T> {
+pub(crate) fn as_faer_mut<'a, T>(x: &'a mut ArrayViewMut2<'_, T>) -> MatMut<'a, T> {
     let (nrows, ncols) = x.dim();
     let slice = x.as_slice_mut().expect("internal: view must be in standard layout");
     MatMut::from_row_major_slice_mut(slice, nrows, ncols)
@@ -57,22 +77,30 @@ pub fn as_faer_mut<'a, T>(x: &'a mut ArrayViewMut2<'_, T>) -> MatMut<'a, T> {
 
 /// `a * b^T`: the inner products of every row of `a` with every row of `b`.
 ///
-/// # Panics
-/// If `a` and `b` have different numbers of columns (callers validate shapes).
-pub fn matmul_abt<T>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T>
+/// # Errors
+/// [`ImprintError::DimensionMismatch`] if `a` and `b` have different numbers of columns.
+pub fn matmul_abt<T>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Result<Array2<T>>
 where
     T: ComplexField + Copy + num_traits::Zero + num_traits::One,
 {
+    check_inner("matmul_abt", a.ncols(), b.ncols())?;
     let mut out = Array2::<T>::zeros((a.nrows(), b.nrows()));
     matmul_abt_into(a, b, out.view_mut(), Accum::Replace, T::one());
-    out
+    Ok(out)
+}
+
+fn check_inner(op: &'static str, a: usize, b: usize) -> Result<()> {
+    if a != b {
+        return Err(ImprintError::mismatch(op, format!("equal inner dimensions ({a})"), b));
+    }
+    Ok(())
 }
 
 /// `out = alpha * a * b^T` (`accum` = Replace) or `out += alpha * a * b^T` (Add).
 ///
 /// # Panics
 /// If the shapes do not agree or `out` is not in standard layout.
-pub fn matmul_abt_into<T>(
+pub(crate) fn matmul_abt_into<T>(
     a: ArrayView2<'_, T>,
     b: ArrayView2<'_, T>,
     mut out: ArrayViewMut2<'_, T>,
@@ -85,8 +113,8 @@ pub fn matmul_abt_into<T>(
     assert_eq!(out.dim(), (a.nrows(), b.nrows()), "internal: output shape");
     let a = a.as_standard_layout();
     let b = b.as_standard_layout();
-    let lhs = as_faer(a.view());
-    let rhs = as_faer(b.view()).transpose();
+    let lhs = faer_ref(a.view());
+    let rhs = faer_ref(b.view()).transpose();
     let par = parallelism_for(out.nrows(), out.ncols());
     faer::linalg::matmul::matmul(as_faer_mut(&mut out), accum, lhs, rhs, alpha, par);
 }
@@ -95,19 +123,20 @@ pub fn matmul_abt_into<T>(
 /// of rows themselves (so the split, and every sum, is the same for any
 /// number of threads).
 ///
-/// # Panics
-/// If `a` and `b` have different numbers of columns.
-pub fn dots_seq(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
+/// # Errors
+/// [`ImprintError::DimensionMismatch`] if `a` and `b` have different numbers of columns.
+pub fn dots_seq(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+    check_inner("dots_seq", a.ncols(), b.ncols())?;
     let mut out = Array2::<f32>::zeros((a.nrows(), b.nrows()));
     dots_seq_into(a, b, out.view_mut());
-    out
+    Ok(out)
 }
 
 /// [`dots_seq`] into `out` (`a.nrows() x b.nrows()`, standard layout).
 ///
 /// # Panics
 /// If the shapes do not agree or `out` is not in standard layout.
-pub fn dots_seq_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut out: ArrayViewMut2<'_, f32>) {
+pub(crate) fn dots_seq_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut out: ArrayViewMut2<'_, f32>) {
     assert_eq!(a.ncols(), b.ncols(), "internal: inner dimensions differ");
     assert_eq!(out.dim(), (a.nrows(), b.nrows()), "internal: output shape");
     let a = a.as_standard_layout();
@@ -122,8 +151,8 @@ pub fn dots_seq_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut out: Ar
     faer::linalg::matmul::matmul(
         as_faer_mut(&mut out),
         Accum::Replace,
-        as_faer(a.view()),
-        as_faer(b.view()).transpose(),
+        faer_ref(a.view()),
+        faer_ref(b.view()).transpose(),
         1.0f32,
         Par::Seq,
     );
@@ -221,23 +250,29 @@ pub const GRAM_BLOCK: usize = 1024;
 /// work by output blocks, so every entry is summed in the same order on any
 /// number of threads.
 ///
-/// # Panics
-/// If `out` is not `dim x dim` for `dim = x.ncols()`.
+/// # Errors
+/// [`ImprintError::DimensionMismatch`] if `out` is not `dim x dim` for `dim = x.ncols()`.
 pub fn add_gram_of_rows(
     x: ArrayView2<'_, f32>,
     alpha: f64,
     out: &mut Array2<f64>,
     map: impl Fn(usize, ndarray::ArrayView1<'_, f32>, &mut [f64]),
-) {
+) -> Result<()> {
     let dim = x.ncols();
-    assert_eq!(out.dim(), (dim, dim), "internal: Gram matrix shape");
+    if out.dim() != (dim, dim) {
+        return Err(ImprintError::mismatch(
+            "add_gram_of_rows",
+            format!("{dim} x {dim}"),
+            format!("{:?}", out.dim()),
+        ));
+    }
     let mut block = Array2::<f64>::zeros((GRAM_BLOCK.min(x.nrows()), dim));
     for (b, chunk) in x.axis_chunks_iter(ndarray::Axis(0), GRAM_BLOCK).enumerate() {
         let mut y = block.slice_mut(ndarray::s![..chunk.nrows(), ..]);
         for (r, (row, mut target)) in chunk.outer_iter().zip(y.outer_iter_mut()).enumerate() {
             map(b * GRAM_BLOCK + r, row, target.as_slice_mut().expect("internal: rows of a standard array"));
         }
-        let y = as_faer(y.view());
+        let y = faer_ref(y.view());
         faer::linalg::matmul::triangular::matmul(
             as_faer_mut(&mut out.view_mut()),
             faer::linalg::matmul::triangular::BlockStructure::TriangularLower,
@@ -250,31 +285,39 @@ pub fn add_gram_of_rows(
             parallelism_for(dim, dim),
         );
     }
+    Ok(())
 }
 
 /// Copies the lower triangle of a square matrix onto its upper triangle.
-pub fn symmetrize_lower(a: &mut Array2<f64>) {
+///
+/// # Errors
+/// [`ImprintError::DimensionMismatch`] if `a` is not square.
+pub fn symmetrize_lower(a: &mut Array2<f64>) -> Result<()> {
+    if a.nrows() != a.ncols() {
+        return Err(ImprintError::mismatch("symmetrize_lower", "a square matrix", format!("{:?}", a.dim())));
+    }
     for i in 0..a.nrows() {
         for j in 0..i {
             a[[j, i]] = a[[i, j]];
         }
     }
+    Ok(())
 }
 
 /// `a^T * b`: e.g. the Gram matrix `X^T X` of the features when `a = b = X`.
 ///
-/// # Panics
-/// If `a` and `b` have different numbers of rows.
-pub fn matmul_atb<T>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T>
+/// # Errors
+/// [`ImprintError::DimensionMismatch`] if `a` and `b` have different numbers of rows.
+pub fn matmul_atb<T>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Result<Array2<T>>
 where
     T: ComplexField + Copy + num_traits::Zero + num_traits::One,
 {
-    assert_eq!(a.nrows(), b.nrows(), "internal: inner dimensions differ");
+    check_inner("matmul_atb", a.nrows(), b.nrows())?;
     let a = a.as_standard_layout();
     let b = b.as_standard_layout();
     let mut out = Array2::<T>::zeros((a.ncols(), b.ncols()));
-    let lhs = as_faer(a.view()).transpose();
-    let rhs = as_faer(b.view());
+    let lhs = faer_ref(a.view()).transpose();
+    let rhs = faer_ref(b.view());
     faer::linalg::matmul::matmul(
         as_faer_mut(&mut out.view_mut()),
         Accum::Replace,
@@ -283,7 +326,7 @@ where
         T::one(),
         parallelism_for(a.ncols(), b.ncols()),
     );
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -305,18 +348,37 @@ mod tests {
         let close = |x: &Array2<f64>, y: &Array2<f64>| {
             x.shape() == y.shape() && x.iter().zip(y).all(|(u, v)| (u - v).abs() <= 1e-12 * (1.0 + v.abs()))
         };
-        let got = matmul_abt(a.view(), b.view());
+        let got = matmul_abt(a.view(), b.view()).unwrap();
         assert!(close(&got, &naive_abt(&a, &b)));
         // A transposed (column-major) view must give the same answer.
         let at = a.t().to_owned();
-        assert_eq!(matmul_abt(at.t(), b.view()), got);
-        let atb = matmul_atb(a.view(), a.view());
+        assert_eq!(matmul_abt(at.t(), b.view()).unwrap(), got);
+        let atb = matmul_atb(a.view(), a.view()).unwrap();
         assert!(close(&atb, &naive_abt(&a.t().to_owned(), &a.t().to_owned())));
     }
 
     #[test]
     fn f32_small() {
         let a = array![[1.0f32, 2.0], [3.0, 4.0]];
-        assert_eq!(matmul_abt(a.view(), a.view()), array![[5.0, 11.0], [11.0, 25.0]]);
+        assert_eq!(matmul_abt(a.view(), a.view()).unwrap(), array![[5.0, 11.0], [11.0, 25.0]]);
+    }
+
+    #[test]
+    fn shape_mismatches_are_errors() {
+        let a = array![[1.0f32, 2.0]];
+        let b = array![[1.0f32, 2.0, 3.0]];
+        assert!(matches!(matmul_abt(a.view(), b.view()), Err(ImprintError::DimensionMismatch { .. })));
+        assert!(matches!(dots_seq(a.view(), b.view()), Err(ImprintError::DimensionMismatch { .. })));
+        assert!(matmul_atb(a.view(), array![[1.0f32], [2.0]].view()).is_err());
+        let mut wrong = Array2::<f64>::zeros((3, 3));
+        assert!(
+            add_gram_of_rows(a.view(), 1.0, &mut wrong, |_, r, out| {
+                out.iter_mut().zip(r).for_each(|(o, &v)| *o = f64::from(v))
+            })
+            .is_err()
+        );
+        assert!(symmetrize_lower(&mut Array2::<f64>::zeros((2, 3))).is_err());
+        assert!(as_faer(b.t()).is_err() || b.t().is_standard_layout());
+        assert!(as_faer(a.t().as_standard_layout().view()).is_ok());
     }
 }

@@ -1,8 +1,10 @@
-//! The GEN stage: turning the shots of one class into proxies.
+//! The GEN stage: turning shots into proxies, one class at a time
+//! ([`ProxyGenerator`]) or every class of a task at once ([`JointGenerator`]).
 
 use ndarray::{Array2, ArrayView2};
 use rand::RngCore;
 
+use crate::random::StreamRng;
 use crate::{ImprintError, Result, Shots};
 
 /// A proxy generator (the GEN stage): maps the shots of *one* class to a few
@@ -26,6 +28,132 @@ pub trait ProxyGenerator: Send + Sync + std::fmt::Debug {
     /// shots of one class. Called only with `shots.n_shots() >= k`.
     /// All randomness must come from `rng`.
     fn propose(&self, shots: Shots<'_>, rng: &mut dyn RngCore) -> Result<Array2<f32>>;
+
+    /// How more shots of a class can update its proxies exactly (see
+    /// [`Incremental`]); by default the class is refitted from all its shots.
+    fn incremental(&self) -> Incremental {
+        Incremental::Refit
+    }
+}
+
+/// How a class's proxies follow when shots are added to it, such that the
+/// result equals imprinting the class once with all its shots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incremental {
+    /// Generate again from every shot (the shots must be kept).
+    Refit,
+    /// The proxies of more shots are the old proxies followed by those of the
+    /// new shots alone (`all`: every shot is a proxy); nothing needs keeping.
+    Append,
+    /// The single proxy is the mean of the shots, accumulated in f64 in row
+    /// order (`mean`): a running sum and count suffice ([`crate::RunningMean`]).
+    RunningMean,
+}
+
+/// A generator that needs the shots of every class of a task at once (the
+/// least-squares oracles `ls` and `kls`, which use cross-class statistics).
+///
+/// Callers use [`JointGenerateExt::generate_joint`], which validates the input
+/// and checks the output.
+pub trait JointGenerator: Send + Sync + std::fmt::Debug {
+    /// Name as used in configuration files, e.g. `"ls"`.
+    fn name(&self) -> &str;
+
+    /// Proxies of every class, in class order (between 1 and `n_shots` rows
+    /// each, or more for generators that document it), from the shots of all
+    /// classes. `rngs[c]` is class `c`'s random stream; all randomness must
+    /// come from them.
+    fn propose_joint(&self, classes: &[Shots<'_>], rngs: &mut [StreamRng]) -> Result<Vec<Array2<f32>>>;
+}
+
+/// Validating entry point for every [`JointGenerator`].
+pub trait JointGenerateExt: JointGenerator {
+    /// Validates every class (non-empty, finite, one dimension for all), calls
+    /// [`JointGenerator::propose_joint`] and checks that it returned one
+    /// non-empty, finite block of proxies of the right dimension per class.
+    fn generate_joint(
+        &self,
+        classes: &[ArrayView2<'_, f32>],
+        rngs: &mut [StreamRng],
+    ) -> Result<Vec<Array2<f32>>> {
+        if classes.is_empty() {
+            return Err(ImprintError::Empty {
+                what: format!("classes given to generator '{}'", self.name()),
+            });
+        }
+        if rngs.len() != classes.len() {
+            return Err(ImprintError::mismatch(
+                "JointGenerateExt::generate_joint: random streams",
+                classes.len(),
+                rngs.len(),
+            ));
+        }
+        let shots: Vec<Shots<'_>> = classes
+            .iter()
+            .enumerate()
+            .map(|(c, x)| Shots::new(*x, &format!("class {c}: shots given to generator '{}'", self.name())))
+            .collect::<Result<_>>()?;
+        let dim = shots[0].dim();
+        if let Some(c) = shots.iter().position(|s| s.dim() != dim) {
+            return Err(ImprintError::mismatch(
+                "JointGenerateExt::generate_joint: class against class 0",
+                format!("{dim} columns"),
+                format!("class {c} with {} columns", shots[c].dim()),
+            ));
+        }
+        let proxies = self.propose_joint(&shots, rngs)?;
+        let broken =
+            |reason: String| ImprintError::GeneratorContract { name: self.name().to_string(), reason };
+        if proxies.len() != classes.len() {
+            return Err(broken(format!(
+                "returned proxies for {} classes, expected {}",
+                proxies.len(),
+                classes.len()
+            )));
+        }
+        for (c, p) in proxies.iter().enumerate() {
+            if p.ncols() != dim || p.nrows() == 0 {
+                return Err(broken(format!(
+                    "returned {} x {} proxies for class {c} of dimension {dim}",
+                    p.nrows(),
+                    p.ncols()
+                )));
+            }
+            if p.iter().any(|v| !v.is_finite()) {
+                return Err(broken(format!("returned a non-finite proxy for class {c}")));
+            }
+        }
+        Ok(proxies)
+    }
+}
+
+impl<G: JointGenerator + ?Sized> JointGenerateExt for G {}
+
+/// A GEN stage of either kind.
+#[derive(Debug)]
+pub enum Generator {
+    /// One class at a time, from its own shots only (imprinting proper).
+    PerClass(Box<dyn ProxyGenerator>),
+    /// Every class of a task at once (the oracles).
+    Joint(Box<dyn JointGenerator>),
+}
+
+impl Generator {
+    /// Name as used in configuration files.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::PerClass(g) => g.name(),
+            Self::Joint(g) => g.name(),
+        }
+    }
+
+    /// How added shots update a class (joint generators refit every class).
+    pub fn incremental(&self) -> Incremental {
+        match self {
+            Self::PerClass(g) => g.incremental(),
+            Self::Joint(_) => Incremental::Refit,
+        }
+    }
 }
 
 /// Convenience methods for every [`ProxyGenerator`].

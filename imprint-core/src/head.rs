@@ -49,9 +49,6 @@ impl ImprintedHead {
         if isize::try_from(dim).is_err() {
             return Err(ImprintError::invalid("dim", dim, format!("at most {} features", isize::MAX)));
         }
-        if let Aggregation::Mnn { m: 0, .. } = aggregation {
-            return Err(ImprintError::invalid("m", 0, "m-nn needs at least one neighbour"));
-        }
         Ok(Self {
             dim,
             weights: Array2::zeros((0, dim)),
@@ -118,13 +115,9 @@ impl ImprintedHead {
         self.input_norm = input_norm;
     }
 
-    /// Replaces AGG; `m = 0` is an error.
-    pub fn set_aggregation(&mut self, aggregation: Aggregation) -> Result<()> {
-        if let Aggregation::Mnn { m: 0, .. } = aggregation {
-            return Err(ImprintError::invalid("m", 0, "m-nn needs at least one neighbour"));
-        }
+    /// Replaces AGG.
+    pub fn set_aggregation(&mut self, aggregation: Aggregation) {
         self.aggregation = aggregation;
-        Ok(())
     }
 
     /// Appends a new class with the given proxies (already normalized) and
@@ -161,6 +154,62 @@ impl ImprintedHead {
             *o += proxies.nrows();
         }
         Ok(())
+    }
+
+    /// Replaces the proxies of class `class` (e.g. after refitting it from more shots).
+    pub fn replace_class(&mut self, class: usize, proxies: ArrayView2<'_, f32>) -> Result<()> {
+        self.check_class(class)?;
+        self.check_proxies(proxies, &self.class_names[class])?;
+        let (start, end) = (self.offsets[class], self.offsets[class + 1]);
+        self.weights = concatenate![
+            Axis(0),
+            self.weights.slice(s![..start, ..]),
+            proxies,
+            self.weights.slice(s![end.., ..])
+        ];
+        let grown = proxies.nrows() as isize - (end - start) as isize;
+        for o in &mut self.offsets[class + 1..] {
+            *o = o.wrapping_add_signed(grown);
+        }
+        Ok(())
+    }
+
+    /// Removes class `class` and its proxies; later classes move down by one index.
+    pub fn remove_class(&mut self, class: usize) -> Result<()> {
+        self.check_class(class)?;
+        let (start, end) = (self.offsets[class], self.offsets[class + 1]);
+        self.weights =
+            concatenate![Axis(0), self.weights.slice(s![..start, ..]), self.weights.slice(s![end.., ..])];
+        self.offsets.remove(class + 1);
+        for o in &mut self.offsets[class + 1..] {
+            *o -= end - start;
+        }
+        self.class_names.remove(class);
+        Ok(())
+    }
+
+    /// Renames class `class`; names stay unique.
+    pub fn rename_class(&mut self, class: usize, name: impl Into<String>) -> Result<()> {
+        self.check_class(class)?;
+        let name = name.into();
+        if self.class_index(&name).is_some_and(|c| c != class) {
+            return Err(ImprintError::invalid(
+                "class name",
+                name,
+                "the head already has a class with this name",
+            ));
+        }
+        self.class_names[class] = name;
+        Ok(())
+    }
+
+    /// The proxies of every class before `class`: the reference distribution
+    /// of quantile NORMpost for a class imprinted at that position.
+    pub fn weights_before(&self, class: usize) -> Result<ArrayView2<'_, f32>> {
+        if class > self.n_classes() {
+            return Err(ImprintError::UnknownClass { class, n_classes: self.n_classes() });
+        }
+        Ok(self.weights.slice(s![..self.offsets[class], ..]))
     }
 
     /// Class scores of `queries` (`n_queries x n_classes`) with the head's own
@@ -351,8 +400,7 @@ mod tests {
     fn save_load_round_trips_exactly() {
         let mut head = two_class_head();
         head.set_input_norm(InputNorm::L2(ZeroVectorPolicy::KeepZero));
-        head.set_aggregation(Aggregation::mnn(3, Distance::Mahalanobis, Weighting::InverseDistance).unwrap())
-            .unwrap();
+        head.set_aggregation(Aggregation::mnn(3, Distance::Mahalanobis, Weighting::InverseDistance).unwrap());
         head.extend_class(1, array![[0.1f32 + 1e-7, 1.0 / 3.0]].view()).unwrap();
         let mut buf = Vec::new();
         head.save_json(&mut buf).unwrap();

@@ -1,39 +1,74 @@
 //! The imprinting pipeline for one class or one task: NORMpre, GEN, NORMpost.
 
-use ndarray::{Array2, ArrayView2};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+
+use ndarray::{Array2, ArrayView2, CowArray, Ix2};
 use rayon::prelude::*;
 
-use crate::generator::{GenerateExt, ProxyGenerator};
+use crate::generator::{GenerateExt, Generator, JointGenerateExt, JointGenerator, ProxyGenerator};
 use crate::head::ImprintedHead;
 use crate::norm::{InputNorm, ZeroVectorPolicy};
+use crate::random::{Stream, StreamRng, stream_rng};
 use crate::weight_norm::{WeightNorm, WeightNormalizer};
 use crate::{ImprintError, Result};
 
 /// Imprints classes into an [`ImprintedHead`]: normalizes each class's shots
 /// (NORMpre), generates proxies (GEN), normalizes them (NORMpost) and adds them.
 ///
-/// Randomness is seeded per class from `seed` and the class index, so the
-/// result does not depend on the number of threads or on which classes are
-/// imprinted together.
+/// Every imprinting path of the project (the experiment grid, the practitioner
+/// head, the command line and the Python package) goes through this type.
+///
+/// Randomness comes from [`stream_rng`]: class `c` of a head draws from
+/// [`Stream::class`]`(c)` under the imprinter's seed, so the result does not
+/// depend on the number of threads or on which classes are imprinted together.
 #[derive(Debug)]
 pub struct Imprinter {
     pre: InputNorm,
-    generator: Box<dyn ProxyGenerator>,
+    generator: Generator,
     post: Box<dyn WeightNormalizer>,
     seed: u64,
 }
 
+/// Proxies generated for some classes (after NORMpre and GEN, before NORMpost)
+/// and the time GEN took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generated {
+    /// The proxies of each class, in the order the classes were given.
+    pub proxies: Vec<Array2<f32>>,
+    /// Seconds spent in GEN (the generator's own work, without NORMpre),
+    /// summed over classes: the reference's `total_GEN_time`.
+    pub gen_seconds: f64,
+}
+
+/// What [`Imprinter::imprint_task`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskReport {
+    /// Indices of the new classes in the head, in the order given.
+    pub classes: Vec<usize>,
+    /// Seconds spent in GEN, summed over the classes (see [`Generated`]).
+    pub gen_seconds: f64,
+}
+
 impl Imprinter {
-    /// A pipeline around `generator` with the defaults NORMpre = none,
-    /// NORMpost = l2 (rejecting zero proxies) and seed 0.
+    /// A pipeline around a per-class `generator` with the defaults NORMpre =
+    /// none, NORMpost = l2 (rejecting zero proxies) and seed 0.
     pub fn new(generator: impl ProxyGenerator + 'static) -> Self {
-        Self::from_boxed(Box::new(generator))
+        Self::from_generator(Generator::PerClass(Box::new(generator)))
     }
 
     /// Like [`Imprinter::new`] for a generator chosen at run time.
     pub fn from_boxed(generator: Box<dyn ProxyGenerator>) -> Self {
+        Self::from_generator(Generator::PerClass(generator))
+    }
+
+    /// A pipeline around a generator that needs every class of a task at once
+    /// (`ls`, `kls`), with the same defaults as [`Imprinter::new`].
+    pub fn joint(generator: impl JointGenerator + 'static) -> Self {
+        Self::from_generator(Generator::Joint(Box::new(generator)))
+    }
+
+    /// A pipeline around a generator of either kind.
+    pub fn from_generator(generator: Generator) -> Self {
         Self {
             pre: InputNorm::None,
             generator,
@@ -61,69 +96,146 @@ impl Imprinter {
     }
 
     /// The proxy generator.
-    pub fn generator(&self) -> &dyn ProxyGenerator {
-        self.generator.as_ref()
+    pub fn generator(&self) -> &Generator {
+        &self.generator
     }
 
-    /// NORMpre followed by GEN for one class, before NORMpost. `stream`
-    /// separates the random streams of different classes.
-    pub fn proxies(&self, shots: ArrayView2<'_, f32>, stream: u64) -> Result<Array2<f32>> {
-        let shots = self.pre.apply(shots, "shots (NORMpre)")?;
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        rng.set_stream(stream);
-        self.generator.generate(shots.view(), &mut rng)
+    /// NORMpre.
+    pub fn pre_norm(&self) -> InputNorm {
+        self.pre
     }
 
-    /// Imprints one new class named `name` and returns its index.
+    /// NORMpost.
+    pub fn post_norm(&self) -> &dyn WeightNormalizer {
+        self.post.as_ref()
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// NORMpre followed by GEN for the classes at head positions
+    /// `positions[i]` with shots `classes[i]`, before NORMpost.
+    ///
+    /// A per-class generator runs the classes in parallel, each on its own
+    /// random stream; a joint generator sees them all at once, as one task.
+    pub fn generate<'a>(&self, classes: &[ArrayView2<'a, f32>], positions: &[usize]) -> Result<Generated> {
+        if classes.len() != positions.len() {
+            return Err(ImprintError::mismatch(
+                "Imprinter::generate: positions",
+                classes.len(),
+                positions.len(),
+            ));
+        }
+        let mut rngs: Vec<StreamRng> =
+            positions.iter().map(|&c| stream_rng(self.seed, Stream::class(c))).collect();
+        let normalize = |shots: ArrayView2<'a, f32>, c: usize| {
+            self.pre.apply_cow(shots, "shots (NORMpre)").map_err(|e| in_class(e, c))
+        };
+        match &self.generator {
+            Generator::PerClass(generator) => {
+                let timed: Vec<(Array2<f32>, f64)> = classes
+                    .par_iter()
+                    .zip(rngs.par_iter_mut())
+                    .zip(positions)
+                    .map(|((shots, rng), &c)| {
+                        let shots = normalize(*shots, c)?;
+                        let start = Instant::now();
+                        let proxies = generator.generate(shots.view(), rng).map_err(|e| in_class(e, c))?;
+                        Ok((proxies, start.elapsed().as_secs_f64()))
+                    })
+                    .collect::<Result<_>>()?;
+                let gen_seconds = timed.iter().map(|(_, s)| s).sum();
+                Ok(Generated { proxies: timed.into_iter().map(|(p, _)| p).collect(), gen_seconds })
+            }
+            Generator::Joint(generator) => {
+                let normalized: Vec<CowArray<'a, f32, Ix2>> = classes
+                    .par_iter()
+                    .zip(positions)
+                    .map(|(shots, &c)| normalize(*shots, c))
+                    .collect::<Result<_>>()?;
+                let views: Vec<ArrayView2<'_, f32>> = normalized.iter().map(|x| x.view()).collect();
+                let start = Instant::now();
+                let proxies = generator.generate_joint(&views, &mut rngs)?;
+                Ok(Generated { proxies, gen_seconds: start.elapsed().as_secs_f64() })
+            }
+        }
+    }
+
+    /// NORMpost of one class's `proxies`, given the weights imprinted before
+    /// it (the reference distribution of quantile normalization).
+    pub fn post_normalize(
+        &self,
+        proxies: ArrayView2<'_, f32>,
+        imprinted: ArrayView2<'_, f32>,
+    ) -> Result<Array2<f32>> {
+        self.post.normalize(proxies, imprinted)
+    }
+
+    /// Imprints one new class named `name` and returns its index. A joint
+    /// generator sees it as a task of one class.
     pub fn imprint_class(
         &self,
         head: &mut ImprintedHead,
         name: impl Into<String>,
         shots: ArrayView2<'_, f32>,
     ) -> Result<usize> {
-        let class = head.n_classes();
-        let proxies = self.proxies(shots, class as u64).map_err(|e| in_class(e, class))?;
-        let proxies = self.post.normalize(proxies.view(), head.weights())?;
-        head.add_class(name, proxies.view())
+        let report = self.imprint_task(head, &[(name.into(), shots)])?;
+        Ok(report.classes[0])
     }
 
-    /// Imprints several new classes (one task). Proxies are generated in
-    /// parallel; NORMpost and insertion follow the given order, because
-    /// quantile normalization depends on the weights imprinted before.
-    /// On error the head is left unchanged.
+    /// Imprints several new classes (one task). NORMpost and insertion follow
+    /// the given order, because quantile normalization depends on the weights
+    /// imprinted before. On error the head is left unchanged.
     pub fn imprint_task<S: AsRef<str> + Sync>(
         &self,
         head: &mut ImprintedHead,
         classes: &[(S, ArrayView2<'_, f32>)],
-    ) -> Result<Vec<usize>> {
+    ) -> Result<TaskReport> {
         let first = head.n_classes();
-        let generated: Vec<Array2<f32>> = classes
-            .par_iter()
-            .enumerate()
-            .map(|(i, (_, shots))| {
-                self.proxies(*shots, (first + i) as u64).map_err(|e| in_class(e, first + i))
-            })
-            .collect::<Result<_>>()?;
+        let shots: Vec<ArrayView2<'_, f32>> = classes.iter().map(|(_, x)| *x).collect();
+        let positions: Vec<usize> = (first..first + classes.len()).collect();
+        let generated = self.generate(&shots, &positions)?;
         let mut updated = head.clone();
         let mut indices = Vec::with_capacity(classes.len());
-        for ((name, _), proxies) in classes.iter().zip(generated) {
+        for ((name, _), proxies) in classes.iter().zip(generated.proxies) {
             let proxies = self.post.normalize(proxies.view(), updated.weights())?;
             indices.push(updated.add_class(name.as_ref(), proxies.view())?);
         }
         *head = updated;
-        Ok(indices)
+        Ok(TaskReport { classes: indices, gen_seconds: generated.gen_seconds })
     }
 
-    /// Generates proxies from new samples of an existing class and adds them to it.
+    /// Generates proxies from new samples of an existing class alone and
+    /// appends them to it (NORMpost against every weight in the head).
+    ///
+    /// This is exact only for generators whose proxies append
+    /// ([`crate::Incremental::Append`]); for the others it is an
+    /// approximation that grows the class with every call. The draws come
+    /// from [`Stream::append`], numbered by the class's current proxy count, so
+    /// they never repeat another class's or another addition's draws. Joint
+    /// generators cannot add to one class: refit the task.
     pub fn add_shots(
         &self,
         head: &mut ImprintedHead,
         class: usize,
         shots: ArrayView2<'_, f32>,
     ) -> Result<()> {
-        let existing = head.class_proxies(class)?.nrows() as u64;
-        let proxies =
-            self.proxies(shots, ((class as u64) << 32) | existing).map_err(|e| in_class(e, class))?;
+        let generator = match &self.generator {
+            Generator::PerClass(g) => g,
+            Generator::Joint(g) => {
+                return Err(ImprintError::invalid(
+                    "generator",
+                    g.name(),
+                    "a joint generator fits every class at once; imprint the task again with all shots",
+                ));
+            }
+        };
+        let update = head.class_proxies(class)?.nrows() as u64;
+        let shots = self.pre.apply(shots, "shots (NORMpre)").map_err(|e| in_class(e, class))?;
+        let mut rng = stream_rng(self.seed, Stream::append(class, update)?);
+        let proxies = generator.generate(shots.view(), &mut rng).map_err(|e| in_class(e, class))?;
         let proxies = self.post.normalize(proxies.view(), head.weights())?;
         head.extend_class(class, proxies.view())
     }
@@ -180,6 +292,7 @@ mod tests {
         imprinter.imprint_class(&mut one, "b", b.view()).unwrap();
         let mut task = ImprintedHead::new(2).unwrap();
         imprinter.imprint_task(&mut task, &[("a", a.view()), ("b", b.view())]).unwrap();
+        assert!(one.n_classes() == 2);
         assert_eq!(one, task);
         let norms: Vec<f32> = task.weights().outer_iter().map(|r| r.dot(&r)).collect();
         assert!(norms.iter().all(|n| (n - 1.0).abs() < 1e-6), "NORMpost = l2 by default");

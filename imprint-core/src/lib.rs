@@ -62,18 +62,24 @@ mod head;
 mod imprinter;
 pub mod metrics;
 mod norm;
-pub mod quantile;
+mod quantile;
+pub mod random;
+mod running_mean;
 mod weight_norm;
 
-pub use aggregate::{AggregateExt, Aggregation, Aggregator, VOTE_EPSILON, Weighting, argmax_rows};
+pub use aggregate::{
+    AggregateExt, Aggregation, AggregationMethod, Aggregator, MnnParams, VOTE_EPSILON, Weighting, argmax_rows,
+};
 pub use check::{Shots, check_dim, check_embeddings, check_finite};
 pub use collapse::{Centering, Collapse, neural_collapse};
-pub use distance::{Distance, DistanceKernel, MAHALANOBIS_RIDGE, pairwise};
+pub use distance::{Distance, MAHALANOBIS_RIDGE, pairwise};
 pub use error::{ImprintError, Result};
-pub use generator::{GenerateExt, ProxyGenerator};
+pub use generator::{GenerateExt, Generator, Incremental, JointGenerateExt, JointGenerator, ProxyGenerator};
 pub use head::{ImprintedHead, SAVED_HEAD_FORMAT, SAVED_HEAD_VERSION};
-pub use imprinter::Imprinter;
+pub use imprinter::{Generated, Imprinter, TaskReport};
 pub use norm::{InputNorm, ZeroVectorPolicy, l2_normalize_rows, l2_normalize_rows_in_place, sum_of_squares};
+pub use random::{Stream, StreamRng, stream_rng};
+pub use running_mean::RunningMean;
 pub use weight_norm::{WeightNorm, WeightNormalizer};
 
 /// Re-exported so that generator authors use the same RNG traits.

@@ -3,13 +3,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, CowArray, Ix2};
 use serde::{Deserialize, Serialize};
 
 use crate::{ImprintError, Result};
 
 /// What L2 normalization does with an all-zero vector, whose direction is undefined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub enum ZeroVectorPolicy {
     /// Return [`ImprintError::ZeroVector`] naming the row (the default: a zero
     /// embedding usually means a broken extraction).
@@ -82,7 +82,7 @@ pub fn l2_normalize_rows(
 /// Normalization of embeddings before proxy generation (NORMpre, reference key
 /// `normalize_for_proxy_selection`) or of queries before aggregation (NORMinf,
 /// reference key `normalize_input_data`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InputNorm {
     /// Leave embeddings as they are.
@@ -98,6 +98,14 @@ impl InputNorm {
         match *self {
             Self::None => Ok(x.to_owned()),
             Self::L2(policy) => l2_normalize_rows(x, policy, what),
+        }
+    }
+
+    /// [`InputNorm::apply`] that borrows `x` instead of copying it for `none`.
+    pub fn apply_cow<'a>(&self, x: ArrayView2<'a, f32>, what: &str) -> Result<CowArray<'a, f32, Ix2>> {
+        match *self {
+            Self::None => Ok(CowArray::from(x)),
+            Self::L2(policy) => Ok(CowArray::from(l2_normalize_rows(x, policy, what)?)),
         }
     }
 

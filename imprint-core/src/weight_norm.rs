@@ -22,7 +22,7 @@ pub trait WeightNormalizer: Send + Sync + fmt::Debug {
 }
 
 /// The built-in proxy normalizations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WeightNorm {
     /// Proxies stay as generated.

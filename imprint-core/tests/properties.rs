@@ -1,6 +1,5 @@
 //! Property tests of the framework's invariants.
 
-use imprint_core::quantile::quantile_sorted;
 use imprint_core::{
     AggregateExt, Aggregation, Distance, ImprintedHead, WeightNorm, WeightNormalizer, Weighting,
     ZeroVectorPolicy, argmax_rows, l2_normalize_rows,
@@ -120,4 +119,12 @@ proptest! {
         head.save_json(&mut buf).unwrap();
         prop_assert_eq!(ImprintedHead::load_json(buf.as_slice()).unwrap(), head);
     }
+}
+
+/// numpy's default (linear) quantile of ascending `sorted`, written out as
+/// the oracle: position `q (n - 1)`, interpolated between its neighbours.
+fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (pos - lo as f64) * (sorted[hi] - sorted[lo])
 }

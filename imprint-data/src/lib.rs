@@ -10,7 +10,7 @@
 //! * **Tasks** ([`TaskSpec`] -> [`Task`]): data sets concatenated with label offsets
 //!   (offset of data set `i` = number of distinct training labels of data sets `0..i`),
 //!   then a [`LabelMapping`] (unlisted labels dropped, "m in 1" merges), then a task
-//!   split, then seeded per-class few-shot presampling ([`Shots`]).
+//!   split, then seeded per-class few-shot presampling ([`FewShot`]).
 //! * **Synthetic data** ([`SyntheticParams`]): seeded Gaussian mixtures with `m` modes
 //!   per class whose spreads steer within- versus between-class scatter (NC1).
 //!
@@ -19,7 +19,7 @@
 //!
 //! ```
 //! use imprint_data::{
-//!     read_embeddings, write_embeddings, reference_path, LabelMapping, Shots, SourceData,
+//!     read_embeddings, write_embeddings, reference_path, LabelMapping, FewShot, SourceData,
 //!     Split, SyntheticParams, TaskSpec, WriteOptions,
 //! };
 //! # fn main() -> Result<(), imprint_data::DataError> {
@@ -36,7 +36,7 @@
 //! // Merge both classes into one and keep 5 shots of it.
 //! let task = TaskSpec::new("merged")
 //!     .mapping(LabelMapping::from_groups(&[vec![0, 1]])?)
-//!     .shots(Shots::PerClass(5))
+//!     .shots(FewShot::PerClass(5))
 //!     .seed(17)
 //!     .build(&[toy])?;
 //! assert_eq!(task.n_classes(), 1);
@@ -47,6 +47,7 @@
 //! # }
 //! ```
 
+mod atomic;
 mod attrs;
 mod embeddings;
 mod error;
@@ -58,12 +59,13 @@ mod synthetic;
 mod task;
 mod write;
 
+pub use atomic::write_atomic;
 pub use attrs::{AttrValue, Attributes};
 pub use embeddings::Embeddings;
 pub use error::{DataError, Origin};
 pub use layout::{Split, reference_path};
 pub use mapping::LabelMapping;
-pub use presample::{Shots, presample, presample_indices};
+pub use presample::{FewShot, PresamplingMethod, presample, presample_indices};
 pub use read::{EMBEDDINGS_DATASET, EmbeddingFile, LABELS_DATASET, read_embeddings};
 pub use synthetic::{SyntheticData, SyntheticParams};
 pub use task::{ClassData, SourceData, Task, TaskSpec};

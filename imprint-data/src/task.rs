@@ -9,7 +9,7 @@ use crate::embeddings::Embeddings;
 use crate::error::DataError;
 use crate::layout::{Split, reference_path};
 use crate::mapping::LabelMapping;
-use crate::presample::{Shots, presample};
+use crate::presample::{FewShot, presample};
 use crate::read::read_embeddings;
 
 /// The train and test embeddings of one data set under one backbone.
@@ -77,7 +77,7 @@ impl SourceData {
 /// 3. keep the labels of the task split, if any (otherwise every remaining label,
 ///    ascending); class `i` of the task is the `i`-th label of the split, as in the
 ///    reference, so test labels are remapped to `0..n_classes` in split order;
-/// 4. presample each class's training rows ([`Shots`]), seeded per class.
+/// 4. presample each class's training rows ([`FewShot`]), seeded per class.
 ///
 /// A class without training or test samples after steps 1-3 is an error naming it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,14 +85,14 @@ pub struct TaskSpec {
     name: String,
     mapping: Option<LabelMapping>,
     split: Option<Vec<usize>>,
-    shots: Shots,
+    shots: FewShot,
     seed: u64,
 }
 
 impl TaskSpec {
     /// A task named `name`; defaults: no mapping, no split (all labels), all shots, seed 0.
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), mapping: None, split: None, shots: Shots::All, seed: 0 }
+        Self { name: name.into(), mapping: None, split: None, shots: FewShot::All, seed: 0 }
     }
 
     /// Sets the label mapping (applied after the offsets).
@@ -108,7 +108,7 @@ impl TaskSpec {
     }
 
     /// Sets the per-class few-shot count.
-    pub fn shots(mut self, shots: Shots) -> Self {
+    pub fn shots(mut self, shots: FewShot) -> Self {
         self.shots = shots;
         self
     }

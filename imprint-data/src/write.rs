@@ -1,10 +1,10 @@
 //! Writing embedding files atomically in the reference format.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use hdf5_pure::{FileBuilder, MaxExtent};
 
+use crate::atomic::write_atomic;
 use crate::attrs::{self, Attributes};
 use crate::embeddings::Embeddings;
 use crate::error::{DataError, Origin};
@@ -85,16 +85,7 @@ pub fn write_embeddings(
         return Err(DataError::AlreadyExists { path: path.to_path_buf() });
     }
     let bytes = encode(path, data, options)?;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| io(parent, "create directory", source))?;
-    }
-    let tmp = temp_path(path);
-    let result = write_synced(&tmp, &bytes).and_then(|()| publish(&tmp, path, options.overwrite));
-    if result.is_err() {
-        // Best effort: the temporary file is ours and useless now.
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    write_atomic(path, &bytes, options.overwrite)
 }
 
 fn encode(path: &Path, data: &Embeddings, options: &WriteOptions) -> Result<Vec<u8>, DataError> {
@@ -140,36 +131,4 @@ fn encode(path: &Path, data: &Embeddings, options: &WriteOptions) -> Result<Vec<
         builder.set_attr(name, attrs::to_hdf5(value));
     }
     builder.finish().map_err(|e| DataError::Encode { path: path.to_path_buf(), reason: e.to_string() })
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
-}
-
-fn write_synced(tmp: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    let mut f = std::fs::File::create(tmp).map_err(|s| io(tmp, "create", s))?;
-    f.write_all(bytes).map_err(|s| io(tmp, "write", s))?;
-    f.sync_all().map_err(|s| io(tmp, "sync", s))
-}
-
-fn publish(tmp: &Path, path: &Path, overwrite: bool) -> Result<(), DataError> {
-    if overwrite {
-        return std::fs::rename(tmp, path).map_err(|s| io(path, "rename", s));
-    }
-    // A hard link fails if the destination exists, so two writers cannot clobber
-    // each other between the existence check above and here.
-    match std::fs::hard_link(tmp, path) {
-        Ok(()) => std::fs::remove_file(tmp).map_err(|s| io(tmp, "remove", s)),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Err(DataError::AlreadyExists { path: path.to_path_buf() })
-        }
-        // Filesystems without hard links: fall back to check-then-rename.
-        Err(_) if !path.exists() => std::fs::rename(tmp, path).map_err(|s| io(path, "rename", s)),
-        Err(_) => Err(DataError::AlreadyExists { path: path.to_path_buf() }),
-    }
-}
-
-fn io(path: &Path, action: &'static str, source: std::io::Error) -> DataError {
-    DataError::Io { path: path.to_path_buf(), action, source }
 }

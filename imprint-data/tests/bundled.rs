@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use imprint_data::{AttrValue, EmbeddingFile, Shots, SourceData, Split, TaskSpec, reference_path};
+use imprint_data::{AttrValue, EmbeddingFile, FewShot, SourceData, Split, TaskSpec, reference_path};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("data")
@@ -32,7 +32,7 @@ fn bundled_datasets_have_the_documented_shape() {
 fn bundled_combidigits_style_task() {
     let sources: Vec<SourceData> =
         ["MNIST5k", "Digits"].iter().map(|n| SourceData::load(root(), n, BACKBONE).unwrap()).collect();
-    let task = TaskSpec::new("combined").shots(Shots::PerClass(20)).seed(17121997).build(&sources).unwrap();
+    let task = TaskSpec::new("combined").shots(FewShot::PerClass(20)).seed(17121997).build(&sources).unwrap();
     assert_eq!(task.n_classes(), 20);
     assert_eq!(task.test_labels().len(), 600);
     assert!(task.classes().iter().all(|c| c.n_train() == 20));

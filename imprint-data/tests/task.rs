@@ -1,6 +1,6 @@
 //! Task construction: offsets, mapping, split, presampling, and the errors naming classes.
 
-use imprint_data::{DataError, Embeddings, LabelMapping, Shots, SourceData, TaskSpec};
+use imprint_data::{DataError, Embeddings, FewShot, LabelMapping, SourceData, TaskSpec};
 use ndarray::Array2;
 use proptest::prelude::*;
 
@@ -103,7 +103,7 @@ fn presampling_is_seeded_per_class() {
     let labels: Vec<usize> = (0..60).map(|i| i % 3).collect();
     let s = source("A", 0.0, &labels, &[0, 1, 2]);
     let build = |seed| {
-        TaskSpec::new("t").shots(Shots::PerClass(4)).seed(seed).build(std::slice::from_ref(&s)).unwrap()
+        TaskSpec::new("t").shots(FewShot::PerClass(4)).seed(seed).build(std::slice::from_ref(&s)).unwrap()
     };
     let a = build(1);
     assert_eq!(a, build(1));
@@ -114,7 +114,7 @@ fn presampling_is_seeded_per_class() {
     }
     // A class keeps the same shots when other classes leave the task.
     let only_two = TaskSpec::new("t")
-        .shots(Shots::PerClass(4))
+        .shots(FewShot::PerClass(4))
         .seed(1)
         .split(vec![2])
         .build(std::slice::from_ref(&s))
@@ -132,7 +132,7 @@ proptest! {
     ) {
         let s = source("A", 0.0, &labels, &labels);
         let mapping = LabelMapping::new(keep.iter().map(|&l| (l, l / 2))).unwrap();
-        match TaskSpec::new("p").mapping(mapping.clone()).shots(Shots::PerClass(shots)).seed(seed).build(&[s]) {
+        match TaskSpec::new("p").mapping(mapping.clone()).shots(FewShot::PerClass(shots)).seed(seed).build(&[s]) {
             Ok(task) => {
                 let mut expected: Vec<usize> =
                     labels.iter().filter_map(|&l| mapping.get(l)).collect();

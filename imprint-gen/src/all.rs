@@ -1,6 +1,6 @@
 //! `all`: every sample is a proxy.
 
-use imprint_core::{ProxyGenerator, Result, RngCore, Shots};
+use imprint_core::{Incremental, ProxyGenerator, Result, RngCore, Shots};
 use ndarray::Array2;
 
 /// Keeps every sample of the class as a proxy (reference method `all`, also
@@ -28,6 +28,10 @@ impl ProxyGenerator for All {
 
     fn propose(&self, shots: Shots<'_>, _rng: &mut dyn RngCore) -> Result<Array2<f32>> {
         Ok(shots.view().to_owned())
+    }
+
+    fn incremental(&self) -> Incremental {
+        Incremental::Append
     }
 }
 

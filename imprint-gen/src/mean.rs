@@ -1,9 +1,7 @@
 //! `mean`: the class mean.
 
-use imprint_core::{ProxyGenerator, Result, RngCore, Shots};
-use ndarray::{Array2, ArrayView2, Axis};
-
-use crate::util::mean_f64;
+use imprint_core::{Incremental, ProxyGenerator, Result, RngCore, RunningMean, Shots};
+use ndarray::{Array2, ArrayView2};
 
 /// One proxy per class: the mean of its shots, accumulated in f64 and
 /// rounded to f32 once (reference method `mean`; `k` is forced to 1).
@@ -20,9 +18,10 @@ impl Mean {
 }
 
 /// The mean of the rows of `x` as a `(1, dim)` array, accumulated in f64 in row
-/// order. `x` must have at least one row (guaranteed for [`Shots`]).
-pub(crate) fn class_mean(x: ArrayView2<'_, f32>) -> Array2<f32> {
-    mean_f64(x).mapv(|v| v as f32).insert_axis(Axis(0))
+/// order by [`RunningMean`], so that a head updating a class's running sum
+/// gets exactly this value.
+pub(crate) fn class_mean(x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+    RunningMean::of(x)
 }
 
 impl ProxyGenerator for Mean {
@@ -35,7 +34,11 @@ impl ProxyGenerator for Mean {
     }
 
     fn propose(&self, shots: Shots<'_>, _rng: &mut dyn RngCore) -> Result<Array2<f32>> {
-        Ok(class_mean(shots.view()))
+        class_mean(shots.view())
+    }
+
+    fn incremental(&self) -> Incremental {
+        Incremental::RunningMean
     }
 }
 

@@ -186,7 +186,7 @@ pub(crate) fn sq_dist_slices(a: &[f32], b: &[f32]) -> f64 {
 
 /// `a * b^T` on the calling thread (callers parallelize over row blocks).
 pub(crate) fn dots_seq(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
-    imprint_core::gemm::dots_seq(a, b)
+    imprint_core::gemm::dots_seq(a, b).expect("internal: callers pass matching dimensions")
 }
 
 /// Runs `f(start, dots)` for every block of [`BLOCK`] rows of `x` starting at

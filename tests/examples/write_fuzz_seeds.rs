@@ -153,10 +153,10 @@ fn main() {
         Distance::Mahalanobis,
     ] {
         let mut head = two.clone();
-        head.set_aggregation(Aggregation::Max { distance }).unwrap();
+        head.set_aggregation(Aggregation::Max { distance });
         save(&format!("max_{}.json", distance.name()), &head);
         head.set_input_norm(InputNorm::L2(ZeroVectorPolicy::KeepZero));
-        head.set_aggregation(Aggregation::mnn(2, distance, Weighting::InverseDistance).unwrap()).unwrap();
+        head.set_aggregation(Aggregation::mnn(2, distance, Weighting::InverseDistance).unwrap());
         save(&format!("mnn2_{}_l2.json", distance.name()), &head);
     }
     let mut wide = ImprintedHead::with_inference(

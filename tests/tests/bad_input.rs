@@ -27,12 +27,12 @@ use imprint_bench::{
 use imprint_core::metrics::{accuracy, per_class_f1};
 use imprint_core::{
     AggregateExt, Aggregation, Centering, Distance, GenerateExt, ImprintError, ImprintedHead, Imprinter,
-    InputNorm, Shots as CoreShots, WeightNorm, WeightNormalizer, Weighting, ZeroVectorPolicy, check_dim,
-    check_embeddings, check_finite, l2_normalize_rows, neural_collapse, pairwise,
+    InputNorm, MnnParams, Shots as CoreShots, WeightNorm, WeightNormalizer, Weighting, ZeroVectorPolicy,
+    check_dim, check_embeddings, check_finite, l2_normalize_rows, neural_collapse, pairwise,
 };
 use imprint_data::{
-    DataError, EmbeddingFile, Embeddings, LabelMapping, Shots, SourceData, Split, SyntheticParams, TaskSpec,
-    WriteOptions, read_embeddings, reference_path, write_embeddings,
+    DataError, EmbeddingFile, Embeddings, FewShot, LabelMapping, SourceData, Split, SyntheticParams,
+    TaskSpec, WriteOptions, read_embeddings, reference_path, write_embeddings,
 };
 use imprint_gen::{
     GENERATOR_NAMES, KMeansParams, KMedoidsParams, Mean, XavierRandomParams, generator_by_name,
@@ -412,11 +412,10 @@ fn core_bad_input() {
         ImprintError::InvalidParameter { name: "dim", .. },
         ["dim = 0", "at least one feature"]
     );
-    let zero_m = Aggregation::Mnn { m: 0, distance: Distance::Cosine, weighting: Weighting::Uniform };
     err_case!(
         c,
-        "ImprintedHead::with_inference: mnn with m = 0",
-        ImprintedHead::with_inference(2, InputNorm::None, zero_m),
+        "MnnParams::new(0)",
+        MnnParams::new(0, Distance::Cosine, Weighting::Uniform),
         ImprintError::InvalidParameter { name: "m", .. },
         ["m = 0", "neighbour"]
     );
@@ -427,12 +426,13 @@ fn core_bad_input() {
         ImprintError::InvalidParameter { name: "m", .. },
         ["m = 0"]
     );
+    let zero_m = r#"{"method":"mnn","m":0,"distance":"cosine","weighting":"uniform"}"#;
     err_case!(
         c,
-        "set_aggregation: m = 0",
-        two_class_head().set_aggregation(zero_m),
+        "Aggregation from JSON: mnn with m = 0",
+        serde_json::from_str::<Aggregation>(zero_m).map_err(|e| ImprintError::invalid("m", 0, e.to_string())),
         ImprintError::InvalidParameter { name: "m", .. },
-        ["m = 0"]
+        ["m = 0", "neighbour"]
     );
     err_case!(
         c,
@@ -704,7 +704,7 @@ fn core_bad_input() {
         c,
         "load_json: mnn with m = 0",
         load_head(&t),
-        ImprintError::InvalidParameter { name: "m", .. },
+        ImprintError::SavedHead { .. },
         ["m = 0"]
     );
     let t = edit(&text, "\"inner_product\"", "\"hamming\"");
@@ -1620,15 +1620,15 @@ fn data_task_bad_input() {
     );
     err_case!(
         c,
-        "Shots::from_reference(0)",
-        Shots::from_reference(0),
+        "FewShot::from_reference(0)",
+        FewShot::from_reference(0),
         DataError::InvalidShots { value: 0 },
         ["few-shot count 0"]
     );
     err_case!(
         c,
-        "Shots::from_reference(-5)",
-        Shots::from_reference(-5),
+        "FewShot::from_reference(-5)",
+        FewShot::from_reference(-5),
         DataError::InvalidShots { value: -5 },
         ["few-shot count -5"]
     );
@@ -2160,15 +2160,14 @@ fn documented_behaviour() {
     });
     c.add("few-shot count above every class keeps every sample", || {
         let task = TaskSpec::new("t")
-            .shots(Shots::PerClass(1000))
+            .shots(FewShot::PerClass(1000))
             .build(&[source("Toy", 2, 3)])
             .map_err(|e| e.to_string())?;
         task.classes().iter().all(|c| c.n_train() == 6).then_some(()).ok_or_else(|| "samples dropped".into())
     });
     c.add("m larger than the number of proxies is capped", || {
         let mut head = two_class_head();
-        head.set_aggregation(Aggregation::mnn(1000, Distance::Euclidean, Weighting::Uniform).unwrap())
-            .unwrap();
+        head.set_aggregation(Aggregation::mnn(1000, Distance::Euclidean, Weighting::Uniform).unwrap());
         let s = head.scores(good().view()).map_err(|e| e.to_string())?;
         s.rows().into_iter().all(|r| r.sum() == 3.0).then_some(()).ok_or_else(|| format!("{s:?}"))
     });

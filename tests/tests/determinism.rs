@@ -258,7 +258,7 @@ fn scores_and_predictions(
 ) {
     for &agg in aggregations {
         let mut head = head.clone();
-        head.set_aggregation(agg).unwrap();
+        head.set_aggregation(agg);
         let scores = head.scores(queries.view()).unwrap();
         let predicted =
             if predict { head.predict(queries.view()).unwrap() } else { argmax_rows(scores.view()) };

@@ -177,7 +177,9 @@ pub fn aggregation(
 ) -> Result<()> {
     let (kind, m) = match aggregation {
         Aggregation::Max { distance: Distance::InnerProduct } => ("max", 1),
-        Aggregation::Mnn { m, distance: Distance::Euclidean, weighting: Weighting::Uniform } => ("mnn", m),
+        Aggregation::Mnn(p) if p.distance() == Distance::Euclidean && p.weighting() == Weighting::Uniform => {
+            ("mnn", p.m())
+        }
         other => {
             return Err(BenchError::Unsupported {
                 context: "bench-peers".into(),

@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use super::python::PythonEnv;
 use crate::grid::{ExperimentGrid, MethodParams};
-use crate::methods::ProxyMethod;
 use crate::presets::{preset_configs, preset_lambdas};
 use crate::runner::{RunOptions, run_grid};
 use crate::sources::SourceCache;
@@ -44,9 +43,8 @@ pub const EQUAL_PP: f64 = 1e-4;
 /// Whether a combination draws random numbers: few-shot sampling, or a proxy
 /// method seeded by the combination's seed.
 fn draws_random(params: &MethodParams) -> bool {
-    use ProxyMethod::{Fps, Kls, Kmeans, None, Random};
     params.presampling_fewshot_value != -1
-        || matches!(params.proxy_method, Kmeans | Kls | Random | Fps | None)
+        || matches!(params.proxy_method, "kmeans" | "kls" | "random" | "fps" | "none")
 }
 
 /// What the comparison measured.
@@ -203,7 +201,7 @@ pub fn compare(
     for record in load_all(&records)? {
         if let Some(acc) = theirs.get(&record.id().to_string()) {
             let params = &record.combination.params;
-            let key = (params.proxy_method.as_str().to_string(), draws_random(params));
+            let key = (params.proxy_method.to_string(), draws_random(params));
             by_method.entry(key).or_default().push((record.task_acc - acc).abs());
         }
     }
@@ -247,7 +245,7 @@ mod tests {
         let mut seen = BTreeMap::new();
         for c in grid.combinations() {
             let p = &c.params;
-            seen.insert((p.proxy_method.as_str(), p.presampling_fewshot_value), draws_random(p));
+            seen.insert((p.proxy_method, p.presampling_fewshot_value), draws_random(p));
         }
         assert_eq!(seen.len(), 20, "every method with and without few-shot sampling: {seen:?}");
         for ((method, shots), random) in seen {

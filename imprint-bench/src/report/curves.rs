@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::methods::ProxyMethod;
 use crate::stats;
 
 use super::figures::{self, Figure, Series, Style};
@@ -38,8 +37,8 @@ fn push_figure(
 /// T5: accuracy vs shots per class for mean and k-means (L2 norms, max).
 pub(super) fn low_data(summary: &Summary, figs: &mut Vec<Figure>) -> Section {
     let mut s = Section::new("T5", "Low-data regime: accuracy vs shots per class");
-    let mean = MethodKey::l2_max(ProxyMethod::Mean, 1);
-    let is_kmeans = |m: &MethodKey| *m == MethodKey::l2_max(ProxyMethod::Kmeans, m.k);
+    let mean = MethodKey::l2_max("mean", 1);
+    let is_kmeans = |m: &MethodKey| *m == MethodKey::l2_max("kmeans", m.k);
     // (data, shot) -> method -> accuracy
     let mut cells: BTreeMap<DataKey, BTreeMap<i64, BTreeMap<MethodKey, f64>>> = BTreeMap::new();
     let mut uncapped = BTreeSet::new();
@@ -76,7 +75,7 @@ pub(super) fn low_data(summary: &Summary, figs: &mut Vec<Figure>) -> Section {
     series.extend(ks.iter().map(|&k| (format!("kmeans k={k}"), Some(k))));
     let method = |k: &Option<i64>, f: i64| match *k {
         None => mean,
-        Some(k) => MethodKey::l2_max(ProxyMethod::Kmeans, if f == -1 { k } else { k.min(f) }),
+        Some(k) => MethodKey::l2_max("kmeans", if f == -1 { k } else { k.min(f) }),
     };
     let mut header = vec!["GEN".to_owned()];
     header.extend(shots.iter().map(|&f| shot_label(f)));
@@ -190,11 +189,11 @@ pub(super) fn proxies(
     figs: &mut Vec<Figure>,
 ) -> Section {
     let mut s = Section::new("T6", "Accuracy vs number of proxies (k-means) and neural collapse");
-    let mean = MethodKey::l2_max(ProxyMethod::Mean, 1);
+    let mean = MethodKey::l2_max("mean", 1);
     let mut by_task: BTreeMap<DataKey, BTreeMap<i64, f64>> = BTreeMap::new();
     let mut used_mean = false;
     for (task, m, c) in summary.cells() {
-        if !task.is_full_data() || m.k < 1 || *m != MethodKey::l2_max(ProxyMethod::Kmeans, m.k) {
+        if !task.is_full_data() || m.k < 1 || *m != MethodKey::l2_max("kmeans", m.k) {
             continue;
         }
         by_task.entry(task.data.clone()).or_default().insert(m.k, c.median_acc);

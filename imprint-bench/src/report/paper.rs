@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::methods::{AggregationMethod, DistanceFunction, InputNorm, ProxyMethod, WeightNorm, Weighting};
+use imprint_core::{AggregationMethod, Distance, InputNorm, WeightNorm, Weighting};
+
+use crate::names::REFERENCE_ZERO_POLICY;
 use crate::stats;
 
 use super::compare::{Comparison, RowSpec};
@@ -12,7 +14,7 @@ use super::table::{Table, fmt_mean_std, fmt_opt, fmt_seconds};
 use super::{Block, Section, cd_diagram};
 
 type I = InputNorm;
-type P = ProxyMethod;
+type P = &'static str;
 type W = WeightNorm;
 
 fn full(t: &TaskKey) -> bool {
@@ -62,25 +64,30 @@ pub(super) fn push_comparison(
 /// T1: prior methods vs ours vs the least-squares oracle.
 pub(super) fn prior_methods(summary: &Summary, figs: &mut Vec<Figure>) -> Section {
     let mut s = Section::new("T1", "Prior methods vs ours vs oracle");
-    let janson = MethodKey::max_ip(I::None, P::Mean, 1, W::None, I::None);
+    let janson = MethodKey::max_ip(I::None, "mean", 1, W::None, I::None);
     let specs = vec![
-        RowSpec::new("Qi et al.", MethodKey::max_ip(I::L2, P::Mean, 1, W::L2, I::L2)).paper(86.79),
-        RowSpec::new("Hosoda et al.", MethodKey::max_ip(I::None, P::Mean, 1, W::Quantile, I::None))
+        RowSpec::new(
+            "Qi et al.",
+            MethodKey::max_ip(
+                I::L2(REFERENCE_ZERO_POLICY),
+                "mean",
+                1,
+                W::L2(REFERENCE_ZERO_POLICY),
+                I::L2(REFERENCE_ZERO_POLICY),
+            ),
+        )
+        .paper(86.79),
+        RowSpec::new("Hosoda et al.", MethodKey::max_ip(I::None, "mean", 1, W::Quantile, I::None))
             .paper(82.90),
         RowSpec::new(
             "Janson et al.",
-            janson.with_agg(
-                AggregationMethod::Mnn,
-                DistanceFunction::Euclidean,
-                Weighting::WeightedByDistance,
-                1,
-            ),
+            janson.with_agg(AggregationMethod::Mnn, Distance::Euclidean, Weighting::InverseDistance, 1),
         )
-        .or(janson.with_agg(AggregationMethod::Mnn, DistanceFunction::Euclidean, Weighting::Uniform, 1))
-        .or(janson.with_agg(AggregationMethod::Max, DistanceFunction::Euclidean, Weighting::Uniform, -1))
+        .or(janson.with_agg(AggregationMethod::Mnn, Distance::Euclidean, Weighting::Uniform, 1))
+        .or(janson.with_agg(AggregationMethod::Max, Distance::Euclidean, Weighting::Uniform, -1))
         .paper(86.64),
-        RowSpec::new("Ours", MethodKey::l2_max(P::Kmeans, 20)).paper(91.06),
-        RowSpec::new("Oracle", MethodKey::max_ip(I::None, P::Ls, 1, W::None, I::None)).paper(94.54),
+        RowSpec::new("Ours", MethodKey::l2_max("kmeans", 20)).paper(91.06),
+        RowSpec::new("Oracle", MethodKey::max_ip(I::None, "ls", 1, W::None, I::None)).paper(94.54),
     ];
     let c = Comparison::build("Prior methods vs ours (k = 20) vs oracle", summary, &specs, full).note(
         "Janson et al. = 1-nn (euclidean): mnn m = 1 (either weighting; the reference's analysis uses \
@@ -97,34 +104,34 @@ pub(super) fn generation(summary: &Summary, figs: &mut Vec<Figure>) -> Section {
         (
             20,
             [
-                (P::Kmeans, 91.04),
-                (P::Kmedoids, 87.01),
-                (P::Mean, 86.84),
-                (P::CovMax, 83.98),
-                (P::Random, 82.14),
-                (P::Fps, 65.56),
+                ("kmeans", 91.04),
+                ("kmedoids", 87.01),
+                ("mean", 86.84),
+                ("cov_max", 83.98),
+                ("random", 82.14),
+                ("fps", 65.56),
             ],
         ),
         (
             5,
             [
-                (P::Kmeans, 89.15),
-                (P::Mean, 86.84),
-                (P::Kmedoids, 84.87),
-                (P::CovMax, 82.11),
-                (P::Random, 75.93),
-                (P::Fps, 63.64),
+                ("kmeans", 89.15),
+                ("mean", 86.84),
+                ("kmedoids", 84.87),
+                ("cov_max", 82.11),
+                ("random", 75.93),
+                ("fps", 63.64),
             ],
         ),
     ];
     for (k, rows) in papers {
         let k = i64::from(k);
-        let specs: Vec<RowSpec> = [P::Kmeans, P::Kmedoids, P::Mean, P::CovMax, P::Random, P::Fps]
+        let specs: Vec<RowSpec> = ["kmeans", "kmedoids", "mean", "cov_max", "random", "fps"]
             .iter()
             .map(|&p| {
                 let paper = rows.iter().find(|(q, _)| *q == p).map(|(_, v)| *v);
-                let k = if p == P::Mean { 1 } else { k };
-                RowSpec::new(p.as_str(), MethodKey::l2_max(p, k)).paper_opt(paper)
+                let k = if p == "mean" { 1 } else { k };
+                RowSpec::new(p, MethodKey::l2_max(p, k)).paper_opt(paper)
             })
             .collect();
         let c = Comparison::build(format!("GEN at k = {k}"), summary, &specs, full)
@@ -150,7 +157,7 @@ pub(super) fn norm(summary: &Summary) -> Section {
     let base = |m: &MethodKey| {
         *m == MethodKey::max_ip(
             m.normalize_for_proxy_selection,
-            P::Mean,
+            "mean",
             1,
             m.normalize_weights,
             m.normalize_input_data,
@@ -162,8 +169,11 @@ pub(super) fn norm(summary: &Summary) -> Section {
         m.normalize_weights,
         m.normalize_input_data,
     ) {
-        (I::None, W::L2, I::L2) | (I::None, W::L2, I::None) => Some(86.84),
-        (I::L2, W::L2, I::L2) => Some(86.79),
+        (I::None, W::L2(REFERENCE_ZERO_POLICY), I::L2(REFERENCE_ZERO_POLICY))
+        | (I::None, W::L2(REFERENCE_ZERO_POLICY), I::None) => Some(86.84),
+        (I::L2(REFERENCE_ZERO_POLICY), W::L2(REFERENCE_ZERO_POLICY), I::L2(REFERENCE_ZERO_POLICY)) => {
+            Some(86.79)
+        }
         (I::None, W::Quantile, I::None) => Some(82.90),
         _ => None,
     };
@@ -190,7 +200,7 @@ pub(super) fn norm(summary: &Summary) -> Section {
         ],
     )
     .left_columns(1);
-    for (post, paper) in [(W::L2, 86.84), (W::None, 83.26), (W::Quantile, 82.90)] {
+    for (post, paper) in [(W::L2(REFERENCE_ZERO_POLICY), 86.84), (W::None, 83.26), (W::Quantile, 82.90)] {
         let group: Vec<_> = rows.iter().filter(|r| r.method.normalize_weights == post).collect();
         let Some(best) = group
             .iter()
@@ -237,24 +247,23 @@ fn agg_paper(proxy: P, m: &MethodKey) -> Option<f64> {
     let all = [(-1, 92.81), (1, 92.81), (3, 93.50), (5, 93.74), (20, 93.56), (50, 92.91)];
     let kmeans = [(-1, 91.06), (1, 91.06), (3, 90.59), (5, 90.12), (20, 87.05)];
     let key = match (m.aggregation_method, m.aggregation_distance_function) {
-        (AggregationMethod::Max, DistanceFunction::InnerProduct) => -1,
-        (AggregationMethod::Max, DistanceFunction::Euclidean) => 1,
-        (AggregationMethod::Mnn, DistanceFunction::Euclidean) => m.m,
+        (AggregationMethod::Max, Distance::InnerProduct) => -1,
+        (AggregationMethod::Max, Distance::Euclidean) => 1,
+        (AggregationMethod::Mnn, Distance::Euclidean) => m.m,
         _ => return None,
     };
-    let table: &[(i64, f64)] = if proxy == P::All { &all } else { &kmeans };
+    let table: &[(i64, f64)] = if proxy == "all" { &all } else { &kmeans };
     table.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 
 /// T4: AGG with all data imprinted and with 20-means.
 pub(super) fn agg(summary: &Summary) -> Section {
     let mut s = Section::new("T4", "AGG: max vs m-nn");
-    for (proxy, k, title) in
-        [(P::All, -1, "AGG with all data imprinted"), (P::Kmeans, 20, "AGG with 20-means")]
+    for (proxy, k, title) in [("all", -1, "AGG with all data imprinted"), ("kmeans", 20, "AGG with 20-means")]
     {
         let base = MethodKey::l2_max(proxy, k);
         let methods = summary.methods_where(full, |m| {
-            base == m.with_agg(AggregationMethod::Max, DistanceFunction::InnerProduct, Weighting::Uniform, -1)
+            base == m.with_agg(AggregationMethod::Max, Distance::InnerProduct, Weighting::Uniform, -1)
         });
         let mut methods: Vec<MethodKey> = methods.into_iter().collect();
         methods.sort_by_key(|m| {
@@ -274,9 +283,8 @@ pub(super) fn agg(summary: &Summary) -> Section {
 /// T7: least squares vs k-least-squares (oracles, no normalization, max).
 pub(super) fn kls(summary: &Summary) -> Section {
     let mut s = Section::new("T7", "k-least-squares vs least-squares (oracles)");
-    let ls = MethodKey::max_ip(I::None, P::Ls, 1, W::None, I::None);
-    let kls =
-        summary.methods_where(full, |m| *m == MethodKey::max_ip(I::None, P::Kls, m.k, W::None, I::None));
+    let ls = MethodKey::max_ip(I::None, "ls", 1, W::None, I::None);
+    let kls = summary.methods_where(full, |m| *m == MethodKey::max_ip(I::None, "kls", m.k, W::None, I::None));
     let mut specs = vec![RowSpec::new("ls", ls).paper(94.54)];
     specs.extend(kls.iter().map(|m| RowSpec::new(format!("kls k={}", m.k), *m)));
     let c = Comparison::build("ls vs kls per k", summary, &specs, full)
@@ -302,18 +310,18 @@ pub(super) fn runtime(summary: &Summary) -> Section {
         return s;
     }
     let paper = [
-        ((P::Mean, 1), 0.0029),
-        ((P::Kmeans, 5), 1.2249),
-        ((P::Kmeans, 20), 1.7321),
-        ((P::Ls, 1), 0.1593),
-        ((P::Kls, 5), 1.3724),
-        ((P::Kls, 20), 2.3717),
+        (("mean", 1), 0.0029),
+        (("kmeans", 5), 1.2249),
+        (("kmeans", 20), 1.7321),
+        (("ls", 1), 0.1593),
+        (("kls", 5), 1.3724),
+        (("kls", 20), 2.3717),
     ];
     let mut t = Table::new(
         "Median total_GEN_time per task (s), averaged over tasks",
         &["GEN", "k", "avg s ± std", "n tasks", "paper s"],
     );
-    let order = |p: &P| P::ALL.iter().position(|q| q == p).unwrap_or(usize::MAX);
+    let order = |p: &P| imprint::GENERATOR_NAMES.iter().position(|q| q == p).unwrap_or(usize::MAX);
     let mut keys: Vec<&(P, i64)> = per_method.keys().collect();
     keys.sort_by_key(|(p, k)| (order(p), *k));
     for key in keys {

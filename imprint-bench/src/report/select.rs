@@ -13,9 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::grid::MethodParams;
-use crate::methods::{
-    AggregationMethod, DistanceFunction, InputNorm, PresamplingMethod, ProxyMethod, WeightNorm, Weighting,
-};
+use imprint_core::{AggregationMethod, Distance, InputNorm, WeightNorm, Weighting};
+use imprint_data::PresamplingMethod;
+
+use crate::names::REFERENCE_ZERO_POLICY;
 use crate::record::Record;
 use crate::stats;
 
@@ -80,7 +81,7 @@ pub struct MethodKey {
     /// NORMpre.
     pub normalize_for_proxy_selection: InputNorm,
     /// GEN.
-    pub proxy_method: ProxyMethod,
+    pub proxy_method: &'static str,
     /// Number of proxies per class (-1 = all samples).
     pub k: i64,
     /// NORMpost.
@@ -90,7 +91,7 @@ pub struct MethodKey {
     /// AGG.
     pub aggregation_method: AggregationMethod,
     /// AGG distance.
-    pub aggregation_distance_function: DistanceFunction,
+    pub aggregation_distance_function: Distance,
     /// AGG vote weighting.
     pub aggregation_weighting: Weighting,
     /// Neighbours of `mnn` (-1 for `max`).
@@ -115,7 +116,7 @@ impl MethodKey {
 
     /// `max` with inner product (uniform, m = -1) and the given NORMpre,
     /// GEN, k, NORMpost, NORMinf.
-    pub fn max_ip(pre: InputNorm, proxy: ProxyMethod, k: i64, post: WeightNorm, inf: InputNorm) -> Self {
+    pub fn max_ip(pre: InputNorm, proxy: &'static str, k: i64, post: WeightNorm, inf: InputNorm) -> Self {
         Self {
             normalize_for_proxy_selection: pre,
             proxy_method: proxy,
@@ -123,22 +124,28 @@ impl MethodKey {
             normalize_weights: post,
             normalize_input_data: inf,
             aggregation_method: AggregationMethod::Max,
-            aggregation_distance_function: DistanceFunction::InnerProduct,
+            aggregation_distance_function: Distance::InnerProduct,
             aggregation_weighting: Weighting::Uniform,
             m: -1,
         }
     }
 
     /// L2 everywhere (NORMpre, NORMpost, NORMinf) with `max` and inner product.
-    pub fn l2_max(proxy: ProxyMethod, k: i64) -> Self {
-        Self::max_ip(InputNorm::L2, proxy, k, WeightNorm::L2, InputNorm::L2)
+    pub fn l2_max(proxy: &'static str, k: i64) -> Self {
+        Self::max_ip(
+            InputNorm::L2(REFERENCE_ZERO_POLICY),
+            proxy,
+            k,
+            WeightNorm::L2(REFERENCE_ZERO_POLICY),
+            InputNorm::L2(REFERENCE_ZERO_POLICY),
+        )
     }
 
     /// This method with another aggregation.
     pub fn with_agg(
         mut self,
         method: AggregationMethod,
-        distance: DistanceFunction,
+        distance: Distance,
         weighting: Weighting,
         m: i64,
     ) -> Self {
@@ -153,9 +160,7 @@ impl MethodKey {
     /// `5-nn (euclidean, uniform)`.
     pub fn agg_label(&self) -> String {
         match self.aggregation_method {
-            AggregationMethod::Max
-                if self.aggregation_distance_function == DistanceFunction::InnerProduct =>
-            {
+            AggregationMethod::Max if self.aggregation_distance_function == Distance::InnerProduct => {
                 "max".to_owned()
             }
             AggregationMethod::Max => format!("max ({})", self.aggregation_distance_function),
@@ -169,7 +174,7 @@ impl MethodKey {
     /// GEN in words: `mean`, `kmeans k=20`, `all`.
     pub fn gen_label(&self) -> String {
         match self.proxy_method {
-            ProxyMethod::Mean | ProxyMethod::Ls | ProxyMethod::All => self.proxy_method.to_string(),
+            "mean" | "ls" | "all" => self.proxy_method.to_string(),
             p => format!("{p} k={}", self.k),
         }
     }
@@ -203,7 +208,7 @@ pub struct Cell {
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     cells: BTreeMap<TaskKey, BTreeMap<MethodKey, Cell>>,
-    gen_times: BTreeMap<(TaskKey, ProxyMethod, i64), Vec<f64>>,
+    gen_times: BTreeMap<(TaskKey, &'static str, i64), Vec<f64>>,
     /// Number of records given.
     pub n_records: usize,
     /// Records skipped because their accuracy is not finite.
@@ -310,7 +315,7 @@ impl Summary {
 
     /// Proxy-generation times (s) of every record of (task, GEN, k), any
     /// other setting and seed.
-    pub fn gen_times(&self) -> &BTreeMap<(TaskKey, ProxyMethod, i64), Vec<f64>> {
+    pub fn gen_times(&self) -> &BTreeMap<(TaskKey, &'static str, i64), Vec<f64>> {
         &self.gen_times
     }
 }
