@@ -23,9 +23,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayView2, CowArray, Ix2};
 use rayon::prelude::*;
 
-use crate::grid::{Combination, DataCombination, ExperimentGrid};
-use crate::record::{Record, TaskF1s};
-use crate::shard::Shard;
+use imprint_compat::{Combination, DataCombination, ExperimentGrid, Record, Shard, TaskF1s};
+
 use crate::sources::SourceCache;
 use crate::store::ResultStore;
 use crate::{BenchError, Result};
@@ -347,7 +346,7 @@ fn progress_bar(len: u64, visible: bool) -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ExperimentConfig;
+    use imprint_compat::ExperimentConfig;
 
     #[test]
     fn check_grid_fails_on_a_missing_lambda_without_touching_data() {

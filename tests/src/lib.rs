@@ -13,8 +13,8 @@ pub mod fuzz {
     //! `false` when it was rejected with an error, so callers can check that a
     //! seed corpus exercises both paths.
 
-    use imprint_bench::config::{MAX_GRID_DATA_BYTES, MAX_GRID_SIZE};
-    use imprint_bench::{ExperimentConfig, ExperimentGrid};
+    use imprint_compat::config::{MAX_GRID_DATA_BYTES, MAX_GRID_SIZE};
+    use imprint_compat::{ExperimentConfig, ExperimentGrid};
     use imprint_core::{AggregationMethod, ImprintError, ImprintedHead, Weighting};
     use imprint_data::EmbeddingFile;
     use ndarray::Array2;

@@ -11,8 +11,8 @@
 
 use std::path::{Path, PathBuf};
 
-use imprint_bench::config::ExperimentConfig;
-use imprint_bench::grid::ExperimentGrid;
+use imprint_compat::config::ExperimentConfig;
+use imprint_compat::grid::ExperimentGrid;
 use md5::{Digest, Md5};
 
 /// (file, number of combinations, MD5 of the ordered ids), from the reference's code.
@@ -74,7 +74,7 @@ fn grids_match_the_reference() {
 
 #[test]
 fn shards_partition_a_real_grid() {
-    use imprint_bench::shard::Shard;
+    use imprint_compat::shard::Shard;
     use std::collections::HashSet;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let grid = ExperimentGrid::new(&ExperimentConfig::from_path(dir.join("presampling.yaml")).unwrap());

@@ -34,7 +34,7 @@
 
 use std::path::Path;
 
-use crate::error::{BenchError, Result};
+use crate::error::{CompatError, Result};
 use crate::imagenet::random_class_remappings;
 use imprint_core::{AggregationMethod, Distance, InputNorm, WeightNorm, Weighting};
 use imprint_data::{LabelMapping, PresamplingMethod};
@@ -237,7 +237,7 @@ impl TaskSplits {
 }
 
 fn check_splits(name: &str, splits: &[Vec<i64>], source_name: &str) -> Result<()> {
-    let invalid = |reason: String| BenchError::InvalidValue {
+    let invalid = |reason: String| CompatError::InvalidValue {
         source_name: source_name.to_owned(),
         key: format!("task_splits.{name}"),
         value: format!("{splits:?}"),
@@ -287,7 +287,7 @@ impl ExperimentConfig {
     /// Reads and parses a config file.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| BenchError::Io {
+        let bytes = std::fs::read(path).map_err(|source| CompatError::Io {
             path: path.to_owned(),
             action: "read",
             source,
@@ -303,7 +303,7 @@ impl ExperimentConfig {
     /// Parses config text; `source_name` names it in errors.
     pub fn from_yaml_str(text: &str, source_name: &str) -> Result<Self> {
         let root = parse_config_text(text, source_name)?
-            .ok_or_else(|| BenchError::EmptyConfig { source_name: source_name.to_owned() })?;
+            .ok_or_else(|| CompatError::EmptyConfig { source_name: source_name.to_owned() })?;
         let p = Parser { source_name };
         let Node::Map(entries) = root else {
             return Err(p.wrong("<top level>", "a mapping of config keys", &root));
@@ -334,7 +334,7 @@ impl ExperimentConfig {
         let mut saw_proxy_methods = false;
         for (key, value) in &entries {
             let Node::Str(key) = key else {
-                return Err(BenchError::UnknownKey {
+                return Err(CompatError::UnknownKey {
                     source_name: source_name.to_owned(),
                     key: key.render(),
                     known: KNOWN_KEYS.join(", "),
@@ -398,7 +398,7 @@ impl ExperimentConfig {
                 }
                 "ms" => config.ms = p.sizes(key, value)?,
                 other => {
-                    return Err(BenchError::UnknownKey {
+                    return Err(CompatError::UnknownKey {
                         source_name: source_name.to_owned(),
                         key: other.to_owned(),
                         known: KNOWN_KEYS.join(", "),
@@ -407,7 +407,7 @@ impl ExperimentConfig {
             }
         }
         if !saw_proxy_methods {
-            return Err(BenchError::MissingKey {
+            return Err(CompatError::MissingKey {
                 source_name: source_name.to_owned(),
                 key: "proxy_methods",
                 reason: "the reference's default \"lmeans\" is not a known proxy method; list the methods explicitly",
@@ -487,7 +487,7 @@ impl ExperimentConfig {
     fn check_grid_size(&self) -> Result<()> {
         let size = self.unpruned_size();
         if size > MAX_GRID_SIZE {
-            return Err(BenchError::InvalidValue {
+            return Err(CompatError::InvalidValue {
                 source_name: self.source_name.clone(),
                 key: "<all list keys>".into(),
                 value: size.to_string(),
@@ -498,7 +498,7 @@ impl ExperimentConfig {
         }
         let bytes = self.data_copy_bytes();
         if bytes > MAX_GRID_DATA_BYTES {
-            return Err(BenchError::InvalidValue {
+            return Err(CompatError::InvalidValue {
                 source_name: self.source_name.clone(),
                 key: "backbones x datasets x label_remappings x task_splits".into(),
                 value: format!("about {bytes} bytes"),
@@ -608,8 +608,8 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    fn wrong(&self, key: &str, expected: &'static str, found: &Node) -> BenchError {
-        BenchError::WrongType {
+    fn wrong(&self, key: &str, expected: &'static str, found: &Node) -> CompatError {
+        CompatError::WrongType {
             source_name: self.source_name.to_owned(),
             key: key.to_owned(),
             expected,
@@ -617,8 +617,8 @@ impl Parser<'_> {
         }
     }
 
-    fn invalid(&self, key: &str, value: String, reason: impl Into<String>) -> BenchError {
-        BenchError::InvalidValue {
+    fn invalid(&self, key: &str, value: String, reason: impl Into<String>) -> CompatError {
+        CompatError::InvalidValue {
             source_name: self.source_name.to_owned(),
             key: key.to_owned(),
             value,
@@ -861,7 +861,10 @@ mod tests {
         );
         assert!(text.len() < 4096);
         let err = ExperimentConfig::from_yaml_str(&text, "t.yaml").unwrap_err();
-        assert!(matches!(&err, BenchError::InvalidValue { key, .. } if key.contains("task_splits")), "{err}");
+        assert!(
+            matches!(&err, CompatError::InvalidValue { key, .. } if key.contains("task_splits")),
+            "{err}"
+        );
         // A tenth of the backbones fits (about 90 MB).
         let text = text.replacen(&vec!["a"; 300].join(","), &vec!["a"; 30].join(","), 1);
         let config = ExperimentConfig::from_yaml_str(&text, "t.yaml").unwrap();
@@ -906,74 +909,74 @@ mod tests {
         assert_eq!(maps[2].0, "map1-0");
     }
 
-    fn err(text: &str) -> BenchError {
+    fn err(text: &str) -> CompatError {
         ExperimentConfig::from_yaml_str(text, "bad.yaml").unwrap_err()
     }
 
     #[test]
     fn hostile_configs_are_named_errors() {
         assert!(
-            matches!(err("{\"proxy_methods\": [\"mean\"], \"kz\": [1]}"), BenchError::UnknownKey { key, .. } if key == "kz")
+            matches!(err("{\"proxy_methods\": [\"mean\"], \"kz\": [1]}"), CompatError::UnknownKey { key, .. } if key == "kz")
         );
         assert!(
-            matches!(err("{\"proxy_methods\": [\"lmeans\"]}"), BenchError::InvalidValue { key, .. } if key == "proxy_methods[0]")
+            matches!(err("{\"proxy_methods\": [\"lmeans\"]}"), CompatError::InvalidValue { key, .. } if key == "proxy_methods[0]")
         );
         assert!(
-            matches!(err("{\"proxy_methods\": \"mean\"}"), BenchError::WrongType { key, .. } if key == "proxy_methods")
+            matches!(err("{\"proxy_methods\": \"mean\"}"), CompatError::WrongType { key, .. } if key == "proxy_methods")
         );
         assert!(
-            matches!(err("{\"proxy_methods\": [\"mean\"], \"ks\": [\"5\"]}"), BenchError::WrongType { key, .. } if key == "ks[0]")
+            matches!(err("{\"proxy_methods\": [\"mean\"], \"ks\": [\"5\"]}"), CompatError::WrongType { key, .. } if key == "ks[0]")
         );
         assert!(
-            matches!(err("{\"proxy_methods\": [\"mean\"], \"ks\": [5000000]}"), BenchError::InvalidValue { key, .. } if key == "ks[0]")
+            matches!(err("{\"proxy_methods\": [\"mean\"], \"ks\": [5000000]}"), CompatError::InvalidValue { key, .. } if key == "ks[0]")
         );
         assert!(
-            matches!(err("{\"proxy_methods\": [\"mean\"], \"ms\": [-2]}"), BenchError::InvalidValue { key, .. } if key == "ms[0]")
+            matches!(err("{\"proxy_methods\": [\"mean\"], \"ms\": [-2]}"), CompatError::InvalidValue { key, .. } if key == "ms[0]")
         );
         assert!(matches!(
             err("{\"proxy_methods\": [\"mean\"], \"ks\": [0]}"),
-            BenchError::InvalidValue { .. }
+            CompatError::InvalidValue { .. }
         ));
         assert!(matches!(
             err("{\"proxy_methods\": [\"mean\"], \"ks\": []}"),
-            BenchError::InvalidValue { .. }
+            CompatError::InvalidValue { .. }
         ));
         assert!(matches!(
             err("{\"proxy_methods\": [\"mean\"], \"seeds\": [1, 1]}"),
-            BenchError::InvalidValue { .. }
+            CompatError::InvalidValue { .. }
         ));
         assert!(matches!(
             err("{\"proxy_methods\": [\"mean\"], \"seeds\": [-5]}"),
-            BenchError::InvalidValue { .. }
+            CompatError::InvalidValue { .. }
         ));
-        assert!(matches!(err("{\"ks\": [1]}"), BenchError::MissingKey { key: "proxy_methods", .. }));
-        assert!(matches!(err("# nothing\n"), BenchError::EmptyConfig { .. }));
-        assert!(matches!(err("[1, 2]"), BenchError::WrongType { .. }));
+        assert!(matches!(err("{\"ks\": [1]}"), CompatError::MissingKey { key: "proxy_methods", .. }));
+        assert!(matches!(err("# nothing\n"), CompatError::EmptyConfig { .. }));
+        assert!(matches!(err("[1, 2]"), CompatError::WrongType { .. }));
         assert!(matches!(
             err("{\"proxy_methods\": [\"mean\"], \"backbones\": [\"../x\"]}"),
-            BenchError::InvalidValue { .. }
+            CompatError::InvalidValue { .. }
         ));
         assert!(matches!(
             err("{\"proxy_methods\": [\"mean\"], \"label_remappings\": {\"m\": {\"0\": 1}}}"),
-            BenchError::WrongType { .. }
+            CompatError::WrongType { .. }
         ));
         assert!(matches!(
             err("{\"proxy_methods\": [\"mean\"], \"task_splits\": {\"t\": [[1, 1]]}}"),
-            BenchError::InvalidValue { .. }
+            CompatError::InvalidValue { .. }
         ));
         assert!(matches!(
             err("{\"proxy_methods\": [\"mean\"], \"presampling_quantiles_values\": [[0.9, 0.1]]}"),
-            BenchError::InvalidValue { .. }
+            CompatError::InvalidValue { .. }
         ));
         assert!(matches!(
             ExperimentConfig::from_bytes(b"\xfe\xff", "x.yaml"),
-            Err(BenchError::NotUtf8 { .. })
+            Err(CompatError::NotUtf8 { .. })
         ));
         let many: String = (1..=400).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
         let huge = format!(
             "{{\"proxy_methods\": [\"kmeans\"], \"ks\": [{many}], \"ms\": [{many}], \"presampling_fewshot_values\": [{many}]}}"
         );
-        assert!(matches!(err(&huge), BenchError::InvalidValue { key, .. } if key == "<all list keys>"));
+        assert!(matches!(err(&huge), CompatError::InvalidValue { key, .. } if key == "<all list keys>"));
         let e = err("{\"proxy_methods\": [\"mean\"], \"kz\": [1]}").to_string();
         assert!(
             e.contains("bad.yaml") && e.contains("kz") && e.contains("presampling_fewshot_values"),

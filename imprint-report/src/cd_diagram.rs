@@ -145,7 +145,7 @@ pub fn cd_diagram(title: &str, sig: &Significance) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::compare::PairTest;
+    use crate::compare::PairTest;
 
     #[test]
     fn cliques_of_small_graphs() {

@@ -61,3 +61,15 @@ pub fn task(n_classes: usize, n_train: usize, n_test: usize, dim: usize, seed: u
         .generate(seed)
         .map_err(|source| BenchError::Data { context: "benchmark workload".into(), source })
 }
+/// Quality of a set of proxies: the sum over samples of the squared distance
+/// to the nearest proxy (k-means' inertia for centroids), in f64.
+pub fn quantization_error(x: ndarray::ArrayView2<'_, f32>, proxies: ndarray::ArrayView2<'_, f32>) -> f64 {
+    x.outer_iter()
+        .map(|r| {
+            proxies
+                .outer_iter()
+                .map(|p| r.iter().zip(p).map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2)).sum::<f64>())
+                .fold(f64::INFINITY, f64::min)
+        })
+        .sum()
+}

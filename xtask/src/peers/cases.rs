@@ -15,9 +15,9 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 use super::measure::{peak_rss_growth, time_reps};
-use super::workloads::{Modes, one_class, task};
 use super::{Measurement, OURS, npy};
-use crate::{BenchError, Result};
+use imprint_bench::workloads::{Modes, one_class, task};
+use imprint_bench::{BenchError, Result};
 
 /// The paper's seeds.
 pub const SEEDS: [u64; 3] = [17121997, 123987, 12412312];

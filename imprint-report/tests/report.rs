@@ -2,15 +2,13 @@
 
 use std::sync::Arc;
 
-use imprint_bench::config::{Number, QuantileRange};
-use imprint_bench::names::REFERENCE_ZERO_POLICY;
-use imprint_bench::report::{
-    MethodKey, Report, TaskCollapse, read_collapse, render, write_collapse, write_report,
-};
-use imprint_bench::stats::{self, RankTies};
-use imprint_bench::{Combination, DataCombination, MethodParams, Record, TaskF1s, load_all};
+use imprint_compat::config::{Number, QuantileRange};
+use imprint_compat::names::REFERENCE_ZERO_POLICY;
+use imprint_compat::{Combination, DataCombination, MethodParams, Record, TaskF1s, load_all};
 use imprint_core::{AggregationMethod, Distance, InputNorm, WeightNorm, Weighting};
 use imprint_data::{LabelMapping, PresamplingMethod};
+use imprint_report::stats::{self, RankTies};
+use imprint_report::{MethodKey, Report, TaskCollapse, read_collapse, render, write_collapse, write_report};
 
 type I = InputNorm;
 type W = WeightNorm;
@@ -518,10 +516,10 @@ fn collapse_file_round_trip() {
     write_collapse(&path, &values).unwrap();
     assert_eq!(read_collapse(&path).unwrap(), values);
     std::fs::write(&path, "{not json").unwrap();
-    assert!(matches!(read_collapse(&path), Err(imprint_bench::BenchError::CorruptRecord { .. })));
+    assert!(matches!(read_collapse(&path), Err(imprint_report::ReportError::CorruptFile { .. })));
     assert!(matches!(
         read_collapse(dir.path().join("missing.json")),
-        Err(imprint_bench::BenchError::Io { .. })
+        Err(imprint_report::ReportError::Io { .. })
     ));
 }
 

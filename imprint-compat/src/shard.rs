@@ -5,7 +5,7 @@
 //! worker computes the same assignment without coordination, and the shards
 //! partition the grid.
 
-use crate::error::{BenchError, Result};
+use crate::error::{CompatError, Result};
 
 /// One of `count` disjoint parts of a grid (0-based `index`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,7 +21,7 @@ impl Shard {
     /// Shard `index` of `count`; needs `count >= 1` and `index < count`.
     pub fn new(index: usize, count: usize) -> Result<Self> {
         if count == 0 || index >= count {
-            return Err(BenchError::InvalidShard {
+            return Err(CompatError::InvalidShard {
                 spec: format!("{index}/{count}"),
                 reason: "need count >= 1 and 0 <= index < count".into(),
             });
@@ -32,7 +32,7 @@ impl Shard {
     /// Parses `"I/N"` (0-based index I of N shards), e.g. `"3/8"`.
     pub fn parse(spec: &str) -> Result<Self> {
         let bad =
-            |reason: &str| BenchError::InvalidShard { spec: spec.to_owned(), reason: reason.to_owned() };
+            |reason: &str| CompatError::InvalidShard { spec: spec.to_owned(), reason: reason.to_owned() };
         let (i, n) = spec.trim().split_once('/').ok_or_else(|| bad("expected INDEX/COUNT, e.g. 0/4"))?;
         let i = i.trim().parse().map_err(|_| bad("INDEX is not a non-negative integer"))?;
         let n = n.trim().parse().map_err(|_| bad("COUNT is not a positive integer"))?;
@@ -50,7 +50,7 @@ impl Shard {
     /// [`Shard::from_env`] with a custom variable lookup (for tests and embedding).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>, count: usize) -> Result<Option<Self>> {
         let parse = |name: &str, value: &str| {
-            value.trim().parse::<usize>().map_err(|_| BenchError::InvalidShard {
+            value.trim().parse::<usize>().map_err(|_| CompatError::InvalidShard {
                 spec: format!("{name}={value}"),
                 reason: "not a non-negative integer".into(),
             })
@@ -63,7 +63,7 @@ impl Shard {
                 Some(m) => parse("SLURM_ARRAY_TASK_MIN", &m)?,
                 None => 0,
             };
-            let index = id.checked_sub(min).ok_or_else(|| BenchError::InvalidShard {
+            let index = id.checked_sub(min).ok_or_else(|| CompatError::InvalidShard {
                 spec: format!("SLURM_ARRAY_TASK_ID={id}"),
                 reason: format!("below SLURM_ARRAY_TASK_MIN={min}"),
             })?;
@@ -71,7 +71,7 @@ impl Shard {
         } else {
             return Ok(None);
         };
-        Self::new(index, count).map(Some).map_err(|_| BenchError::InvalidShard {
+        Self::new(index, count).map(Some).map_err(|_| CompatError::InvalidShard {
             spec: format!("{name} -> {index}/{count}"),
             reason: "index must be below the shard count".into(),
         })
@@ -113,7 +113,7 @@ mod tests {
     fn parsing_and_env() {
         assert_eq!(Shard::parse("3/8").unwrap(), Shard::new(3, 8).unwrap());
         for bad in ["8/8", "1/0", "x/2", "-1/2", "3", ""] {
-            assert!(matches!(Shard::parse(bad), Err(BenchError::InvalidShard { .. })), "{bad}");
+            assert!(matches!(Shard::parse(bad), Err(CompatError::InvalidShard { .. })), "{bad}");
         }
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())

@@ -8,7 +8,7 @@ use std::process::Command;
 use serde::Deserialize;
 
 use super::Measurement;
-use crate::{BenchError, Result};
+use imprint_bench::{BenchError, Result};
 
 /// A virtual environment at `venv`, made by `python -m venv` and filled from
 /// `requirements` (re-installed when that file changes).

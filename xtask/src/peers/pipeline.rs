@@ -9,11 +9,11 @@ use std::time::Instant;
 use serde::Deserialize;
 
 use super::python::PythonEnv;
-use crate::grid::{ExperimentGrid, MethodParams};
-use crate::presets::{preset_configs, preset_lambdas};
-use crate::runner::{RunOptions, run_grid};
-use crate::sources::SourceCache;
-use crate::{BenchError, ResultStore, Shard, load_all};
+use imprint_bench::presets::{preset_configs, preset_lambdas};
+use imprint_bench::runner::{RunOptions, run_grid};
+use imprint_bench::sources::SourceCache;
+use imprint_bench::{BenchError, ResultStore};
+use imprint_compat::{ExperimentGrid, MethodParams, Shard, load_all};
 
 /// Accuracy agreement of the two pipelines for one proxy method, over the
 /// combinations that draw random numbers or over those that do not.
@@ -84,7 +84,7 @@ pub fn compare(
     root: &Path,
     every: usize,
     python: Option<&PythonEnv>,
-) -> crate::Result<PipelineOutcome> {
+) -> imprint_bench::Result<PipelineOutcome> {
     let io = |path: &Path, action: &'static str| {
         let path = path.to_owned();
         move |source| BenchError::Io { path, action, source }
@@ -106,7 +106,7 @@ pub fn compare(
 
     // Every grid into a fresh store; the first run also loads the embeddings
     // (both sides load outside their timing, so they are loaded first).
-    let run_all = |store_dir: &Path| -> crate::Result<(usize, f64)> {
+    let run_all = |store_dir: &Path| -> imprint_bench::Result<(usize, f64)> {
         let store = ResultStore::open(store_dir, false)?;
         let start = Instant::now();
         let mut written = 0;
@@ -116,7 +116,7 @@ pub fn compare(
         Ok((written, start.elapsed().as_secs_f64()))
     };
     for grid in &grids {
-        for data in crate::runner::distinct_data([grid], shard) {
+        for data in imprint_bench::runner::distinct_data([grid], shard) {
             options.sources.get(root, &data.backbone_name, &data.dataset_name)?;
         }
     }
@@ -171,13 +171,15 @@ pub fn compare(
         args.push(OsStr::new(l));
     }
     // Its own clock: from the first combination to the last, tasks loaded before.
-    let timed = |extra: Option<&str>| -> crate::Result<f64> {
+    let timed = |extra: Option<&str>| -> imprint_bench::Result<f64> {
         let mut all = args.clone();
         all.extend(extra.map(OsStr::new));
         python.run_pipeline(&all)?;
         let text = std::fs::read_to_string(&summary).map_err(io(&summary, "read"))?;
-        let parsed: PythonSummary = serde_json::from_str(&text)
-            .map_err(|e| BenchError::CorruptRecord { path: summary.clone(), reason: e.to_string() })?;
+        let parsed: PythonSummary = serde_json::from_str(&text).map_err(|e| BenchError::Unsupported {
+            context: summary.clone().display().to_string(),
+            reason: format!("unreadable output of the Python pipeline: {e}"),
+        })?;
         Ok(parsed.wall_seconds)
     };
     eprintln!(
@@ -192,11 +194,14 @@ pub fn compare(
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
-            serde_json::from_str::<PythonResult>(l)
-                .map(|r| (r.id, r.task_acc))
-                .map_err(|e| BenchError::CorruptRecord { path: out.clone(), reason: e.to_string() })
+            serde_json::from_str::<PythonResult>(l).map(|r| (r.id, r.task_acc)).map_err(|e| {
+                BenchError::Unsupported {
+                    context: out.clone().display().to_string(),
+                    reason: format!("unreadable output of the Python pipeline: {e}"),
+                }
+            })
         })
-        .collect::<crate::Result<_>>()?;
+        .collect::<imprint_bench::Result<_>>()?;
     let mut by_method: BTreeMap<(String, bool), Vec<f64>> = BTreeMap::new();
     for record in load_all(&records)? {
         if let Some(acc) = theirs.get(&record.id().to_string()) {
@@ -230,7 +235,7 @@ pub fn compare(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ExperimentConfig;
+    use imprint_compat::ExperimentConfig;
 
     #[test]
     fn random_draws_come_from_few_shot_sampling_or_a_seeded_method() {

@@ -20,7 +20,7 @@
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-use crate::error::{BenchError, Result};
+use crate::error::{CompatError, Result};
 
 /// Deepest nesting of sequences and mappings we accept.
 pub const MAX_DEPTH: usize = 64;
@@ -97,21 +97,21 @@ pub fn strip_comments(text: &str) -> String {
 /// Decodes bytes as UTF-8, naming the source and the offset on failure.
 pub fn decode_utf8<'a>(bytes: &'a [u8], source_name: &str) -> Result<&'a str> {
     if bytes.len() > MAX_CONFIG_BYTES {
-        return Err(BenchError::ConfigTooLarge {
+        return Err(CompatError::ConfigTooLarge {
             source_name: source_name.to_owned(),
             size: bytes.len(),
             limit: MAX_CONFIG_BYTES,
         });
     }
     std::str::from_utf8(bytes)
-        .map_err(|e| BenchError::NotUtf8 { source_name: source_name.to_owned(), offset: e.valid_up_to() })
+        .map_err(|e| CompatError::NotUtf8 { source_name: source_name.to_owned(), offset: e.valid_up_to() })
 }
 
 /// Strips comments like the reference and parses the single YAML document.
 /// Returns `Ok(None)` for an empty document (PyYAML's `None`).
 pub fn parse_config_text(text: &str, source_name: &str) -> Result<Option<Node>> {
     if text.len() > MAX_CONFIG_BYTES {
-        return Err(BenchError::ConfigTooLarge {
+        return Err(CompatError::ConfigTooLarge {
             source_name: source_name.to_owned(),
             size: text.len(),
             limit: MAX_CONFIG_BYTES,
@@ -128,7 +128,7 @@ enum Frame {
 /// Parses one YAML document (no comment stripping) into a [`Node`].
 /// Returns `Ok(None)` when the stream holds no document.
 pub fn parse_yaml(text: &str, source_name: &str) -> Result<Option<Node>> {
-    let err = |m: &Marker, message: String| BenchError::Yaml {
+    let err = |m: &Marker, message: String| CompatError::Yaml {
         source_name: source_name.to_owned(),
         line: m.line(),
         column: m.col() + 1,
@@ -338,15 +338,15 @@ mod tests {
     #[test]
     fn hostile_inputs_are_errors() {
         let deep = "[".repeat(100_000) + &"]".repeat(100_000);
-        assert!(matches!(parse_config_text(&deep, "d.yaml"), Err(BenchError::Yaml { .. })));
+        assert!(matches!(parse_config_text(&deep, "d.yaml"), Err(CompatError::Yaml { .. })));
         let deep_block: String = (0..200).map(|i| format!("{}- \n", " ".repeat(i * 2))).collect();
-        assert!(matches!(parse_config_text(&deep_block, "b.yaml"), Err(BenchError::Yaml { .. })));
-        assert!(matches!(parse_config_text("a: &x [1]\nb: *x\n", "a.yaml"), Err(BenchError::Yaml { .. })));
-        assert!(matches!(parse_config_text("{a: 1, a: 2}", "dup.yaml"), Err(BenchError::Yaml { .. })));
-        assert!(matches!(parse_config_text("{a: [1, 2}", "bad.yaml"), Err(BenchError::Yaml { .. })));
-        assert!(matches!(parse_config_text("a: 1\n---\nb: 2\n", "two.yaml"), Err(BenchError::Yaml { .. })));
+        assert!(matches!(parse_config_text(&deep_block, "b.yaml"), Err(CompatError::Yaml { .. })));
+        assert!(matches!(parse_config_text("a: &x [1]\nb: *x\n", "a.yaml"), Err(CompatError::Yaml { .. })));
+        assert!(matches!(parse_config_text("{a: 1, a: 2}", "dup.yaml"), Err(CompatError::Yaml { .. })));
+        assert!(matches!(parse_config_text("{a: [1, 2}", "bad.yaml"), Err(CompatError::Yaml { .. })));
+        assert!(matches!(parse_config_text("a: 1\n---\nb: 2\n", "two.yaml"), Err(CompatError::Yaml { .. })));
         assert_eq!(parse_config_text("# only a comment\n\n", "e.yaml").unwrap(), None);
-        assert!(matches!(decode_utf8(b"a: \xff", "u.yaml"), Err(BenchError::NotUtf8 { offset: 3, .. })));
+        assert!(matches!(decode_utf8(b"a: \xff", "u.yaml"), Err(CompatError::NotUtf8 { offset: 3, .. })));
     }
 
     #[test]

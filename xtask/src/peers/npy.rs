@@ -1,12 +1,11 @@
 //! Arrays as NumPy `.npy` files (format 1.0, little-endian, C order), the
 //! exchange format with the Python peers.
 
-use std::io::Write as _;
 use std::path::Path;
 
 use ndarray::ArrayView2;
 
-use crate::{BenchError, Result};
+use imprint_bench::{BenchError, Result};
 
 /// Writes a 2-D f32 array (`<f4`).
 pub fn write_f32(path: &Path, x: ArrayView2<'_, f32>) -> Result<()> {
@@ -45,24 +44,10 @@ fn header(descr: &str, shape: &[usize]) -> Vec<u8> {
     out
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it into
-/// place, so a reader never sees half a file.
+/// Writes `bytes` to `path` with the project's atomic write (replacing it).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |action: &'static str| move |source| BenchError::Io { path: path.to_owned(), action, source };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io("create directory"))?;
-    }
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp).map_err(io("create"))?;
-        file.write_all(bytes).map_err(io("write"))?;
-        file.sync_all().map_err(io("fsync"))?;
-        std::fs::rename(&tmp, path).map_err(io("rename"))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    imprint_data::write_atomic(path, bytes, true)
+        .map_err(|source| BenchError::Data { context: format!("writing {}", path.display()), source })
 }
 
 #[cfg(test)]

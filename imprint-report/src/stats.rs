@@ -25,14 +25,14 @@
 
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 
-use crate::error::{BenchError, Result};
+use crate::error::{ReportError, Result};
 
 fn check_finite(test: &'static str, values: &[f64]) -> Result<()> {
     if values.is_empty() {
-        return Err(BenchError::Stats { test, reason: "no values".into() });
+        return Err(ReportError::Stats { test, reason: "no values".into() });
     }
     if let Some(pos) = values.iter().position(|v| !v.is_finite()) {
-        return Err(BenchError::Stats {
+        return Err(ReportError::Stats {
             test,
             reason: format!("value {} at position {pos} is not finite", values[pos]),
         });
@@ -61,7 +61,7 @@ pub fn mean(values: &[f64]) -> Result<f64> {
 pub fn std_dev(values: &[f64], ddof: usize) -> Result<f64> {
     let m = mean(values)?;
     if values.len() <= ddof {
-        return Err(BenchError::Stats {
+        return Err(ReportError::Stats {
             test: "std",
             reason: format!("{} values are too few for ddof = {ddof}", values.len()),
         });
@@ -115,12 +115,12 @@ fn rank_ascending(values: &[f64], ties: RankTies) -> (Vec<f64>, Vec<usize>) {
 
 fn check_matrix(test: &'static str, scores: &[Vec<f64>]) -> Result<usize> {
     let Some(first) = scores.first() else {
-        return Err(BenchError::Stats { test, reason: "no blocks (rows)".into() });
+        return Err(ReportError::Stats { test, reason: "no blocks (rows)".into() });
     };
     let k = first.len();
     for (i, row) in scores.iter().enumerate() {
         if row.len() != k {
-            return Err(BenchError::Stats {
+            return Err(ReportError::Stats {
                 test,
                 reason: format!("row {i} has {} methods, row 0 has {k}", row.len()),
             });
@@ -158,7 +158,7 @@ pub struct TestResult {
 pub fn friedman(scores: &[Vec<f64>]) -> Result<TestResult> {
     let k = check_matrix("friedman", scores)?;
     if k < 3 {
-        return Err(BenchError::Stats {
+        return Err(ReportError::Stats {
             test: "friedman",
             reason: format!("needs at least 3 methods, got {k}"),
         });
@@ -176,7 +176,7 @@ pub fn friedman(scores: &[Vec<f64>]) -> Result<TestResult> {
     }
     let c = 1.0 - tie_sum / (kf * (kf * kf - 1.0) * n);
     if c <= 0.0 {
-        return Err(BenchError::Stats { test: "friedman", reason: "every block is one big tie".into() });
+        return Err(ReportError::Stats { test: "friedman", reason: "every block is one big tie".into() });
     }
     let ssbn: f64 = rank_sums.iter().map(|s| s * s).sum();
     let statistic = (12.0 / (kf * n * (kf + 1.0)) * ssbn - 3.0 * n * (kf + 1.0)) / c;
@@ -186,7 +186,7 @@ pub fn friedman(scores: &[Vec<f64>]) -> Result<TestResult> {
 
 fn chi2_sf(x: f64, df: f64) -> Result<f64> {
     let dist =
-        ChiSquared::new(df).map_err(|e| BenchError::Stats { test: "chi-square", reason: e.to_string() })?;
+        ChiSquared::new(df).map_err(|e| ReportError::Stats { test: "chi-square", reason: e.to_string() })?;
     Ok(dist.sf(x.max(0.0)))
 }
 
@@ -255,7 +255,7 @@ pub struct WilcoxonResult {
 /// Two-sided Wilcoxon signed-rank test on paired samples (`d = x - y`).
 pub fn wilcoxon(x: &[f64], y: &[f64], options: WilcoxonOptions) -> Result<WilcoxonResult> {
     if x.len() != y.len() {
-        return Err(BenchError::Stats {
+        return Err(ReportError::Stats {
             test: "wilcoxon",
             reason: format!("paired samples differ in length: {} vs {}", x.len(), y.len()),
         });
@@ -270,7 +270,7 @@ pub fn wilcoxon_differences(d: &[f64], options: WilcoxonOptions) -> Result<Wilco
     let n_total = d.len();
     let n_zero = d.iter().filter(|v| **v == 0.0).count();
     if n_zero == n_total {
-        return Err(BenchError::Stats { test: "wilcoxon", reason: "all differences are zero".into() });
+        return Err(ReportError::Stats { test: "wilcoxon", reason: "all differences are zero".into() });
     }
     // Values ranked: without zeros for "wilcox", with them otherwise.
     let ranked: Vec<f64> = match options.zero_method {
@@ -341,7 +341,7 @@ pub fn wilcoxon_differences(d: &[f64], options: WilcoxonOptions) -> Result<Wilco
             let tie_correct: f64 = tie_groups.iter().map(|&t| (t * t * t).saturating_sub(t) as f64).sum();
             let se = ((se - tie_correct / 2.0) / 24.0).sqrt();
             if se <= 0.0 || !se.is_finite() {
-                return Err(BenchError::Stats {
+                return Err(ReportError::Stats {
                     test: "wilcoxon",
                     reason: "zero variance under the null".into(),
                 });
@@ -521,15 +521,15 @@ mod tests {
 
         assert!(matches!(
             wilcoxon_differences(&[0.0, 0.0], WilcoxonOptions::default()),
-            Err(BenchError::Stats { .. })
+            Err(ReportError::Stats { .. })
         ));
         assert!(matches!(
             wilcoxon(&[1.0], &[1.0, 2.0], WilcoxonOptions::default()),
-            Err(BenchError::Stats { .. })
+            Err(ReportError::Stats { .. })
         ));
         assert!(matches!(
             wilcoxon_differences(&[f64::NAN], WilcoxonOptions::default()),
-            Err(BenchError::Stats { .. })
+            Err(ReportError::Stats { .. })
         ));
     }
 

@@ -3,9 +3,9 @@
 //! same data, measured in one run on one machine, side by side.
 //!
 //! Rust writes every workload as `.npy` files plus a JSON plan, measures its
-//! own implementation in-process, then runs `imprint-bench/peers/peers.py` on
+//! own implementation in-process, then runs `xtask/peers/peers.py` on
 //! the plan inside a virtual environment made from
-//! `imprint-bench/peers/requirements.txt`, and renders `BENCHMARKS.md`:
+//! `xtask/peers/requirements.txt`, and renders `BENCHMARKS.md`:
 //! times (median of repetitions), ratios, quality (inertia, accuracy,
 //! agreement), peak memory, and the targets of the speed issue.
 
@@ -15,7 +15,6 @@ pub mod npy;
 mod pipeline;
 mod python;
 mod render;
-pub mod workloads;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,12 +22,12 @@ use std::path::{Path, PathBuf};
 use imprint_core::{Aggregation, Distance, Weighting};
 use serde::{Deserialize, Serialize};
 
-pub use pipeline::{Agreement, EQUAL_PP, PipelineOutcome};
+pub use pipeline::{EQUAL_PP, PipelineOutcome};
 pub use python::PythonEnv;
 pub use render::render_markdown;
 
-use crate::{BenchError, Result};
-use workloads::Modes;
+use imprint_bench::workloads::Modes;
+use imprint_bench::{BenchError, Result};
 
 /// Name of our implementation in the tables.
 pub const OURS: &str = "imprint-rs";

@@ -46,19 +46,6 @@ pub fn peak_rss_growth<T>(f: impl FnOnce() -> T) -> (T, Option<f64>) {
     (out, growth)
 }
 
-/// Quality of a set of proxies: the sum over samples of the squared distance
-/// to the nearest proxy (k-means' inertia for centroids), in f64.
-pub fn quantization_error(x: ndarray::ArrayView2<'_, f32>, proxies: ndarray::ArrayView2<'_, f32>) -> f64 {
-    x.outer_iter()
-        .map(|r| {
-            proxies
-                .outer_iter()
-                .map(|p| r.iter().zip(p).map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2)).sum::<f64>())
-                .fold(f64::INFINITY, f64::min)
-        })
-        .sum()
-}
-
 fn status_kib(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(key))?;

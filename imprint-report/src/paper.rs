@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use imprint_core::{AggregationMethod, Distance, InputNorm, WeightNorm, Weighting};
 
-use crate::names::REFERENCE_ZERO_POLICY;
 use crate::stats;
+use imprint_compat::names::REFERENCE_ZERO_POLICY;
 
 use super::compare::{Comparison, RowSpec};
 use super::figures::Figure;

@@ -2,7 +2,7 @@
 
 Usage: python peers.py PLAN.json OUT.json
 
-PLAN.json (written by imprint-bench) lists cases whose inputs are .npy files;
+PLAN.json (written by cargo xtask bench-peers) lists cases whose inputs are .npy files;
 every case runs here with the libraries the reference implementation
 (DATEXIS/IMPRINT) and the wider Python stack use: scikit-learn, faiss-cpu,
 torch and numpy, each on all cores. OUT.json gets the library versions and one

@@ -12,13 +12,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::grid::MethodParams;
+use imprint_compat::MethodParams;
 use imprint_core::{AggregationMethod, Distance, InputNorm, WeightNorm, Weighting};
 use imprint_data::PresamplingMethod;
 
-use crate::names::REFERENCE_ZERO_POLICY;
-use crate::record::Record;
 use crate::stats;
+use imprint_compat::Record;
+use imprint_compat::names::REFERENCE_ZERO_POLICY;
 
 /// The data of a task: what the neural-collapse values are keyed by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

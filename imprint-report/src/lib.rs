@@ -23,9 +23,9 @@
 //!
 //! # Example
 //! ```
-//! use imprint_bench::report::render;
+//! use imprint_report::render;
 //!
-//! # fn main() -> Result<(), imprint_bench::BenchError> {
+//! # fn main() -> Result<(), imprint_report::ReportError> {
 //! let report = render(&[], &[])?;
 //! assert!(report.to_text().contains("No records"));
 //! assert!(report.to_markdown().starts_with("# "));
@@ -34,21 +34,22 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{BenchError, Result};
-use crate::record::Record;
+use imprint_compat::Record;
+
+pub use crate::error::{ReportError, Result};
 
 pub mod cd_diagram;
 pub mod compare;
 mod curves;
+mod error;
 pub mod figures;
 mod paper;
 pub mod select;
+pub mod stats;
 pub mod table;
 
 pub use compare::{Comparison, MethodStats, PairTest, RowSpec, Significance};
@@ -89,12 +90,12 @@ impl TaskCollapse {
 /// Reads a `neural_collapse.json` (a JSON array of [`TaskCollapse`]).
 pub fn read_collapse(path: impl AsRef<Path>) -> Result<Vec<TaskCollapse>> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| BenchError::Io {
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
         path: path.to_owned(),
         action: "read",
         source,
     })?;
-    serde_json::from_str(&text).map_err(|e| BenchError::CorruptRecord {
+    serde_json::from_str(&text).map_err(|e| ReportError::CorruptFile {
         path: path.to_owned(),
         reason: format!("not a JSON array of neural-collapse values: {e}"),
     })
@@ -105,7 +106,7 @@ pub fn read_collapse(path: impl AsRef<Path>) -> Result<Vec<TaskCollapse>> {
 pub fn write_collapse(path: impl AsRef<Path>, values: &[TaskCollapse]) -> Result<()> {
     let path = path.as_ref();
     let text = serde_json::to_string_pretty(values)
-        .map_err(|source| BenchError::Serialize { id: path.display().to_string(), source })?;
+        .map_err(|source| ReportError::Serialize { path: path.to_owned(), source })?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         create_dir(dir)?;
     }
@@ -349,37 +350,15 @@ pub fn write_report(report: &Report, out_dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|source| BenchError::Io {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
         path: dir.to_owned(),
         action: "create directory",
         source,
     })
 }
 
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Writes `bytes` to a hidden temporary file beside `path`, syncs it, and
-/// renames it over `path`.
+/// The project's atomic write, replacing the file.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(
-        ".{name}.tmp-{}-{}",
-        std::process::id(),
-        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let io = |p: &Path, action: &'static str| {
-        let p = p.to_owned();
-        move |source| BenchError::Io { path: p, action, source }
-    };
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp, "create"))?;
-        f.write_all(bytes).map_err(io(&tmp, "write"))?;
-        f.sync_all().map_err(io(&tmp, "fsync"))?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(io(path, "rename"))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    imprint_data::write_atomic(path, bytes, true)
+        .map_err(|source| ReportError::Write { path: path.to_owned(), source })
 }

@@ -148,7 +148,7 @@ pub struct Record {
     pub task_f1s: TaskF1s,
     /// Training accuracy in percent (the reference's CLI writes it by default).
     pub task_train_acc: Option<f64>,
-    /// [`crate::mapping::LabelMapping::description`] of the mapping.
+    /// [`imprint_data::LabelMapping::description`] of the mapping.
     pub label_mapping_desc: String,
     /// The classes of the (first) task.
     pub task_split: Vec<i64>,

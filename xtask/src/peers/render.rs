@@ -199,7 +199,7 @@ pub fn render_markdown(report: &PeerReport, header: &str) -> String {
         if let Some(py) = p.python_seconds {
             let _ = writeln!(
                 md,
-                "The reference-equivalent Python pipeline (`imprint-bench/peers/reference_pipeline.py`, one torch \
+                "The reference-equivalent Python pipeline (`xtask/peers/reference_pipeline.py`, one torch \
                  thread as the reference's runner sets by default): {py:.1} s, {:.1}x ours on all cores and {:.1}x \
                  ours on one thread.",
                 py / p.ours_seconds,
@@ -246,7 +246,8 @@ fn number(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::peers::{Agreement, PipelineOutcome};
+    use crate::peers::PipelineOutcome;
+    use crate::peers::pipeline::Agreement;
 
     fn m(case: &str, who: &str, s: f64) -> Measurement {
         Measurement::new(case, who, vec![s])
