@@ -63,6 +63,7 @@ mod imprinter;
 pub mod metrics;
 mod norm;
 pub mod quantile;
+pub mod reference_rng;
 mod weight_norm;
 
 pub use aggregate::{AggregateExt, Aggregation, Aggregator, VOTE_EPSILON, Weighting, argmax_rows};
@@ -74,6 +75,7 @@ pub use generator::{GenerateExt, ProxyGenerator};
 pub use head::{ImprintedHead, SAVED_HEAD_FORMAT, SAVED_HEAD_VERSION};
 pub use imprinter::Imprinter;
 pub use norm::{InputNorm, ZeroVectorPolicy, l2_normalize_rows, l2_normalize_rows_in_place, sum_of_squares};
+pub use reference_rng::{RandomState, RngMode, TorchGenerator};
 pub use weight_norm::{WeightNorm, WeightNormalizer};
 
 /// Re-exported so that generator authors use the same RNG traits.

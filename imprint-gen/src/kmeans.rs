@@ -1,5 +1,6 @@
 //! `kmeans(k)`: k-means centroids with scikit-learn semantics.
 
+use imprint_core::reference_rng::RandomState;
 use imprint_core::{ImprintError, ProxyGenerator, Result, RngCore, Shots};
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::Rng;
@@ -19,6 +20,7 @@ pub struct KMeansParams {
     max_iter: usize,
     tol: f64,
     n_local_trials: Option<usize>,
+    random_state: Option<u64>,
 }
 
 impl KMeansParams {
@@ -35,7 +37,24 @@ impl KMeansParams {
     /// - `tol` = [`Self::DEFAULT_TOL`] (1e-4), relative to the mean per-feature variance;
     /// - `n_local_trials` = `2 + floor(ln k)` k-means++ candidates per centre.
     pub fn new(k: usize) -> Self {
-        Self { k, max_iter: Self::DEFAULT_MAX_ITER, tol: Self::DEFAULT_TOL, n_local_trials: None }
+        Self {
+            k,
+            max_iter: Self::DEFAULT_MAX_ITER,
+            tol: Self::DEFAULT_TOL,
+            n_local_trials: None,
+            random_state: None,
+        }
+    }
+
+    /// Draws k-means++ as scikit-learn's `KMeans(random_state=seed)` does
+    /// (the reference's RNG mode): every fit starts a fresh NumPy
+    /// `RandomState(seed)`, takes its first centre with
+    /// `choice(n, p=w / w.sum())` (float32 unit weights) and its candidates
+    /// from `uniform()`; the RNG passed to [`KMeans::fit`] is not used.
+    /// `seed` must be below `2^32`, as numpy requires.
+    pub fn random_state(mut self, seed: u64) -> Self {
+        self.random_state = Some(seed);
+        self
     }
 
     /// Sets the maximum number of Lloyd iterations (at least 1).
@@ -80,7 +99,11 @@ impl KMeansParams {
             // scikit-learn: 2 + int(np.log(n_clusters)).
             None => 2 + (self.k as f64).ln().floor() as usize,
         };
-        Ok(KMeans { k: self.k, max_iter: self.max_iter, tol: self.tol, n_local_trials })
+        let random_state = match self.random_state {
+            Some(seed) => Some(RandomState::from_seed(seed).map(|_| seed as u32)?),
+            None => None,
+        };
+        Ok(KMeans { k: self.k, max_iter: self.max_iter, tol: self.tol, n_local_trials, random_state })
     }
 }
 
@@ -110,6 +133,7 @@ pub struct KMeans {
     max_iter: usize,
     tol: f64,
     n_local_trials: usize,
+    random_state: Option<u32>,
 }
 
 /// The result of [`KMeans::fit`].
@@ -185,9 +209,16 @@ impl KMeans {
         self.n_local_trials
     }
 
+    /// The seed of scikit-learn's `random_state`, if k-means++ draws like it
+    /// (see [`KMeansParams::random_state`]).
+    pub fn random_state(&self) -> Option<u32> {
+        self.random_state
+    }
+
     /// Clusters `shots` into `k` clusters. All randomness (the k-means++
-    /// initialization) comes from `rng`; the result is the same for any
-    /// number of rayon threads.
+    /// initialization) comes from `rng`, or from a fresh NumPy
+    /// `RandomState` when [`KMeansParams::random_state`] is set; the result is
+    /// the same for any number of rayon threads.
     ///
     /// `k = 1` is solved in closed form: the centroid is the mean accumulated
     /// in f64, and `rng` is not used.
@@ -231,7 +262,13 @@ impl KMeans {
             });
         }
         let tol = self.tol * mean_variance(&xc);
-        let init = kmeans_plusplus(xc.data.view(), &xc.sq, k, self.n_local_trials, rng);
+        let init = match self.random_state {
+            None => kmeans_plusplus(xc.data.view(), &xc.sq, k, self.n_local_trials, &mut Draws::Portable(rng)),
+            Some(seed) => {
+                let mut draws = Draws::Sklearn(RandomState::new(seed));
+                kmeans_plusplus(xc.data.view(), &xc.sq, k, self.n_local_trials, &mut draws)
+            }
+        };
         let start = gather(xc.data.view(), &init).mapv(f64::from);
         let run = lloyd(xc.data.view(), start, self.max_iter, tol);
         let centroids = (run.centres + &xc.mean.insert_axis(Axis(0))).mapv(|v| v as f32);
@@ -264,6 +301,12 @@ impl ProxyGenerator for KMeans {
 /// Registry constructor.
 pub(crate) fn from_config(k: Option<usize>) -> Result<Box<dyn ProxyGenerator>> {
     Ok(Box::new(KMeansParams::new(required_k(k, "kmeans")?).check()?))
+}
+
+/// Registry constructor for the reference's RNG mode: scikit-learn's
+/// `KMeans(n_clusters=k, random_state=seed)`.
+pub(crate) fn reference_from_config(k: Option<usize>, seed: u64) -> Result<Box<dyn ProxyGenerator>> {
+    Ok(Box::new(KMeansParams::new(required_k(k, "kmeans")?).random_state(seed).check()?))
 }
 
 /// Largest squared distance of a sample from the mean that k-means accepts:
@@ -328,6 +371,34 @@ fn with_candidates(
     (mins, sums)
 }
 
+/// Where k-means++ takes its random numbers.
+pub(crate) enum Draws<'a> {
+    /// `random_range` and `random::<f64>` of the RNG passed in.
+    Portable(&'a mut dyn RngCore),
+    /// scikit-learn's calls on a NumPy `RandomState`.
+    Sklearn(RandomState),
+}
+
+impl Draws<'_> {
+    /// The first centre, uniform over `0..n` (`n >= 1`).
+    fn first(&mut self, n: usize) -> usize {
+        match self {
+            Draws::Portable(rng) => rng.random_range(0..n),
+            // `sample_weight / sample_weight.sum()` with float32 unit weights;
+            // n float32 copies of 1/n always pass numpy's float32 sum check.
+            Draws::Sklearn(rs) => rs.choice_f32(&vec![1.0f32 / n as f32; n]).unwrap_or(0),
+        }
+    }
+
+    /// A uniform draw in [0, 1).
+    fn uniform(&mut self) -> f64 {
+        match self {
+            Draws::Portable(rng) => rng.random::<f64>(),
+            Draws::Sklearn(rs) => rs.uniform(0.0, 1.0),
+        }
+    }
+}
+
 /// Greedy k-means++ (scikit-learn's `_kmeans_plusplus`): the indices of the
 /// `k` initial centres.
 pub(crate) fn kmeans_plusplus(
@@ -335,10 +406,10 @@ pub(crate) fn kmeans_plusplus(
     sq: &[f64],
     k: usize,
     n_trials: usize,
-    rng: &mut dyn RngCore,
+    draws: &mut Draws<'_>,
 ) -> Vec<usize> {
     let n = x.nrows();
-    let first = rng.random_range(0..n);
+    let first = draws.first(n);
     let mut indices = vec![first];
     let (mut mins, sums) = with_candidates(x, sq, &vec![f64::INFINITY; n], &[first]);
     let mut closest = mins.swap_remove(0);
@@ -354,7 +425,7 @@ pub(crate) fn kmeans_plusplus(
         // sum reaches the draw, clipped to the last sample.
         let candidates: Vec<usize> = (0..n_trials)
             .map(|_| {
-                let r = rng.random::<f64>() * potential;
+                let r = draws.uniform() * potential;
                 cumsum.partition_point(|&c| c < r).min(n - 1)
             })
             .collect();
@@ -508,7 +579,7 @@ mod tests {
             let (xc, sq) = centred(&x);
             for k in [2, 5, 9] {
                 let trials = 2 + (k as f64).ln() as usize;
-                let ours = kmeans_plusplus(xc.view(), &sq, k, trials, &mut rng(seed + 100));
+                let ours = kmeans_plusplus(xc.view(), &sq, k, trials, &mut Draws::Portable(&mut rng(seed + 100)));
                 let theirs = ref_plusplus(&rows64(xc.view()), k, trials, &mut rng(seed + 100));
                 assert_eq!(ours, theirs, "seed {seed}, k {k}");
             }
@@ -527,7 +598,8 @@ mod tests {
             let dup = gather(xc.view(), &[0, 0, 1, 2]).mapv(f64::from);
             let pp = {
                 let sq = sq_norms(xc.view());
-                gather(xc.view(), &kmeans_plusplus(xc.view(), &sq, 4, 3, &mut rng(seed))).mapv(f64::from)
+                let init = kmeans_plusplus(xc.view(), &sq, 4, 3, &mut Draws::Portable(&mut rng(seed)));
+                gather(xc.view(), &init).mapv(f64::from)
             };
             let with_far = ndarray::concatenate![Axis(0), gather(xc.view(), &[3, 4, 5]).mapv(f64::from), far];
             for (what, start) in [("k-means++", pp), ("duplicate", dup), ("far", with_far)] {
@@ -583,6 +655,46 @@ mod tests {
         assert_eq!(one.inertia().to_bits(), two.inertia().to_bits());
         assert!(one.centroids().iter().zip(two.centroids()).all(|(a, b)| a.to_bits() == b.to_bits()));
         assert_eq!(one, run(2));
+    }
+
+    /// k-means++ drawing like scikit-learn: `ref_plusplus`'s algorithm on
+    /// numpy's draws (`choice` of the first centre, then `uniform`).
+    #[test]
+    fn random_state_draws_like_scikit_learn_and_ignores_the_rng() {
+        let x = blobs(4, 5, 12, 4, 0.5);
+        let km = KMeansParams::new(5).random_state(17121997).check().unwrap();
+        assert_eq!(km.random_state(), Some(17121997));
+        let a = km.fit(shots(&x), &mut rng(1)).unwrap();
+        let b = km.fit(shots(&x), &mut rng(2)).unwrap();
+        assert_eq!(a, b);
+        let xc = centre(x.view());
+        let mut rs = RandomState::new(17121997);
+        let n = x.nrows();
+        let first = rs.choice_f32(&vec![1.0f32 / n as f32; n]).unwrap();
+        let mut closest: Vec<f64> = (0..n).map(|i| sq_dist(xc.data.row(i), xc.data.row(first))).collect();
+        let mut want = vec![first];
+        for _ in 1..5 {
+            let pot: f64 = closest.iter().sum();
+            let cands: Vec<usize> = (0..km.n_local_trials())
+                .map(|_| {
+                    let r = rs.uniform(0.0, 1.0) * pot;
+                    let mut acc = 0.0;
+                    (0..n).find(|&i| { acc += closest[i]; acc >= r }).unwrap_or(n - 1)
+                })
+                .collect();
+            let pots: Vec<f64> = cands
+                .iter()
+                .map(|&c| (0..n).map(|i| closest[i].min(sq_dist(xc.data.row(i), xc.data.row(c)))).sum())
+                .collect();
+            let best = argmin_first(pots.iter().copied());
+            closest = (0..n).map(|i| closest[i].min(sq_dist(xc.data.row(i), xc.data.row(cands[best])))).collect();
+            want.push(cands[best]);
+        }
+        assert_eq!(a.init(), &want[..]);
+        assert!(matches!(
+            KMeansParams::new(2).random_state(1 << 32).check(),
+            Err(ImprintError::InvalidParameter { name: "seed", .. })
+        ));
     }
 
     #[test]
@@ -679,7 +791,9 @@ mod tests {
                 prop_assert_eq!(fit.centroids().nrows(), k);
                 // Same seed, same draws: recompute the init and its inertia.
                 let xc = centre(x.view());
-                let init = kmeans_plusplus(xc.data.view(), &xc.sq, k, km.n_local_trials(), &mut rng(seed));
+                let init = kmeans_plusplus(
+                    xc.data.view(), &xc.sq, k, km.n_local_trials(), &mut Draws::Portable(&mut rng(seed)),
+                );
                 let before = init_inertia(&x, &init);
                 prop_assert!(fit.inertia() <= before * (1.0 + 1e-5) + 1e-6, "{} > {}", fit.inertia(), before);
             }

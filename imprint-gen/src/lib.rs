@@ -76,4 +76,4 @@ pub use kmedoids::{KMedoids, KMedoidsFit, KMedoidsParams};
 pub use mean::Mean;
 pub use none::{XavierRandom, XavierRandomParams};
 pub use random::{RandomSamples, RandomSamplesParams};
-pub use registry::{GENERATOR_NAMES, generator_by_name};
+pub use registry::{GENERATOR_NAMES, generator_by_name, generator_by_name_with};
