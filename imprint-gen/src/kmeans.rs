@@ -263,7 +263,9 @@ impl KMeans {
         }
         let tol = self.tol * mean_variance(&xc);
         let init = match self.random_state {
-            None => kmeans_plusplus(xc.data.view(), &xc.sq, k, self.n_local_trials, &mut Draws::Portable(rng)),
+            None => {
+                kmeans_plusplus(xc.data.view(), &xc.sq, k, self.n_local_trials, &mut Draws::Portable(rng))
+            }
             Some(seed) => {
                 let mut draws = Draws::Sklearn(RandomState::new(seed));
                 kmeans_plusplus(xc.data.view(), &xc.sq, k, self.n_local_trials, &mut draws)
@@ -579,7 +581,8 @@ mod tests {
             let (xc, sq) = centred(&x);
             for k in [2, 5, 9] {
                 let trials = 2 + (k as f64).ln() as usize;
-                let ours = kmeans_plusplus(xc.view(), &sq, k, trials, &mut Draws::Portable(&mut rng(seed + 100)));
+                let ours =
+                    kmeans_plusplus(xc.view(), &sq, k, trials, &mut Draws::Portable(&mut rng(seed + 100)));
                 let theirs = ref_plusplus(&rows64(xc.view()), k, trials, &mut rng(seed + 100));
                 assert_eq!(ours, theirs, "seed {seed}, k {k}");
             }
@@ -679,7 +682,12 @@ mod tests {
                 .map(|_| {
                     let r = rs.uniform(0.0, 1.0) * pot;
                     let mut acc = 0.0;
-                    (0..n).find(|&i| { acc += closest[i]; acc >= r }).unwrap_or(n - 1)
+                    (0..n)
+                        .find(|&i| {
+                            acc += closest[i];
+                            acc >= r
+                        })
+                        .unwrap_or(n - 1)
                 })
                 .collect();
             let pots: Vec<f64> = cands
@@ -687,7 +695,8 @@ mod tests {
                 .map(|&c| (0..n).map(|i| closest[i].min(sq_dist(xc.data.row(i), xc.data.row(c)))).sum())
                 .collect();
             let best = argmin_first(pots.iter().copied());
-            closest = (0..n).map(|i| closest[i].min(sq_dist(xc.data.row(i), xc.data.row(cands[best])))).collect();
+            closest =
+                (0..n).map(|i| closest[i].min(sq_dist(xc.data.row(i), xc.data.row(cands[best])))).collect();
             want.push(cands[best]);
         }
         assert_eq!(a.init(), &want[..]);
