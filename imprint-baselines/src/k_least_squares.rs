@@ -1,5 +1,6 @@
 //! `kls`: least squares over k-means pseudo-classes, several weights per class.
 
+use imprint_core::reference_rng::RngMode;
 use imprint_core::{ImprintError, Result, Shots, check_dim};
 use imprint_gen::KMeansParams;
 use ndarray::{Array2, ArrayView2, Axis};
@@ -14,13 +15,23 @@ use crate::least_squares::LeastSquaresParams;
 pub struct KLeastSquaresParams {
     k: Option<usize>,
     lambda: f64,
+    rng_mode: RngMode,
 }
 
 impl KLeastSquaresParams {
     /// `k` pseudo-classes per class (`None` = the reference's `k = -1`: every
-    /// class keeps its raw samples) and the ridge `lambda`.
+    /// class keeps its raw samples) and the ridge `lambda`; k-means draws with
+    /// [`RngMode::Portable`] (the default).
     pub fn new(k: Option<usize>, lambda: f64) -> Self {
-        Self { k, lambda }
+        Self { k, lambda, rng_mode: RngMode::Portable }
+    }
+
+    /// Sets how k-means draws: [`RngMode::Reference`] gives every class the
+    /// reference's `KMeans(n_clusters=k, random_state=seed)`, a fresh NumPy
+    /// `RandomState(seed)` each (see `imprint_gen::KMeansParams::random_state`).
+    pub fn rng_mode(mut self, rng_mode: RngMode) -> Self {
+        self.rng_mode = rng_mode;
+        self
     }
 
     /// Validates `k >= 1` and `lambda` (finite, >= 0).
@@ -29,7 +40,7 @@ impl KLeastSquaresParams {
             return Err(ImprintError::invalid("k", 0, "kls needs at least one pseudo-class per class"));
         }
         LeastSquaresParams::new(self.lambda).check()?;
-        Ok(KLeastSquares { k: self.k, lambda: self.lambda })
+        Ok(KLeastSquares { k: self.k, lambda: self.lambda, rng_mode: self.rng_mode })
     }
 }
 
@@ -46,11 +57,17 @@ impl KLeastSquaresParams {
 pub struct KLeastSquares {
     k: Option<usize>,
     lambda: f64,
+    rng_mode: RngMode,
 }
 
 impl KLeastSquares {
     /// Proxies per class, in the order of `classes`. k-means of class `c` is
-    /// seeded from `seed` and `c`, so results do not depend on thread count.
+    /// seeded from `seed` and `c` (portable mode) or from `seed` alone
+    /// (reference mode), so results do not depend on thread count.
+    ///
+    /// # Errors
+    /// Empty or non-finite classes, mismatched dimensions, a failed solve; in
+    /// reference mode a `seed` of `2^32` or more (numpy's limit).
     pub fn fit(&self, classes: &[ArrayView2<'_, f32>], seed: u64) -> Result<Vec<Array2<f32>>> {
         if classes.is_empty() {
             return Err(ImprintError::Empty { what: "classes given to k-least squares".into() });
@@ -73,7 +90,11 @@ impl KLeastSquares {
                     Some(k) if shots.n_shots() >= k => {
                         let mut rng = ChaCha8Rng::seed_from_u64(seed);
                         rng.set_stream(c as u64);
-                        let fit = KMeansParams::new(k).check()?.fit(shots, &mut rng)?;
+                        let params = match self.rng_mode {
+                            RngMode::Portable => KMeansParams::new(k),
+                            RngMode::Reference => KMeansParams::new(k).random_state(seed),
+                        };
+                        let fit = params.check()?.fit(shots, &mut rng)?;
                         Ok(Some(split_by_label(*x, fit.labels(), k)))
                     }
                     _ => Ok(None),
@@ -165,6 +186,26 @@ mod tests {
         assert!(KLeastSquaresParams::new(Some(2), -0.1).check().is_err());
         let kls = KLeastSquaresParams::new(Some(2), 0.05).check().unwrap();
         assert!(matches!(kls.fit(&[], 0), Err(ImprintError::Empty { .. })));
+    }
+
+    #[test]
+    fn reference_mode_clusters_every_class_with_random_state_seed() {
+        let data = blobs();
+        let views: Vec<_> = data.iter().map(|d| d.view()).collect();
+        let kls = KLeastSquaresParams::new(Some(2), 0.05).rng_mode(RngMode::Reference).check().unwrap();
+        let got = kls.fit(&views, 12412312).unwrap();
+        // The same pseudo-classes as k-means with random_state, solved as plain least squares.
+        let km = KMeansParams::new(2).random_state(12412312).check().unwrap();
+        let mut parts = Vec::new();
+        for x in &data {
+            let fit = km.fit(Shots::new(x.view(), "x").unwrap(), &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+            parts.extend(split_by_label(x.view(), fit.labels(), 2));
+        }
+        let pv: Vec<_> = parts.iter().map(|p| p.view()).collect();
+        let want = LeastSquaresParams::new(0.05).check().unwrap().fit(&pv).unwrap();
+        let flat: Vec<f32> = got.iter().flat_map(|w| w.iter().copied()).collect();
+        assert_eq!(flat, want.iter().copied().collect::<Vec<_>>());
+        assert!(kls.fit(&views, 1 << 32).is_err());
     }
 
     #[test]
