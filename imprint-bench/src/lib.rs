@@ -79,6 +79,7 @@ pub mod presets;
 pub mod pyjson;
 pub mod pyrandom;
 pub mod record;
+pub mod reference_mode;
 pub mod report;
 pub mod runner;
 pub mod shard;

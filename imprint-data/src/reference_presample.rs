@@ -7,7 +7,6 @@ use imprint_core::reference_rng::randperm;
 use ndarray::ArrayView2;
 
 use crate::error::DataError;
-use crate::presample::Shots;
 use crate::weibull::weibull_keep;
 
 /// The reference's statistical prefilter (`presampling_method`).
@@ -24,19 +23,19 @@ pub enum Prefilter {
 
 /// The row indices of `class` that `prefilter_data(class, method, quantile,
 /// fewshot)` keeps, in the order it returns them: the prefilter's rows in
-/// order, then, for [`Shots::PerClass`]`(k)`, the first `min(k, n)` entries
-/// of `torch.randperm(n)` over those `n` rows, drawn from `rng` (`n - 1`
-/// draws of `next_u32`; a `TorchGenerator` gives the reference's draws).
-/// [`Shots::All`] draws nothing.
+/// order, then, for a few-shot count `Some(k)`, the first `min(k, n)`
+/// entries of `torch.randperm(n)` over those `n` rows, drawn from `rng`
+/// (`n - 1` draws of `next_u32`; a `TorchGenerator` gives the reference's
+/// draws). `None` (the reference's `-1`) draws nothing.
 ///
 /// # Errors
 /// [`DataError::Presampling`] naming `what` when the Weibull filter fails
-/// (see [`weibull_keep`]), leaves no sample, or the class is too large for
-/// the ported `torch.randperm`.
+/// (see [`weibull_keep`]), the filter or a few-shot count of 0 leaves no
+/// sample, or the class is too large for the ported `torch.randperm`.
 pub fn reference_presample_indices(
     class: ArrayView2<'_, f32>,
     prefilter: Prefilter,
-    shots: Shots,
+    fewshot: Option<usize>,
     rng: &mut dyn RngCore,
     what: &str,
 ) -> Result<Vec<usize>, DataError> {
@@ -51,9 +50,10 @@ pub fn reference_presample_indices(
     if kept.is_empty() {
         return Err(fail(format!("presampling {prefilter:?} kept no sample")));
     }
-    match shots {
-        Shots::All => Ok(kept),
-        Shots::PerClass(k) => {
+    match fewshot {
+        None => Ok(kept),
+        Some(0) => Err(fail("a few-shot count of 0 keeps no sample".into())),
+        Some(k) => {
             let perm = randperm(kept.len(), rng).map_err(|e| fail(e.to_string()))?;
             Ok(perm.into_iter().take(k).map(|i| kept[i]).collect())
         }
@@ -71,25 +71,18 @@ mod tests {
     fn few_shot_is_the_head_of_torch_randperm() {
         let x = Array2::from_shape_fn((30, 2), |(i, j)| (i * 2 + j) as f32);
         let mut torch = TorchGenerator::new(123987);
-        let got = reference_presample_indices(x.view(), Prefilter::All, Shots::PerClass(10), &mut torch, "c")
-            .unwrap();
+        let got = reference_presample_indices(x.view(), Prefilter::All, Some(10), &mut torch, "c").unwrap();
         let want = randperm(30, &mut TorchGenerator::new(123987)).unwrap();
         assert_eq!(got, want[..10]);
         // All shots: rows in order, no draw.
         let mut untouched = TorchGenerator::new(1);
-        let all =
-            reference_presample_indices(x.view(), Prefilter::All, Shots::All, &mut untouched, "c").unwrap();
+        let all = reference_presample_indices(x.view(), Prefilter::All, None, &mut untouched, "c").unwrap();
         assert_eq!(all, (0..30).collect::<Vec<_>>());
         assert_eq!(untouched, TorchGenerator::new(1));
         // More shots than rows: a permutation of all of them.
-        let mut many = reference_presample_indices(
-            x.view(),
-            Prefilter::All,
-            Shots::PerClass(99),
-            &mut TorchGenerator::new(5),
-            "c",
-        )
-        .unwrap();
+        let mut many =
+            reference_presample_indices(x.view(), Prefilter::All, Some(99), &mut TorchGenerator::new(5), "c")
+                .unwrap();
         many.sort();
         assert_eq!(many, (0..30).collect::<Vec<_>>());
     }
@@ -102,7 +95,7 @@ mod tests {
         let got = reference_presample_indices(
             x.view(),
             Prefilter::Weibull(0.05, 0.95),
-            Shots::PerClass(10),
+            Some(10),
             &mut TorchGenerator::new(7),
             "c",
         )
@@ -112,11 +105,14 @@ mod tests {
         let err = reference_presample_indices(
             x.view(),
             Prefilter::Weibull(0.5, 0.1),
-            Shots::All,
+            None,
             &mut TorchGenerator::new(7),
             "class 4",
         )
         .unwrap_err();
         assert!(err.to_string().contains("class 4"), "{err}");
+        let zero =
+            reference_presample_indices(x.view(), Prefilter::All, Some(0), &mut TorchGenerator::new(7), "c");
+        assert!(matches!(zero, Err(DataError::Presampling { .. })));
     }
 }
