@@ -2,7 +2,7 @@
 
 use imprint_core::reference_rng::RngMode;
 use imprint_core::{ImprintError, Result, Shots, check_dim};
-use imprint_gen::KMeansParams;
+use imprint_gen::{KMeansParams, SklearnInput};
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -92,7 +92,9 @@ impl KLeastSquares {
                         rng.set_stream(c as u64);
                         let params = match self.rng_mode {
                             RngMode::Portable => KMeansParams::new(k),
-                            RngMode::Reference => KMeansParams::new(k).random_state(seed),
+                            RngMode::Reference => {
+                                KMeansParams::new(k).random_state(seed, SklearnInput::Float32)
+                            }
                         };
                         let fit = params.check()?.fit(shots, &mut rng)?;
                         Ok(Some(split_by_label(*x, fit.labels(), k)))
@@ -195,7 +197,7 @@ mod tests {
         let kls = KLeastSquaresParams::new(Some(2), 0.05).rng_mode(RngMode::Reference).check().unwrap();
         let got = kls.fit(&views, 12412312).unwrap();
         // The same pseudo-classes as k-means with random_state, solved as plain least squares.
-        let km = KMeansParams::new(2).random_state(12412312).check().unwrap();
+        let km = KMeansParams::new(2).random_state(12412312, SklearnInput::Float32).check().unwrap();
         let mut parts = Vec::new();
         for x in &data {
             let fit = km.fit(Shots::new(x.view(), "x").unwrap(), &mut ChaCha8Rng::seed_from_u64(0)).unwrap();

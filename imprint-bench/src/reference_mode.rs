@@ -22,9 +22,9 @@ use std::time::Instant;
 
 use imprint_baselines::{KLeastSquaresParams, LeastSquaresParams};
 use imprint_core::reference_rng::{RngMode, TorchGenerator};
-use imprint_core::{GenerateExt, ImprintError};
+use imprint_core::{GenerateExt, ImprintError, ProxyGenerator, Shots};
 use imprint_data::{Prefilter, reference_presample_indices};
-use imprint_gen::generator_by_name_with;
+use imprint_gen::{KMeansParams, SklearnInput, generator_by_name_with};
 use ndarray::{Array2, ArrayView2, Axis};
 
 use crate::{BenchError, Result};
@@ -79,6 +79,11 @@ pub struct ReferenceProxies {
     /// Seconds in GEN (per-class generation summed, or the oracle's fit),
     /// timed like the reference's `total_GEN_time` (presampling excluded).
     pub gen_seconds: f64,
+    /// k-means++ choices (GEN `kmeans`) that were ties in exact arithmetic
+    /// and so decided by rounding, summed over classes (see
+    /// `imprint_gen::KMeansFit::init_ties`): where scikit-learn's BLAS rounds
+    /// the other way, the reference picked the other centre.
+    pub kmeans_ties: usize,
 }
 
 /// Presampling and GEN of every class of one combination with the
@@ -115,15 +120,35 @@ pub fn reference_proxies(
         }
     };
     let mut gen_seconds = 0.0;
+    let mut kmeans_ties = 0;
     let proxies = match &recipe.proxy {
         ReferenceGen::Generator { name, k } => {
             let generator =
                 generator_by_name_with(name, *k, RngMode::Reference, recipe.seed).map_err(imprint(0))?;
+            // k-means also runs directly, to count its rounding-decided choices.
+            let kmeans = match (generator.name(), generator.n_proxies()) {
+                ("kmeans", Some(k)) => Some(
+                    KMeansParams::new(k)
+                        .random_state(recipe.seed, SklearnInput::Float64)
+                        .check()
+                        .map_err(imprint(0))?,
+                ),
+                _ => None,
+            };
             let mut out = Vec::with_capacity(classes.len());
             for (c, class) in classes.iter().enumerate() {
                 let data = presample(c, *class, &mut torch)?;
                 let start = Instant::now();
-                out.push(select_proxies(generator.as_ref(), data, &mut torch).map_err(imprint(c))?);
+                let proxies = match &kmeans {
+                    Some(km) if selects(generator.as_ref(), data.nrows()) => {
+                        let fit = Shots::new(data.view(), "shots").and_then(|s| km.fit(s, &mut torch));
+                        let fit = fit.map_err(imprint(c))?;
+                        kmeans_ties += fit.init_ties();
+                        fit.into_centroids()
+                    }
+                    _ => select_proxies(generator.as_ref(), data, &mut torch).map_err(imprint(c))?,
+                };
+                out.push(proxies);
                 gen_seconds += start.elapsed().as_secs_f64();
             }
             out
@@ -155,22 +180,29 @@ pub fn reference_proxies(
             w
         }
     };
-    Ok(ReferenceProxies { proxies, n_kept: kept, gen_seconds })
+    Ok(ReferenceProxies { proxies, n_kept: kept, gen_seconds, kmeans_ties })
+}
+
+/// Whether `select_proxies` calls the generator on `n` samples rather than
+/// returning them: not for `all`, `k = -1` or `n < k`; not for a single
+/// sample, except `none`, which draws even then.
+fn selects(generator: &dyn ProxyGenerator, n: usize) -> bool {
+    let keeps_all = match generator.n_proxies() {
+        None => true,
+        Some(k) => n < k,
+    };
+    !(keeps_all || (n == 1 && generator.name() != "none"))
 }
 
 /// The reference's `select_proxies` dispatch: all samples for `all`, `k =
 /// -1` or fewer samples than `k`; `none` draws even for a single sample; any
 /// other generator returns a single sample unchanged without drawing.
 fn select_proxies(
-    generator: &dyn imprint_core::ProxyGenerator,
+    generator: &dyn ProxyGenerator,
     data: Array2<f32>,
     torch: &mut TorchGenerator,
 ) -> imprint_core::Result<Array2<f32>> {
-    let keeps_all = match generator.n_proxies() {
-        None => true,
-        Some(k) => data.nrows() < k,
-    };
-    if keeps_all || (data.nrows() == 1 && generator.name() != "none") {
+    if !selects(generator, data.nrows()) {
         return Ok(data);
     }
     generator.generate(data.view(), torch)

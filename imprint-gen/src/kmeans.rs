@@ -20,7 +20,19 @@ pub struct KMeansParams {
     max_iter: usize,
     tol: f64,
     n_local_trials: Option<usize>,
-    random_state: Option<u64>,
+    random_state: Option<(u64, SklearnInput)>,
+}
+
+/// The dtype scikit-learn's `KMeans` computes in, which sets the weights of
+/// its first k-means++ draw (`choice(n, p=w / w.sum())` with `w` of that
+/// dtype). The reference's GEN passes a torch tensor, which scikit-learn
+/// converts to float64; its k-least-squares passes a float32 numpy array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SklearnInput {
+    /// A float32 array (the reference's `kls`).
+    Float32,
+    /// Float64, e.g. a torch tensor (the reference's `kmeans` GEN).
+    Float64,
 }
 
 impl KMeansParams {
@@ -46,14 +58,14 @@ impl KMeansParams {
         }
     }
 
-    /// Draws k-means++ as scikit-learn's `KMeans(random_state=seed)` does
-    /// (the reference's RNG mode): every fit starts a fresh NumPy
-    /// `RandomState(seed)`, takes its first centre with
-    /// `choice(n, p=w / w.sum())` (float32 unit weights) and its candidates
-    /// from `uniform()`; the RNG passed to [`KMeans::fit`] is not used.
-    /// `seed` must be below `2^32`, as numpy requires.
-    pub fn random_state(mut self, seed: u64) -> Self {
-        self.random_state = Some(seed);
+    /// Draws k-means++ as scikit-learn's `KMeans(random_state=seed)` does on
+    /// `input` data (the reference's RNG mode): every fit starts a fresh
+    /// NumPy `RandomState(seed)`, takes its first centre with
+    /// `choice(n, p=w / w.sum())` (unit weights of `input`'s dtype) and its
+    /// candidates from `uniform()`; the RNG passed to [`KMeans::fit`] is not
+    /// used. `seed` must be below `2^32`, as numpy requires.
+    pub fn random_state(mut self, seed: u64, input: SklearnInput) -> Self {
+        self.random_state = Some((seed, input));
         self
     }
 
@@ -100,7 +112,7 @@ impl KMeansParams {
             None => 2 + (self.k as f64).ln().floor() as usize,
         };
         let random_state = match self.random_state {
-            Some(seed) => Some(RandomState::from_seed(seed).map(|_| seed as u32)?),
+            Some((seed, input)) => Some((RandomState::from_seed(seed).map(|_| seed as u32)?, input)),
             None => None,
         };
         Ok(KMeans { k: self.k, max_iter: self.max_iter, tol: self.tol, n_local_trials, random_state })
@@ -133,7 +145,7 @@ pub struct KMeans {
     max_iter: usize,
     tol: f64,
     n_local_trials: usize,
-    random_state: Option<u32>,
+    random_state: Option<(u32, SklearnInput)>,
 }
 
 /// The result of [`KMeans::fit`].
@@ -141,6 +153,7 @@ pub struct KMeans {
 pub struct KMeansFit {
     centroids: Array2<f32>,
     init: Vec<usize>,
+    init_ties: usize,
     labels: Vec<usize>,
     inertia: f64,
     n_iter: usize,
@@ -163,6 +176,16 @@ impl KMeansFit {
     /// Lloyd implementation from these rows gives an iteration-matched comparison.
     pub fn init(&self) -> &[usize] {
         &self.init
+    }
+
+    /// How many k-means++ choices were ties in exact arithmetic: the best
+    /// candidate's potential was within 1e-12 (relative) of a different
+    /// candidate's, so rounding decided. They occur with very few samples
+    /// (two far-off samples closest to each other give the same potential);
+    /// scikit-learn breaks them by its BLAS's rounding, which is not
+    /// reproducible, so a reference-mode fit may pick the other one.
+    pub fn init_ties(&self) -> usize {
+        self.init_ties
     }
 
     /// The cluster of every sample (`0..k`), its nearest centroid.
@@ -209,9 +232,9 @@ impl KMeans {
         self.n_local_trials
     }
 
-    /// The seed of scikit-learn's `random_state`, if k-means++ draws like it
-    /// (see [`KMeansParams::random_state`]).
-    pub fn random_state(&self) -> Option<u32> {
+    /// The seed of scikit-learn's `random_state` and the input dtype, if
+    /// k-means++ draws like it (see [`KMeansParams::random_state`]).
+    pub fn random_state(&self) -> Option<(u32, SklearnInput)> {
         self.random_state
     }
 
@@ -242,6 +265,7 @@ impl KMeans {
             return Ok(KMeansFit {
                 centroids,
                 init: Vec::new(),
+                init_ties: 0,
                 labels,
                 inertia,
                 n_iter: 0,
@@ -262,12 +286,12 @@ impl KMeans {
             });
         }
         let tol = self.tol * mean_variance(&xc);
-        let init = match self.random_state {
+        let (init, init_ties) = match self.random_state {
             None => {
                 kmeans_plusplus(xc.data.view(), &xc.sq, k, self.n_local_trials, &mut Draws::Portable(rng))
             }
-            Some(seed) => {
-                let mut draws = Draws::Sklearn(RandomState::new(seed));
+            Some((seed, input)) => {
+                let mut draws = Draws::Sklearn(Box::new(RandomState::new(seed)), input);
                 kmeans_plusplus(xc.data.view(), &xc.sq, k, self.n_local_trials, &mut draws)
             }
         };
@@ -278,6 +302,7 @@ impl KMeans {
         Ok(KMeansFit {
             centroids,
             init,
+            init_ties,
             labels: run.labels,
             inertia,
             n_iter: run.n_iter,
@@ -306,9 +331,11 @@ pub(crate) fn from_config(k: Option<usize>) -> Result<Box<dyn ProxyGenerator>> {
 }
 
 /// Registry constructor for the reference's RNG mode: scikit-learn's
-/// `KMeans(n_clusters=k, random_state=seed)`.
+/// `KMeans(n_clusters=k, random_state=seed)` on the torch tensor that
+/// `select_proxies` passes (float64 for scikit-learn).
 pub(crate) fn reference_from_config(k: Option<usize>, seed: u64) -> Result<Box<dyn ProxyGenerator>> {
-    Ok(Box::new(KMeansParams::new(required_k(k, "kmeans")?).random_state(seed).check()?))
+    let params = KMeansParams::new(required_k(k, "kmeans")?);
+    Ok(Box::new(params.random_state(seed, SklearnInput::Float64).check()?))
 }
 
 /// Largest squared distance of a sample from the mean that k-means accepts:
@@ -377,8 +404,9 @@ fn with_candidates(
 pub(crate) enum Draws<'a> {
     /// `random_range` and `random::<f64>` of the RNG passed in.
     Portable(&'a mut dyn RngCore),
-    /// scikit-learn's calls on a NumPy `RandomState`.
-    Sklearn(RandomState),
+    /// scikit-learn's calls on a NumPy `RandomState` (boxed: 2.5 KB of
+    /// state) for input of the given dtype.
+    Sklearn(Box<RandomState>, SklearnInput),
 }
 
 impl Draws<'_> {
@@ -388,7 +416,11 @@ impl Draws<'_> {
             Draws::Portable(rng) => rng.random_range(0..n),
             // `sample_weight / sample_weight.sum()` with float32 unit weights;
             // n float32 copies of 1/n always pass numpy's float32 sum check.
-            Draws::Sklearn(rs) => rs.choice_f32(&vec![1.0f32 / n as f32; n]).unwrap_or(0),
+            Draws::Sklearn(rs, SklearnInput::Float32) => {
+                rs.choice_f32(&vec![1.0f32 / n as f32; n]).unwrap_or(0)
+            }
+            // n float64 copies of 1/n pass numpy's float64 sum check too.
+            Draws::Sklearn(rs, SklearnInput::Float64) => rs.choice(&vec![1.0 / n as f64; n]).unwrap_or(0),
         }
     }
 
@@ -396,20 +428,25 @@ impl Draws<'_> {
     fn uniform(&mut self) -> f64 {
         match self {
             Draws::Portable(rng) => rng.random::<f64>(),
-            Draws::Sklearn(rs) => rs.uniform(0.0, 1.0),
+            Draws::Sklearn(rs, _) => rs.uniform(0.0, 1.0),
         }
     }
 }
 
+/// Relative gap under which two candidates' potentials are a tie in exact
+/// arithmetic (their computed values differ only by rounding).
+const TIE_RTOL: f64 = 1e-12;
+
 /// Greedy k-means++ (scikit-learn's `_kmeans_plusplus`): the indices of the
-/// `k` initial centres.
+/// `k` initial centres, and how many choices were ties (see
+/// [`KMeansFit::init_ties`]).
 pub(crate) fn kmeans_plusplus(
     x: ArrayView2<'_, f32>,
     sq: &[f64],
     k: usize,
     n_trials: usize,
     draws: &mut Draws<'_>,
-) -> Vec<usize> {
+) -> (Vec<usize>, usize) {
     let n = x.nrows();
     let first = draws.first(n);
     let mut indices = vec![first];
@@ -417,6 +454,7 @@ pub(crate) fn kmeans_plusplus(
     let mut closest = mins.swap_remove(0);
     let mut potential = sums[0];
     let mut cumsum = vec![0.0f64; n];
+    let mut ties = 0;
     for _ in 1..k {
         let mut acc = 0.0;
         for (c, &d) in cumsum.iter_mut().zip(&closest) {
@@ -433,11 +471,15 @@ pub(crate) fn kmeans_plusplus(
             .collect();
         let (mut mins, sums) = with_candidates(x, sq, &closest, &candidates);
         let best = argmin_first(sums.iter().copied());
+        let tied = (0..candidates.len()).any(|j| {
+            candidates[j] != candidates[best] && (sums[j] - sums[best]).abs() <= TIE_RTOL * sums[best].abs()
+        });
+        ties += usize::from(tied);
         closest = mins.swap_remove(best);
         potential = sums[best];
         indices.push(candidates[best]);
     }
-    indices
+    (indices, ties)
 }
 
 #[cfg(test)]
@@ -581,7 +623,7 @@ mod tests {
             let (xc, sq) = centred(&x);
             for k in [2, 5, 9] {
                 let trials = 2 + (k as f64).ln() as usize;
-                let ours =
+                let (ours, _) =
                     kmeans_plusplus(xc.view(), &sq, k, trials, &mut Draws::Portable(&mut rng(seed + 100)));
                 let theirs = ref_plusplus(&rows64(xc.view()), k, trials, &mut rng(seed + 100));
                 assert_eq!(ours, theirs, "seed {seed}, k {k}");
@@ -601,7 +643,7 @@ mod tests {
             let dup = gather(xc.view(), &[0, 0, 1, 2]).mapv(f64::from);
             let pp = {
                 let sq = sq_norms(xc.view());
-                let init = kmeans_plusplus(xc.view(), &sq, 4, 3, &mut Draws::Portable(&mut rng(seed)));
+                let (init, _) = kmeans_plusplus(xc.view(), &sq, 4, 3, &mut Draws::Portable(&mut rng(seed)));
                 gather(xc.view(), &init).mapv(f64::from)
             };
             let with_far = ndarray::concatenate![Axis(0), gather(xc.view(), &[3, 4, 5]).mapv(f64::from), far];
@@ -665,8 +707,8 @@ mod tests {
     #[test]
     fn random_state_draws_like_scikit_learn_and_ignores_the_rng() {
         let x = blobs(4, 5, 12, 4, 0.5);
-        let km = KMeansParams::new(5).random_state(17121997).check().unwrap();
-        assert_eq!(km.random_state(), Some(17121997));
+        let km = KMeansParams::new(5).random_state(17121997, SklearnInput::Float32).check().unwrap();
+        assert_eq!(km.random_state(), Some((17121997, SklearnInput::Float32)));
         let a = km.fit(shots(&x), &mut rng(1)).unwrap();
         let b = km.fit(shots(&x), &mut rng(2)).unwrap();
         assert_eq!(a, b);
@@ -700,8 +742,12 @@ mod tests {
             want.push(cands[best]);
         }
         assert_eq!(a.init(), &want[..]);
+        // Float64 input draws its first centre with float64 weights.
+        let f64_fit = KMeansParams::new(5).random_state(17121997, SklearnInput::Float64).check().unwrap();
+        let first64 = RandomState::new(17121997).choice(&vec![1.0 / n as f64; n]).unwrap();
+        assert_eq!(f64_fit.fit(shots(&x), &mut rng(0)).unwrap().init()[0], first64);
         assert!(matches!(
-            KMeansParams::new(2).random_state(1 << 32).check(),
+            KMeansParams::new(2).random_state(1 << 32, SklearnInput::Float64).check(),
             Err(ImprintError::InvalidParameter { name: "seed", .. })
         ));
     }
@@ -800,7 +846,7 @@ mod tests {
                 prop_assert_eq!(fit.centroids().nrows(), k);
                 // Same seed, same draws: recompute the init and its inertia.
                 let xc = centre(x.view());
-                let init = kmeans_plusplus(
+                let (init, _) = kmeans_plusplus(
                     xc.data.view(), &xc.sq, k, km.n_local_trials(), &mut Draws::Portable(&mut rng(seed)),
                 );
                 let before = init_inertia(&x, &init);

@@ -71,7 +71,7 @@ mod util;
 pub use all::All;
 pub use covmax::{CovMax, CovMaxParams};
 pub use fps::{FarthestPoint, FarthestPointParams};
-pub use kmeans::{KMeans, KMeansFit, KMeansParams};
+pub use kmeans::{KMeans, KMeansFit, KMeansParams, SklearnInput};
 pub use kmedoids::{KMedoids, KMedoidsFit, KMedoidsParams};
 pub use mean::Mean;
 pub use none::{XavierRandom, XavierRandomParams};

@@ -3,6 +3,8 @@
 //! scipy 1.14.1 (`tests/fixtures/reference_rng.json`, made by
 //! `scripts/reference_check/make_rng_fixtures.py`).
 
+#![allow(clippy::unwrap_used)] // test helpers: a failure should stop the test loudly
+
 use std::path::Path;
 
 use imprint_core::Shots;
@@ -11,7 +13,7 @@ use imprint_core::reference_rng::{
     Mt19937, RandomState, TorchGenerator, randint, randperm, uniform_f32, xavier_uniform,
 };
 use imprint_data::WeibullMin;
-use imprint_gen::KMeansParams;
+use imprint_gen::{KMeansParams, SklearnInput};
 use ndarray::Array2;
 use rand::SeedableRng;
 use serde_json::Value;
@@ -133,7 +135,7 @@ fn kmeans_plusplus_draws_scikit_learns_initial_centres() {
     for case in km["cases"].as_array().expect("cases") {
         let (seed, k) = (case["seed"].as_u64().unwrap(), case["k"].as_u64().unwrap() as usize);
         let fit = KMeansParams::new(k)
-            .random_state(seed)
+            .random_state(seed, SklearnInput::Float32)
             .check()
             .unwrap()
             .fit(shots, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0))
