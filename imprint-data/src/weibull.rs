@@ -575,6 +575,30 @@ mod tests {
         assert!(weibull_keep(Array2::<f32>::zeros((0, 3)).view(), (0.05, 0.95)).is_err());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Any data, finite or not, gives a valid distribution or an error, never a panic.
+        #[test]
+        fn fit_never_panics(
+            data in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => -1e3f32..1e3,
+                    1 => proptest::sample::select(vec![0.0f32, f32::MAX, f32::MIN_POSITIVE, f32::NAN, f32::INFINITY]),
+                ],
+                0..60,
+            ),
+            low in 0.0f64..1.0,
+        ) {
+            if let Ok(fit) = WeibullMin::fit(&data) {
+                proptest::prop_assert!(fit.shape() > 0.0 && fit.scale() > 0.0 && fit.loc().is_finite());
+                proptest::prop_assert!(fit.ppf(low) >= fit.loc());
+            }
+            let rows = Array2::from_shape_fn((data.len(), 2), |(i, j)| if j == 0 { data[i] } else { 1.0 });
+            let _ = weibull_keep(rows.view(), (low, 1.0));
+        }
+    }
+
     #[test]
     fn keep_with_the_full_range_drops_nothing_below_loc() {
         let x =
