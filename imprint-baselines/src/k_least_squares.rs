@@ -14,6 +14,7 @@ pub struct KLeastSquaresParams {
     k: Option<usize>,
     lambda: f64,
     rng_mode: RngMode,
+    random_state: u64,
 }
 
 impl KLeastSquaresParams {
@@ -21,14 +22,16 @@ impl KLeastSquaresParams {
     /// class keeps its raw samples) and the ridge `lambda`; k-means draws with
     /// [`RngMode::Portable`] (the default).
     pub fn new(k: Option<usize>, lambda: f64) -> Self {
-        Self { k, lambda, rng_mode: RngMode::Portable }
+        Self { k, lambda, rng_mode: RngMode::Portable, random_state: 0 }
     }
 
-    /// Sets how k-means draws: [`RngMode::Reference`] gives every class the
-    /// reference's `KMeans(n_clusters=k, random_state=seed)`, a fresh NumPy
-    /// `RandomState(seed)` each (see `imprint_gen::KMeansParams::random_state`).
-    pub fn rng_mode(mut self, rng_mode: RngMode) -> Self {
-        self.rng_mode = rng_mode;
+    /// Draws as the reference: every class's k-means is the reference's
+    /// `KMeans(n_clusters=k, random_state=seed)`, a fresh NumPy
+    /// `RandomState(seed)` each (see `imprint_gen::KMeansParams::random_state`),
+    /// whatever random streams the caller passes.
+    pub fn reference(mut self, seed: u64) -> Self {
+        self.rng_mode = RngMode::Reference;
+        self.random_state = seed;
         self
     }
 
@@ -38,7 +41,12 @@ impl KLeastSquaresParams {
             return Err(ImprintError::invalid("k", 0, "kls needs at least one pseudo-class per class"));
         }
         LeastSquaresParams::new(self.lambda).check()?;
-        Ok(KLeastSquares { k: self.k, lambda: self.lambda, rng_mode: self.rng_mode })
+        Ok(KLeastSquares {
+            k: self.k,
+            lambda: self.lambda,
+            rng_mode: self.rng_mode,
+            random_state: self.random_state,
+        })
     }
 }
 
@@ -56,46 +64,31 @@ pub struct KLeastSquares {
     k: Option<usize>,
     lambda: f64,
     rng_mode: RngMode,
+    random_state: u64,
 }
 
 impl KLeastSquares {
     /// Proxies per class, in the order of `classes`. k-means of class `c`
     /// draws from [`Stream::class`]`(c)` under `seed` (as in an
-    /// [`imprint_core::Imprinter`]; portable mode) or from NumPy's
-    /// `RandomState(seed)` (reference mode), so results do not depend on
-    /// thread count.
+    /// [`imprint_core::Imprinter`]), or, with [`KLeastSquaresParams::reference`],
+    /// from NumPy's `RandomState` of the reference's seed; results do not
+    /// depend on thread count.
     ///
     /// # Errors
     /// Empty or non-finite classes, mismatched dimensions, a failed solve; in
-    /// reference mode a `seed` of `2^32` or more (numpy's limit).
+    /// reference mode a seed of `2^32` or more (numpy's limit).
     pub fn fit(&self, classes: &[ArrayView2<'_, f32>], seed: u64) -> Result<Vec<Array2<f32>>> {
         let mut rngs: Vec<StreamRng> =
             (0..classes.len()).map(|c| stream_rng(seed, Stream::class(c))).collect();
-        self.fit_impl(classes, &mut rngs, seed)
+        self.fit_with(classes, &mut rngs)
     }
 
     /// [`KLeastSquares::fit`] with class `c`'s k-means drawing from `rngs[c]`
-    /// (portable mode only: the reference's k-means draws from its seed).
+    /// (ignored in reference mode).
     pub fn fit_with(
         &self,
         classes: &[ArrayView2<'_, f32>],
         rngs: &mut [StreamRng],
-    ) -> Result<Vec<Array2<f32>>> {
-        if self.rng_mode == RngMode::Reference {
-            return Err(ImprintError::invalid(
-                "rng_mode",
-                "reference",
-                "kls in reference mode draws from its seed: call KLeastSquares::fit",
-            ));
-        }
-        self.fit_impl(classes, rngs, 0)
-    }
-
-    fn fit_impl(
-        &self,
-        classes: &[ArrayView2<'_, f32>],
-        rngs: &mut [StreamRng],
-        seed: u64,
     ) -> Result<Vec<Array2<f32>>> {
         if classes.is_empty() {
             return Err(ImprintError::Empty { what: "classes given to k-least squares".into() });
@@ -123,7 +116,7 @@ impl KLeastSquares {
                         let params = match self.rng_mode {
                             RngMode::Portable => KMeansParams::new(k),
                             RngMode::Reference => {
-                                KMeansParams::new(k).random_state(seed, SklearnInput::Float32)
+                                KMeansParams::new(k).random_state(self.random_state, SklearnInput::Float32)
                             }
                         };
                         let fit = params.check()?.fit(shots, rng)?;
@@ -237,8 +230,9 @@ mod tests {
     fn reference_mode_clusters_every_class_with_random_state_seed() {
         let data = blobs();
         let views: Vec<_> = data.iter().map(|d| d.view()).collect();
-        let kls = KLeastSquaresParams::new(Some(2), 0.05).rng_mode(RngMode::Reference).check().unwrap();
-        let got = kls.fit(&views, 12412312).unwrap();
+        let kls = KLeastSquaresParams::new(Some(2), 0.05).reference(12412312).check().unwrap();
+        // The streams passed in are ignored: the seed is the reference's random_state.
+        let got = kls.fit(&views, 999).unwrap();
         // The same pseudo-classes as k-means with random_state, solved as plain least squares.
         let km = KMeansParams::new(2).random_state(12412312, SklearnInput::Float32).check().unwrap();
         let mut parts = Vec::new();
@@ -250,7 +244,14 @@ mod tests {
         let want = LeastSquaresParams::new(0.05).check().unwrap().fit(&pv).unwrap();
         let flat: Vec<f32> = got.iter().flat_map(|w| w.iter().copied()).collect();
         assert_eq!(flat, want.iter().copied().collect::<Vec<_>>());
-        assert!(kls.fit(&views, 1 << 32).is_err());
+        assert!(
+            KLeastSquaresParams::new(Some(2), 0.05)
+                .reference(1 << 32)
+                .check()
+                .unwrap()
+                .fit(&views, 0)
+                .is_err()
+        );
     }
 
     #[test]

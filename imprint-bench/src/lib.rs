@@ -25,7 +25,6 @@
 
 pub mod error;
 pub mod presets;
-pub mod reference_mode;
 pub mod reproduce;
 pub mod runner;
 pub mod sources;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use imprint_compat::{DataCombination, ExperimentConfig, ExperimentGrid, Shard, load_all};
-use imprint_core::Collapse;
+use imprint_core::{Collapse, RngMode};
 use imprint_report::{Report, TaskCollapse, read_collapse, render, write_collapse, write_report};
 
 use crate::presets::{preset_configs, preset_lambdas};
@@ -43,6 +43,8 @@ pub struct ReproduceOptions {
     pub overwrite: bool,
     /// Draw a progress bar (on a terminal) and say on stderr when the tasks are loaded.
     pub progress: bool,
+    /// Whose random draws: portable (the default) or the reference's.
+    pub rng_mode: RngMode,
 }
 
 impl ReproduceOptions {
@@ -56,6 +58,7 @@ impl ReproduceOptions {
             lambdas: BTreeMap::new(),
             overwrite: false,
             progress: false,
+            rng_mode: RngMode::Portable,
         }
     }
 
@@ -119,6 +122,7 @@ pub fn reproduce(options: &ReproduceOptions) -> Result<ReproduceSummary> {
         lambdas: options.all_lambdas(),
         progress: options.progress,
         sources: SourceCache::new(),
+        rng_mode: options.rng_mode,
     };
     let start = Instant::now();
     for (_, grid) in &grids {
@@ -142,7 +146,7 @@ pub fn reproduce(options: &ReproduceOptions) -> Result<ReproduceSummary> {
         }
     }
     let records = options.out.join("records");
-    let store = ResultStore::open(&records, options.overwrite)?;
+    let store = ResultStore::open_for(&records, options.overwrite, options.rng_mode)?;
     let mut runs = Vec::new();
     for (name, grid) in &grids {
         runs.push((name.clone(), run_grid(grid, &store, &run)?));

@@ -10,9 +10,15 @@
 use std::path::{Path, PathBuf};
 
 use imprint_compat::{Combination, Record, load_all};
+use imprint_core::RngMode;
 use imprint_data::{DataError, write_atomic};
 
 use crate::error::{BenchError, Result};
+
+/// The hidden file that marks a folder of reference-mode records.
+const RNG_MARKER: &str = ".rng-mode";
+/// Its content.
+const REFERENCE: &str = "reference";
 
 /// A results folder (`res_dir` of the reference).
 #[derive(Debug, Clone)]
@@ -32,6 +38,41 @@ impl ResultStore {
             source,
         })?;
         Ok(Self { dir, overwrite })
+    }
+
+    /// [`ResultStore::open`] for records of one random-number mode. Record
+    /// ids do not name the mode, so a folder of reference-mode records says
+    /// so in a hidden file (`.rng-mode`, written on first use), and the two
+    /// modes never mix in one folder: a reference-mode run refuses a folder
+    /// of portable records, and a portable run a reference-mode folder.
+    pub fn open_for(dir: impl Into<PathBuf>, overwrite: bool, rng_mode: RngMode) -> Result<Self> {
+        let store = Self::open(dir, overwrite)?;
+        let marker = store.dir.join(RNG_MARKER);
+        let reference = match std::fs::read_to_string(&marker) {
+            Ok(found) => found.trim() == REFERENCE,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(source) => return Err(BenchError::Io { path: marker, action: "read", source }),
+        };
+        let mixed = |held: &str, asked: &str| BenchError::InvalidOption {
+            option: "--rng".into(),
+            value: asked.into(),
+            reason: format!(
+                "{} holds records of the {held} random-number mode; write to another folder",
+                store.dir.display()
+            ),
+        };
+        match (rng_mode, reference) {
+            (RngMode::Portable, true) => Err(mixed(REFERENCE, "portable")),
+            (RngMode::Portable, false) | (RngMode::Reference, true) => Ok(store),
+            (RngMode::Reference, false) => {
+                if !store.load()?.is_empty() {
+                    return Err(mixed("portable", REFERENCE));
+                }
+                write_atomic(&marker, REFERENCE.as_bytes(), false)
+                    .map_err(|source| BenchError::Data { context: "records folder".into(), source })?;
+                Ok(store)
+            }
+        }
     }
 
     /// The folder.
@@ -102,5 +143,18 @@ mod tests {
         assert_eq!(store.load().unwrap()[0].task_acc, 50.0);
         // No temporary file is left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn portable_and_reference_records_never_share_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        ResultStore::open_for(dir.path(), false, RngMode::Portable).unwrap().write(&sample_record()).unwrap();
+        assert!(ResultStore::open_for(dir.path(), false, RngMode::Portable).is_ok());
+        let err = ResultStore::open_for(dir.path(), false, RngMode::Reference).unwrap_err();
+        assert!(err.to_string().contains("portable"), "{err}");
+        let other = tempfile::tempdir().unwrap();
+        ResultStore::open_for(other.path(), false, RngMode::Reference).unwrap();
+        assert!(ResultStore::open_for(other.path(), false, RngMode::Portable).is_err());
+        assert_eq!(ResultStore::open(other.path(), false).unwrap().load().unwrap(), vec![]);
     }
 }

@@ -45,6 +45,7 @@ fn options(root: &Path, shard: Shard) -> RunOptions {
         lambdas: BTreeMap::from([("toynet".to_string(), 0.05)]),
         progress: false,
         sources: Default::default(),
+        rng_mode: Default::default(),
     }
 }
 

@@ -69,7 +69,7 @@ pub use layout::{Split, reference_path};
 pub use mapping::LabelMapping;
 pub use presample::{FewShot, PresamplingMethod, presample, presample_indices};
 pub use read::{EMBEDDINGS_DATASET, EmbeddingFile, LABELS_DATASET, read_embeddings};
-pub use reference_presample::{Prefilter, reference_presample_indices};
+pub use reference_presample::{Prefilter, Presampling, reference_presample_indices};
 pub use synthetic::{SyntheticData, SyntheticParams};
 pub use task::{ClassData, SourceData, Task, TaskSpec};
 pub use weibull::{WeibullMin, weibull_keep};

@@ -2,8 +2,8 @@
 //! generator (`src/data/prefilter.py`, `prefilter_data`): the optional
 //! `weibull` filter, then `torch.randperm(n)[:fewshot]`.
 
-use imprint_core::RngCore;
 use imprint_core::reference_rng::randperm;
+use imprint_core::{ImprintError, Presampler, RngCore, Shots};
 use ndarray::ArrayView2;
 
 use crate::error::DataError;
@@ -57,6 +57,30 @@ pub fn reference_presample_indices(
             let perm = randperm(kept.len(), rng).map_err(|e| fail(e.to_string()))?;
             Ok(perm.into_iter().take(k).map(|i| kept[i]).collect())
         }
+    }
+}
+
+/// The reference's presampling of a class (`prefilter_data`) as a stage of
+/// an [`imprint_core::Imprinter`]: the `prefilter`, then `fewshot` rows by
+/// `torch.randperm` on the random number generator the imprinter passes (the
+/// torch generator in reference mode, the class's stream otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Presampling {
+    /// `all` or `weibull` with its quantiles.
+    pub prefilter: Prefilter,
+    /// Rows kept per class (`None`: every row, the reference's `-1`).
+    pub fewshot: Option<usize>,
+}
+
+impl Presampler for Presampling {
+    fn select(&self, shots: Shots<'_>, rng: &mut dyn RngCore) -> imprint_core::Result<Vec<usize>> {
+        reference_presample_indices(shots.view(), self.prefilter, self.fewshot, rng, "shots").map_err(|e| {
+            ImprintError::invalid(
+                "presampling",
+                format!("{:?}, few-shot {:?}", self.prefilter, self.fewshot),
+                e.to_string(),
+            )
+        })
     }
 }
 

@@ -1912,6 +1912,7 @@ fn bench_bad_input() {
                 lambdas: Default::default(),
                 progress: false,
                 sources: Default::default(),
+                rng_mode: Default::default(),
             };
             check_grid(&ExperimentGrid::new(&config), &options)
         },
@@ -2082,6 +2083,7 @@ fn bench_bad_input() {
             lambdas: Default::default(),
             progress: false,
             sources: Default::default(),
+            rng_mode: Default::default(),
         };
         expect_err(
             run_grid(&grid, &store, &options),

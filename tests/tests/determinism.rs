@@ -379,6 +379,7 @@ fn grid_records_are_identical_on_any_thread_count() {
         lambdas: BTreeMap::from([("toynet".to_string(), 0.05)]),
         progress: false,
         sources: Default::default(),
+        rng_mode: Default::default(),
     };
     let out = Scratch::new("records");
     same_bits_on_every_pool("grid records", || {

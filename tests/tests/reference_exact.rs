@@ -3,9 +3,9 @@
 //! `scripts/reference_check/run_reference.py` from DATEXIS/IMPRINT's
 //! `run_combination`).
 //!
-//! Every configuration of the fixture runs through
-//! `imprint_bench::reference_mode::reference_proxies` (presampling and GEN
-//! with the reference's draws) and the library's NORMpost, head and metrics.
+//! Every configuration of the fixture runs through the library's one
+//! imprinting path: an `Imprinter` in `RngMode::Reference` with the
+//! reference's presampling as its presampler, then the head and metrics.
 //! Deterministic configurations (no draw) must give the reference's accuracy
 //! exactly; configurations that draw must agree within 0.05 points per task,
 //! which on these tasks (300 or 600 test samples) also means exactly. The
@@ -16,11 +16,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use imprint_bench::reference_mode::{ReferenceGen, ReferenceRecipe, reference_proxies};
+use imprint::GeneratorSpec;
 use imprint_core::metrics::{accuracy, per_class_f1};
-use imprint_core::{Aggregation, ImprintedHead, InputNorm, WeightNorm, WeightNormalizer, ZeroVectorPolicy};
-use imprint_data::{LabelMapping, Prefilter, SourceData, Task, TaskSpec};
-use ndarray::ArrayView2;
+use imprint_core::{
+    Aggregation, ImprintedHead, Imprinter, InputNorm, Presampler, RngMode, Shots, TorchGenerator, WeightNorm,
+    ZeroVectorPolicy,
+};
+use imprint_data::{LabelMapping, Prefilter, Presampling, SourceData, Task, TaskSpec};
+use imprint_gen::{KMeansParams, SklearnInput};
+use ndarray::{ArrayView2, Axis};
 use serde_json::Value;
 
 /// Per-task tolerance (accuracy points) for configurations that draw.
@@ -80,9 +84,8 @@ fn draws(cfg: &Value) -> bool {
         || matches!(method, "random" | "fps" | "none" | "kmeans" | "kls")
 }
 
-fn recipe(cfg: &Value, seed: u64, lambda: f64) -> ReferenceRecipe {
-    let k = cfg["k"].as_i64().unwrap();
-    let k = (k != -1).then_some(k as usize);
+/// The reference's presampling of a configuration.
+fn presampling(cfg: &Value) -> Presampling {
     let q = cfg["presampling_quantiles_value"].as_array().unwrap();
     let prefilter = match cfg["presampling_method"].as_str().unwrap() {
         "all" => Prefilter::All,
@@ -90,34 +93,67 @@ fn recipe(cfg: &Value, seed: u64, lambda: f64) -> ReferenceRecipe {
         other => panic!("presampling {other}"),
     };
     let fewshot = cfg["presampling_fewshot_value"].as_i64().unwrap();
-    let proxy = match cfg["proxy_method"].as_str().unwrap() {
-        "ls" => ReferenceGen::LeastSquares { lambda },
-        "kls" => ReferenceGen::KLeastSquares { k, lambda },
-        name => ReferenceGen::Generator { name: name.to_string(), k },
+    Presampling { prefilter, fewshot: (fewshot != -1).then_some(fewshot as usize) }
+}
+
+/// The configuration's `Imprinter` in reference mode.
+fn imprinter(cfg: &Value, seed: u64, lambda: f64) -> Imprinter {
+    let k = cfg["k"].as_i64().unwrap();
+    let k = (k != -1).then_some(k as usize);
+    let name = cfg["proxy_method"].as_str().unwrap();
+    let spec = match name {
+        "ls" | "kls" => GeneratorSpec::oracle(name, k, lambda),
+        _ => GeneratorSpec::new(name, k),
     };
-    ReferenceRecipe { prefilter, fewshot: (fewshot != -1).then_some(fewshot as usize), proxy, seed }
+    let post: WeightNorm = cfg["normalize_weights"].as_str().unwrap().parse().unwrap();
+    Imprinter::from_generator(spec.build_with(RngMode::Reference, seed).unwrap())
+        .with_pre_norm(norm(cfg["normalize_for_proxy_selection"].as_str().unwrap()))
+        .with_presampler(presampling(cfg))
+        .with_post_norm(post)
+        .with_seed(seed)
+        .with_rng_mode(RngMode::Reference)
+}
+
+/// k-means++ choices of GEN `kmeans` that were ties in exact arithmetic (and
+/// so decided by BLAS rounding in scikit-learn). k-means draws nothing from
+/// torch, so presampling alone advances the torch generator here.
+fn kmeans_ties(task: &Task, cfg: &Value, seed: u64) -> usize {
+    let k = cfg["k"].as_i64().unwrap();
+    if cfg["proxy_method"].as_str() != Some("kmeans") || k < 1 {
+        return 0;
+    }
+    let k = k as usize;
+    let pre = norm(cfg["normalize_for_proxy_selection"].as_str().unwrap());
+    let km = KMeansParams::new(k).random_state(seed, SklearnInput::Float64).check().unwrap();
+    let mut torch = TorchGenerator::new(seed);
+    let presampling = presampling(cfg);
+    task.classes()
+        .iter()
+        .map(|c| {
+            let x = pre.apply(c.train(), "class").unwrap();
+            let rows = presampling.select(Shots::new(x.view(), "class").unwrap(), &mut torch).unwrap();
+            let shots = x.select(Axis(0), &rows);
+            if shots.nrows() < k || shots.nrows() == 1 {
+                return 0;
+            }
+            km.fit(Shots::new(shots.view(), "class").unwrap(), &mut torch).unwrap().init_ties()
+        })
+        .sum()
 }
 
 /// Accuracy (%), per-class F1 (%) and the number of rounding-decided
 /// k-means++ choices of one combination in reference mode.
 fn run(task: &Task, cfg: &Value, seed: u64, lambda: f64) -> (f64, Vec<f64>, usize) {
-    let pre = norm(cfg["normalize_for_proxy_selection"].as_str().unwrap());
-    let classes: Vec<_> =
-        task.classes().iter().map(|c| pre.apply(c.train(), "class").expect("NORMpre")).collect();
-    let views: Vec<ArrayView2<'_, f32>> = classes.iter().map(|c| c.view()).collect();
-    let out = reference_proxies(&views, &recipe(cfg, seed, lambda)).expect("reference_proxies");
-    let post: WeightNorm = cfg["normalize_weights"].as_str().unwrap().parse().unwrap();
     assert_eq!(cfg["aggregation_method"].as_str(), Some("max"));
     let inf = norm(cfg["normalize_input_data"].as_str().unwrap());
     let mut head = ImprintedHead::with_inference(task.dim(), inf, Aggregation::max()).unwrap();
-    for (class, proxies) in task.classes().iter().zip(&out.proxies) {
-        let proxies = post.normalize(proxies.view(), head.weights()).unwrap();
-        head.add_class(class.label().to_string(), proxies.view()).unwrap();
-    }
+    let classes: Vec<(String, ArrayView2<'_, f32>)> =
+        task.classes().iter().map(|c| (c.label().to_string(), c.train())).collect();
+    imprinter(cfg, seed, lambda).imprint_task(&mut head, &classes).expect("imprint_task");
     let predicted = head.predict(task.test_embeddings()).unwrap();
     let acc = 100.0 * accuracy(&predicted, task.test_labels()).unwrap();
     let f1 = per_class_f1(&predicted, task.test_labels(), task.n_classes()).unwrap();
-    (acc, f1.iter().map(|c| 100.0 * c.f1).collect(), out.kmeans_ties)
+    (acc, f1.iter().map(|c| 100.0 * c.f1).collect(), kmeans_ties(task, cfg, seed))
 }
 
 #[test]

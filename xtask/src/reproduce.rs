@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use imprint_bench::BenchError;
 use imprint_bench::reproduce::{ReproduceOptions, dry_run_text, parse_lambda, parse_shard, reproduce};
+use imprint_core::RngMode;
 
 use crate::workspace_root;
 
@@ -38,6 +39,11 @@ pub struct Args {
     /// Do not draw a progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Whose random draws: `portable` (imprint-rs's streams) or `reference`
+    /// (every draw the reference's: torch's generator, NumPy's RandomState;
+    /// see docs/reference-mode.md). Records of the two modes go to different folders.
+    #[arg(long, default_value = "portable", value_parser = ["portable", "reference"])]
+    rng: String,
 }
 
 pub fn run(args: Args) -> Result<(), BenchError> {
@@ -68,6 +74,7 @@ pub fn run(args: Args) -> Result<(), BenchError> {
     }
     options.shard = parse_shard(args.shard.as_deref())?;
     options.overwrite = args.overwrite;
+    options.rng_mode = if args.rng == "reference" { RngMode::Reference } else { RngMode::Portable };
     options.progress = !args.no_progress;
     let summary = reproduce(&options)?;
     for warning in &summary.collapse_warnings {

@@ -23,7 +23,8 @@ pub use numpy::RandomState;
 pub use torch::{RANDPERM_MAX, TorchGenerator, randint, randperm, uniform_f32, xavier_bound, xavier_uniform};
 
 /// Which random-number algorithms a stage uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RngMode {
     /// imprint-rs's own draws (`rand`'s sampling on the RNG passed in, ChaCha8
     /// streams per class): independent of class order and thread count.

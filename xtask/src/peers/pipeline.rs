@@ -101,6 +101,7 @@ pub fn compare(
         lambdas: lambdas.clone(),
         progress: false,
         sources: SourceCache::new(),
+        rng_mode: Default::default(),
     };
     let grids: Vec<ExperimentGrid> = preset_configs()?.iter().map(|(_, c)| ExperimentGrid::new(c)).collect();
 
