@@ -158,10 +158,32 @@ pub(crate) fn dots_seq_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut 
     );
 }
 
-/// `a * b^T` for row-major `a` (`n_a x dim`) and thin `b` (`n_b x dim`), tiled
-/// two rows of `a` by four rows of `b` so that every loaded vector feeds
-/// several fused multiply-adds. Each entry is summed in a fixed order: SIMD
-/// lanes across the dimension, then the lanes, then the scalar tail.
+/// `a * b^T` on the calling thread, for row-major `a` (`n_a x dim`), `b`
+/// (`n_b x dim`) and `out` (`n_a x n_b`), with the register-tiled kernel that
+/// [`dots_seq`] uses for thin `b`, for any number of rows of `b`: no packing,
+/// so rows of `a` stream from memory once per tile and stay in the L1 cache
+/// for whatever the caller does with them next (k-means sums them).
+///
+/// Every entry is summed in the same order whatever the tile shape (SIMD lanes
+/// across the dimension, each lane by fused multiply-adds in order, then the
+/// lanes by [`pulp::Simd::reduce_sum_f32s`], then the scalar tail), so it equals
+/// [`dots_seq`]'s for `n_b <=` [`THIN_ROWS`] bit for bit.
+///
+/// # Panics
+/// If the slice lengths do not match `dim` (with `dim > 0`).
+pub fn dots_tiled_into(a: &[f32], b: &[f32], dim: usize, out: &mut [f32]) {
+    assert!(dim > 0, "internal: dots_tiled_into needs dim > 0");
+    assert!(a.len() % dim == 0 && b.len() % dim == 0, "internal: rows of dim values");
+    assert_eq!(out.len(), (a.len() / dim) * (b.len() / dim), "internal: output shape");
+    pulp::Arch::new().dispatch(ThinDots { a, b, dim, out });
+}
+
+/// `a * b^T` for row-major `a` (`n_a x dim`) and `b` (`n_b x dim`), tiled
+/// rows of `a` by rows of `b` (4 x 5 with 512-bit vectors, 2 x 4 with
+/// narrower ones) so that every loaded vector feeds several fused
+/// multiply-adds. Each entry is summed in a fixed order that does not depend
+/// on the tiling: SIMD lanes across the dimension, then the lanes, then the
+/// scalar tail.
 struct ThinDots<'a> {
     a: &'a [f32],
     b: &'a [f32],
@@ -176,17 +198,39 @@ impl WithSimd for ThinDots<'_> {
     fn with_simd<S: Simd>(self, simd: S) {
         let ThinDots { a, b, dim, out } = self;
         let (n_a, n_b) = (a.len() / dim, b.len() / dim);
+        // 32 vector registers with AVX-512 hold a 4 x 5 tile of accumulators
+        // and the 4 + 1 operands; 16 with AVX2 hold 2 x 4.
+        let wide = size_of::<S::f32s>() >= 64;
+        let (max_rows, max_cols) = if wide { (4, 5) } else { (2, 4) };
+        // Columns in groups of nearly equal size (20 = 4 x 5, 8 = 2 x 4).
+        let groups = n_b.div_ceil(max_cols).max(1);
         let mut i = 0;
         while i < n_a {
-            let rows = (n_a - i).min(2);
+            let rows = match n_a - i {
+                r if r >= max_rows => max_rows,
+                r if r >= 2 => 2,
+                _ => 1,
+            };
             let mut j = 0;
-            while j < n_b {
-                let cols = if n_b - j >= 4 { 4 } else { 1 };
+            for g in 0..groups {
+                // Group g covers columns [g * n_b / groups, (g + 1) * n_b / groups).
+                let cols = (g + 1) * n_b / groups - j;
                 let at = Tile { a, b, dim, i, j, n_b };
                 match (rows, cols) {
+                    (4, 5) => at.run::<S, 4, 5>(simd, out),
+                    (4, 4) => at.run::<S, 4, 4>(simd, out),
+                    (4, 3) => at.run::<S, 4, 3>(simd, out),
+                    (4, 2) => at.run::<S, 4, 2>(simd, out),
+                    (4, _) => at.run::<S, 4, 1>(simd, out),
+                    (2, 5) => at.run::<S, 2, 5>(simd, out),
                     (2, 4) => at.run::<S, 2, 4>(simd, out),
+                    (2, 3) => at.run::<S, 2, 3>(simd, out),
+                    (2, 2) => at.run::<S, 2, 2>(simd, out),
                     (2, _) => at.run::<S, 2, 1>(simd, out),
+                    (_, 5) => at.run::<S, 1, 5>(simd, out),
                     (_, 4) => at.run::<S, 1, 4>(simd, out),
+                    (_, 3) => at.run::<S, 1, 3>(simd, out),
+                    (_, 2) => at.run::<S, 1, 2>(simd, out),
                     _ => at.run::<S, 1, 1>(simd, out),
                 }
                 j += cols;
@@ -209,6 +253,9 @@ struct Tile<'a> {
 impl Tile<'_> {
     #[inline(always)]
     fn run<S: Simd, const R: usize, const C: usize>(&self, simd: S, out: &mut [f32]) {
+        if C == 0 {
+            return;
+        }
         let dim = self.dim;
         let a: [&[f32]; R] = std::array::from_fn(|r| &self.a[(self.i + r) * dim..(self.i + r + 1) * dim]);
         let b: [&[f32]; C] = std::array::from_fn(|c| &self.b[(self.j + c) * dim..(self.j + c + 1) * dim]);
@@ -219,10 +266,11 @@ impl Tile<'_> {
         let b_vec: [&[S::f32s]; C] = b_split.map(|(v, _)| &v[..len]);
         let mut acc = [[simd.splat_f32s(0.0); C]; R];
         for l in 0..len {
-            for r in 0..R {
-                let x = a_vec[r][l];
-                for c in 0..C {
-                    acc[r][c] = simd.mul_add_e_f32s(x, b_vec[c][l], acc[r][c]);
+            let x: [S::f32s; R] = std::array::from_fn(|r| a_vec[r][l]);
+            for c in 0..C {
+                let y = b_vec[c][l];
+                for r in 0..R {
+                    acc[r][c] = simd.mul_add_e_f32s(x[r], y, acc[r][c]);
                 }
             }
         }
@@ -355,6 +403,49 @@ mod tests {
         assert_eq!(matmul_abt(at.t(), b.view()).unwrap(), got);
         let atb = matmul_atb(a.view(), a.view()).unwrap();
         assert!(close(&atb, &naive_abt(&a.t().to_owned(), &a.t().to_owned())));
+    }
+
+    /// Pseudo-random values in [-1, 1) from an index (no RNG dependency).
+    fn noise(i: usize) -> f32 {
+        let h = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        ((h >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    #[test]
+    fn tiled_dots_match_f64_and_do_not_depend_on_the_tiling() {
+        // Shapes cover every tile (rows 4/2/1, columns 1 to 5), vector tails
+        // and dimensions below one vector.
+        for (n_a, n_b, dim) in
+            [(1, 1, 1), (3, 7, 5), (7, 20, 33), (9, 13, 16), (13, 50, 47), (4, 8, 64), (6, 3, 100)]
+        {
+            let a = Array2::from_shape_fn((n_a, dim), |(i, j)| noise(i * 1000 + j));
+            let b = Array2::from_shape_fn((n_b, dim), |(i, j)| noise(7_000_000 + i * 1000 + j));
+            let mut out = vec![0.0f32; n_a * n_b];
+            dots_tiled_into(a.as_slice().unwrap(), b.as_slice().unwrap(), dim, &mut out);
+            for i in 0..n_a {
+                for j in 0..n_b {
+                    let exact: f64 = (0..dim).map(|l| f64::from(a[[i, l]]) * f64::from(b[[j, l]])).sum();
+                    let got = out[i * n_b + j];
+                    assert!(
+                        (f64::from(got) - exact).abs() <= 1e-5 * (1.0 + dim as f64),
+                        "{n_a}x{n_b}x{dim} ({i}, {j})"
+                    );
+                    // One entry alone (a 1 x 1 tile) is summed in the same order.
+                    let mut one = [0.0f32];
+                    dots_tiled_into(
+                        a.row(i).as_slice().unwrap(),
+                        b.row(j).as_slice().unwrap(),
+                        dim,
+                        &mut one,
+                    );
+                    assert_eq!(one[0].to_bits(), got.to_bits(), "{n_a}x{n_b}x{dim} ({i}, {j})");
+                }
+            }
+            if n_b <= THIN_ROWS {
+                let thin = dots_seq(a.view(), b.view()).unwrap();
+                assert!(thin.iter().zip(&out).all(|(x, y)| x.to_bits() == y.to_bits()));
+            }
+        }
     }
 
     #[test]
