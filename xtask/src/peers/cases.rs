@@ -91,16 +91,19 @@ pub fn kmeans(s: &mut Session, n: usize, dim: usize, k: usize, modes: Modes, rep
     let km = KMeansParams::new(k).check().map_err(imprint(&case))?;
     let shots = Shots::new(x.view(), "benchmark data").map_err(imprint(&case))?;
     let (mut seconds, mut inertia, mut iters, mut inits) = (Vec::new(), 0.0, 0.0, Vec::new());
+    let mut iters_per_seed = Vec::new();
     for seed in SEEDS {
         let (t, fit) = time_reps(reps, || km.fit(shots, &mut ChaCha8Rng::seed_from_u64(seed)));
         let fit = fit.map_err(imprint(&case))?;
         seconds.extend(t);
         inertia += fit.inertia() / SEEDS.len() as f64;
         iters += fit.n_iter() as f64 / SEEDS.len() as f64;
+        iters_per_seed.push(fit.n_iter());
         inits.push(s.write_labels(&format!("{tag}_init_{seed}.npy"), fit.init())?);
     }
     s.plan.push(json!({
         "kind": "kmeans", "case": case, "x": x_path, "k": k, "seeds": SEEDS, "init": inits, "reps": reps,
+        "iterations": iters_per_seed,
     }));
     s.record(Measurement::new(&case, OURS, seconds).quality("inertia", inertia).quality("iterations", iters));
     Ok(())
