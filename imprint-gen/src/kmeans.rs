@@ -137,8 +137,10 @@ impl KMeansParams {
 ///    centroid shift is at most `tol * mean_f Var(x_f)`, or after `max_iter`
 ///    iterations (reported by [`KMeansFit::converged`], not as an error).
 ///
-/// Distances are `||x||^2 - 2 x.c + ||c||^2` with the inner products from a
-/// faer GEMM, block by block of rows; centroids are accumulated in f64.
+/// Distances are `||x||^2 - 2 x.c + ||c||^2`, block by block of rows; the
+/// Lloyd iterations take the inner products from an unpacked register-tiled
+/// kernel ([`imprint_core::gemm::dots_tiled_into`]) fused with the labels and
+/// the cluster sums, which are accumulated in f64.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeans {
     k: usize,
