@@ -173,7 +173,7 @@ pub(crate) fn dots_seq_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut 
 /// If the slice lengths do not match `dim` (with `dim > 0`).
 pub fn dots_tiled_into(a: &[f32], b: &[f32], dim: usize, out: &mut [f32]) {
     assert!(dim > 0, "internal: dots_tiled_into needs dim > 0");
-    assert!(a.len() % dim == 0 && b.len() % dim == 0, "internal: rows of dim values");
+    assert!(a.len().is_multiple_of(dim) && b.len().is_multiple_of(dim), "internal: rows of dim values");
     assert_eq!(out.len(), (a.len() / dim) * (b.len() / dim), "internal: output shape");
     pulp::Arch::new().dispatch(ThinDots { a, b, dim, out });
 }
