@@ -205,8 +205,8 @@ pub fn render_markdown(report: &PeerReport, header: &str) -> String {
             md,
             "\n## Fastest peer per case\n\n\
              The fastest peer doing the same work (bare-GEMM baselines and faiss's default 25-iteration k-means \
-             left out; the k-means rows include scikit-learn's and faiss's Lloyd from our k-means++ centres, which \
-             skip the initialization we pay for). \"peer / ours\" is its time over ours: below 1, the peer is \
+             left out; the k-means rows include scikit-learn's Lloyd from our k-means++ centres and \
+             \"{FAISS_KMEANS_SAME}\", which skip the initialization we pay for). \"peer / ours\" is its time over ours: below 1, the peer is \
              faster; 0.95 to 1 counts as a tie on a shared machine.\n\n\
              | case | imprint-rs s | fastest peer | peer s | peer / ours |\n|---|---:|---|---:|---:|"
         );
