@@ -60,6 +60,7 @@ pub mod gemm;
 mod generator;
 mod head;
 mod imprinter;
+mod mahalanobis;
 pub mod metrics;
 mod norm;
 mod presampler;
