@@ -459,16 +459,31 @@ impl Tiles for MahalanobisKernel {
 }
 
 /// Scores of every query: per class, the largest similarity (`m` = None:
-/// minus the distance, or `1 - d` for cosine) or the neighbours' votes.
-///
-/// Blocks of queries run in parallel; each walks the proxies tile by tile in
-/// index order, so no distance matrix larger than a tile exists and every
-/// row's result is independent of the thread count.
+/// minus the distance, or `1 - d` for cosine) or the votes of the `m`
+/// nearest proxies.
 fn tiled_scores<T: Tiles>(
     kernel: &T,
     cosine: bool,
     m: Option<usize>,
     weighting: Weighting,
+    proxy_class: &[usize],
+    n_classes: usize,
+    queries: ArrayView2<'_, f32>,
+) -> Array2<T::K> {
+    match m {
+        None => class_max(kernel, cosine, proxy_class, n_classes, queries),
+        Some(m) => vote_scores(&nearest_lists(kernel, m, queries), m, weighting, proxy_class, n_classes),
+    }
+}
+
+/// Per class, the largest similarity of its proxies to each query.
+///
+/// Blocks of queries run in parallel; each walks the proxies tile by tile in
+/// index order, so no distance matrix larger than a tile exists and every
+/// row's result is independent of the thread count.
+fn class_max<T: Tiles>(
+    kernel: &T,
+    cosine: bool,
     proxy_class: &[usize],
     n_classes: usize,
     queries: ArrayView2<'_, f32>,
@@ -481,14 +496,8 @@ fn tiled_scores<T: Tiles>(
         let q = kernel.prepare(queries.slice(s![start..start + out.nrows(), ..]));
         let n_q = T::n_queries(&q);
         let mut buffer = vec![T::K::zero(); n_q * PROXY_BLOCK.min(n_proxies)];
-        let mut nearest: Vec<Nearest<T::K>> = match m {
-            // Running smallest key per class.
-            None => {
-                out.fill(T::K::infinity());
-                Vec::new()
-            }
-            Some(m) => (0..n_q).map(|_| Nearest::new(m)).collect(),
-        };
+        // Running smallest key per class.
+        out.fill(T::K::infinity());
         let similarity = |d: T::K| if cosine { T::K::one() - d } else { -d };
         for first in (0..n_proxies).step_by(PROXY_BLOCK) {
             let last = (first + PROXY_BLOCK).min(n_proxies);
@@ -498,31 +507,177 @@ fn tiled_scores<T: Tiles>(
             let classes = &proxy_class[first..last];
             for (r, keys) in t.outer_iter().enumerate() {
                 let keys = keys.as_slice().expect("internal: tile rows are contiguous");
-                match m {
-                    None => nearest_per_class(keys, classes, out.row_mut(r).as_slice_mut().expect("row")),
-                    Some(_) => nearest[r].offer(keys, first, |key| kernel.finish(&q, r, key)),
-                }
+                nearest_per_class(keys, classes, out.row_mut(r).as_slice_mut().expect("row"));
             }
         }
         for (r, mut row) in out.outer_iter_mut().enumerate() {
             let row = row.as_slice_mut().expect("internal: row of a standard array");
-            match m {
-                // The smallest key of a class gives its largest similarity.
-                None => row.iter_mut().for_each(|v| {
-                    *v = if *v == T::K::infinity() {
-                        T::K::neg_infinity()
-                    } else {
-                        similarity(kernel.finish(&q, r, *v))
-                    }
-                }),
-                Some(_) => {
-                    row.fill(T::K::zero());
-                    nearest[r].vote(proxy_class, weighting, row);
+            // The smallest key of a class gives its largest similarity.
+            row.iter_mut().for_each(|v| {
+                *v = if *v == T::K::infinity() {
+                    T::K::neg_infinity()
+                } else {
+                    similarity(kernel.finish(&q, r, *v))
                 }
-            }
+            });
         }
     });
     scores
+}
+
+/// The `m` nearest proxies of every query, in query order.
+///
+/// Blocks of queries run in parallel, each walking the proxies tile by tile
+/// in index order (as [`class_max`]), so the lists do not depend on the
+/// thread count.
+fn nearest_lists<T: Tiles>(kernel: &T, m: usize, queries: ArrayView2<'_, f32>) -> Vec<Nearest<T::K>> {
+    let n_proxies = kernel.n_proxies();
+    let starts: Vec<usize> = (0..queries.nrows()).step_by(QUERY_BLOCK).collect();
+    let blocks: Vec<Vec<Nearest<T::K>>> = starts
+        .into_par_iter()
+        .map(|start| {
+            let end = (start + QUERY_BLOCK).min(queries.nrows());
+            let q = kernel.prepare(queries.slice(s![start..end, ..]));
+            let n_q = T::n_queries(&q);
+            let mut buffer = vec![T::K::zero(); n_q * PROXY_BLOCK.min(n_proxies)];
+            let mut nearest: Vec<Nearest<T::K>> = (0..n_q).map(|_| Nearest::new(m)).collect();
+            for first in (0..n_proxies).step_by(PROXY_BLOCK) {
+                let last = (first + PROXY_BLOCK).min(n_proxies);
+                let mut t =
+                    ArrayViewMut2::from_shape((n_q, last - first), &mut buffer[..n_q * (last - first)])
+                        .expect("internal: the buffer holds a full tile");
+                kernel.keys_into(&q, first..last, t.view_mut());
+                for (r, keys) in t.outer_iter().enumerate() {
+                    let keys = keys.as_slice().expect("internal: tile rows are contiguous");
+                    nearest[r].offer(keys, first, |key| kernel.finish(&q, r, key));
+                }
+            }
+            nearest
+        })
+        .collect();
+    blocks.into_iter().flatten().collect()
+}
+
+/// Votes of the `m` nearest proxies of each list (nearest first).
+fn vote_scores<K: Key>(
+    nearest: &[Nearest<K>],
+    m: usize,
+    weighting: Weighting,
+    proxy_class: &[usize],
+    n_classes: usize,
+) -> Array2<K> {
+    let mut scores = Array2::<K>::zeros((nearest.len(), n_classes));
+    for (mut row, list) in scores.outer_iter_mut().zip(nearest) {
+        list.vote(m, proxy_class, weighting, row.as_slice_mut().expect("internal: row of a standard array"));
+    }
+    scores
+}
+
+/// The nearest proxies of every query under one distance, searched once for
+/// the largest `m` needed and then voted from for any smaller `m` and any
+/// weighting: a grid that runs m-nn with several `m` and weightings on the
+/// same proxies and queries searches once.
+///
+/// The `m` nearest proxies are the first `m` of the `M >= m` nearest (both
+/// sorted by distance, then proxy index), and votes are added nearest first
+/// in the same precision, so [`Neighbours::predict`] equals
+/// [`AggregateExt::predict`] of the same m-nn aggregation bit for bit.
+#[derive(Debug)]
+pub struct Neighbours {
+    distance: Distance,
+    n_proxies: usize,
+    m: usize,
+    lists: NeighbourLists,
+}
+
+#[derive(Debug)]
+enum NeighbourLists {
+    F32(Vec<Nearest<f32>>),
+    F64(Vec<Nearest<f64>>),
+}
+
+impl Neighbours {
+    /// The `m` nearest `proxies` (`m` capped at their number) of every query
+    /// under `distance` ([`Distance::InnerProduct`] ranks by cosine, as m-nn
+    /// does).
+    ///
+    /// # Errors
+    /// As [`AggregateExt::class_scores`] for the inputs;
+    /// [`ImprintError::InvalidParameter`] for `m = 0`.
+    pub fn search(
+        distance: Distance,
+        m: usize,
+        proxies: ArrayView2<'_, f32>,
+        queries: ArrayView2<'_, f32>,
+    ) -> Result<Self> {
+        let distance = MnnParams::new(m, distance, Weighting::Uniform)?.ranking_distance();
+        check_embeddings(proxies, "proxies")?;
+        check_finite(queries, "queries")?;
+        check_dim(queries, proxies.ncols(), "Neighbours::search: queries against proxies")?;
+        let m = m.min(proxies.nrows());
+        let lists = if distance == Distance::Mahalanobis {
+            NeighbourLists::F64(nearest_lists(&MahalanobisKernel::new(proxies)?, m, queries))
+        } else {
+            NeighbourLists::F32(nearest_lists(&DistanceKernel::new(distance, proxies)?, m, queries))
+        };
+        Ok(Self { distance, n_proxies: proxies.nrows(), m, lists })
+    }
+
+    /// The number of neighbours kept per query.
+    pub fn m(&self) -> usize {
+        self.m
+    }
+
+    /// The distance the neighbours were ranked by.
+    pub fn distance(&self) -> Distance {
+        self.distance
+    }
+
+    /// Predicted class per query by m-nn voting with `params`: equal to
+    /// [`AggregateExt::predict`] of `Aggregation::Mnn(params)` on the
+    /// proxies and queries searched.
+    ///
+    /// # Errors
+    /// [`ImprintError::InvalidParameter`] if `params` ranks by another
+    /// distance or needs more neighbours than were searched;
+    /// [`ImprintError::DimensionMismatch`] or [`ImprintError::UnknownClass`]
+    /// for proxy labels that do not fit.
+    pub fn predict(&self, params: &MnnParams, proxy_class: &[usize], n_classes: usize) -> Result<Vec<usize>> {
+        if params.ranking_distance() != self.distance {
+            return Err(ImprintError::invalid(
+                "distance",
+                params.ranking_distance(),
+                format!("the neighbours were searched under {}", self.distance),
+            ));
+        }
+        let m = params.m().min(self.n_proxies);
+        if m > self.m {
+            return Err(ImprintError::invalid(
+                "m",
+                params.m(),
+                format!("only {} neighbours were searched", self.m),
+            ));
+        }
+        if proxy_class.len() != self.n_proxies {
+            return Err(ImprintError::mismatch(
+                "Neighbours::predict: proxy labels",
+                format!("{} labels (one per proxy)", self.n_proxies),
+                proxy_class.len(),
+            ));
+        }
+        if let Some(&class) = proxy_class.iter().find(|&&c| c >= n_classes) {
+            return Err(ImprintError::UnknownClass { class, n_classes });
+        }
+        let weighting = params.weighting();
+        Ok(match &self.lists {
+            NeighbourLists::F32(lists) => {
+                argmax_rows(vote_scores(lists, m, weighting, proxy_class, n_classes).view())
+            }
+            NeighbourLists::F64(lists) => {
+                argmax_rows_of(vote_scores(lists, m, weighting, proxy_class, n_classes).view())
+            }
+        })
+    }
 }
 
 /// Lowers each class's running smallest key with the proxies of one tile
@@ -593,9 +748,9 @@ impl<K: Key> Nearest<K> {
         self.kept.insert(at, (distance, key, index));
     }
 
-    /// Adds the votes of the nearest proxies, nearest first, to `out`.
-    fn vote(&self, proxy_class: &[usize], weighting: Weighting, out: &mut [K]) {
-        for &(d, _, i) in &self.kept {
+    /// Adds the votes of the `m` nearest proxies, nearest first, to `out`.
+    fn vote(&self, m: usize, proxy_class: &[usize], weighting: Weighting, out: &mut [K]) {
+        for &(d, _, i) in self.kept.iter().take(m) {
             let w = match weighting {
                 Weighting::Uniform => K::one(),
                 Weighting::InverseDistance => K::one() / (d + K::VOTE_EPSILON),
@@ -728,6 +883,48 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn one_search_at_the_largest_m_predicts_every_smaller_m_and_weighting() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        // Two proxy tiles and two query blocks; coarse values make ties common.
+        let n_proxies = PROXY_BLOCK + 300;
+        let proxies = Array2::from_shape_fn((n_proxies, 6), |_| rng.random_range(-3i32..=3) as f32);
+        let classes: Vec<usize> = (0..n_proxies).map(|j| (j * 5) % 7).collect();
+        let q = Array2::from_shape_fn((QUERY_BLOCK + 20, 6), |_| rng.random_range(-3i32..=3) as f32);
+        for name in Distance::NAMES {
+            let distance: Distance = name.parse().unwrap();
+            let found = Neighbours::search(distance, 50, proxies.view(), q.view()).unwrap();
+            for m in [1, 3, 50] {
+                for weighting in [Weighting::Uniform, Weighting::InverseDistance] {
+                    let agg = Aggregation::mnn(m, distance, weighting).unwrap();
+                    let Aggregation::Mnn(params) = agg else { unreachable!() };
+                    assert_eq!(
+                        found.predict(&params, &classes, 7).unwrap(),
+                        agg.predict(proxies.view(), &classes, 7, q.view()).unwrap(),
+                        "{}",
+                        agg.describe()
+                    );
+                }
+            }
+            let Aggregation::Mnn(too_many) = Aggregation::mnn(51, distance, Weighting::Uniform).unwrap()
+            else {
+                unreachable!()
+            };
+            assert!(found.predict(&too_many, &classes, 7).is_err(), "more neighbours than searched");
+        }
+        // m is capped at the number of proxies, for the search and the vote.
+        let few = proxies.slice(s![..4, ..]);
+        let found = Neighbours::search(Distance::Euclidean, 10, few, q.view()).unwrap();
+        assert_eq!(found.m(), 4);
+        let agg = Aggregation::mnn(9, Distance::Euclidean, Weighting::InverseDistance).unwrap();
+        let Aggregation::Mnn(params) = agg else { unreachable!() };
+        assert_eq!(
+            found.predict(&params, &classes[..4], 7).unwrap(),
+            agg.predict(few, &classes[..4], 7, q.view()).unwrap()
+        );
     }
 
     #[test]
