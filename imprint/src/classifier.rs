@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 
 use imprint_core::{
-    Aggregation, Generator, ImprintError, ImprintedHead, Imprinter, Incremental, Result, RunningMean, Stream,
-    WeightNorm, check_dim, check_embeddings,
+    Aggregation, Generator, ImprintError, ImprintedHead, Imprinter, Incremental, InputNorm, Result,
+    RunningMean, Stream, WeightNorm, check_dim, check_embeddings, check_finite, l2_normalize_rows_in_place,
 };
 use ndarray::{Array2, ArrayView2, Axis, concatenate};
+use rayon::prelude::*;
 
 use crate::calibration::{Calibration, knownness_distance};
 use crate::label::{ClassLabel, check_one_kind};
@@ -155,6 +156,128 @@ impl Classifier {
         let classes: Vec<(ClassLabel, ArrayView2<'_, f32>)> =
             groups.iter().map(|(label, rows)| (label.clone(), rows.view())).collect();
         classifier.add_classes(&classes)?;
+        Ok(classifier)
+    }
+
+    /// Imprints the classes `classes`, in that order, from rows grouped by
+    /// class index: row `i` of `x` is a shot of class `classes[codes[i]]`.
+    /// Every class needs at least one row; labels are unique and of one kind.
+    ///
+    /// The result equals, bit for bit, [`Classifier::new`] followed by
+    /// [`Classifier::add_classes`] with each class's rows in row order (so,
+    /// with `classes` in ascending order, [`Classifier::fit`] with the rows'
+    /// labels). It is the entry point for callers that hold labels as
+    /// integer codes (NumPy, data frames): nothing is allocated per row, and
+    /// a `mean` generator with exact updates streams the rows once into each
+    /// class's running sum instead of copying them per class.
+    ///
+    /// # Errors
+    /// `codes` not one per row, a code without a class, a class without
+    /// rows, duplicate or mixed labels, and every error of
+    /// [`Classifier::fit`].
+    pub fn fit_indexed(
+        recipe: Recipe,
+        x: ArrayView2<'_, f32>,
+        codes: &[usize],
+        classes: &[ClassLabel],
+    ) -> Result<Self> {
+        if codes.len() != x.nrows() {
+            return Err(ImprintError::mismatch(
+                "labels",
+                format!("{} (one per row of the embeddings)", x.nrows()),
+                codes.len(),
+            ));
+        }
+        // Shape first; values are checked where they are read.
+        check_embeddings(x.slice(ndarray::s![..x.nrows().min(1), ..]), "embeddings")?;
+        check_one_kind(classes, "the labels")?;
+        let mut indices: Vec<Vec<usize>> = vec![Vec::new(); classes.len()];
+        for (i, &c) in codes.iter().enumerate() {
+            indices
+                .get_mut(c)
+                .ok_or_else(|| {
+                    ImprintError::invalid("label code", c, format!("row {i}: only {} classes", classes.len()))
+                })?
+                .push(i);
+        }
+        if let Some(c) = indices.iter().position(Vec::is_empty) {
+            return Err(ImprintError::Empty {
+                what: format!("class '{}' (no row has its code {c})", classes[c]),
+            });
+        }
+        let mut classifier = Self::new(recipe, x.ncols())?;
+        let streams_mean = classifier.recipe.updates == Updates::Exact
+            && matches!(classifier.imprinter.generator(), Generator::PerClass(g) if g.incremental() == Incremental::RunningMean);
+        if !streams_mean {
+            check_embeddings(x, "embeddings")?;
+            let shots: Vec<Array2<f32>> = indices.iter().map(|r| x.select(Axis(0), r)).collect();
+            let groups: Vec<(ClassLabel, ArrayView2<'_, f32>)> =
+                classes.iter().cloned().zip(shots.iter().map(|s| s.view())).collect();
+            classifier.add_classes(&groups)?;
+            return Ok(classifier);
+        }
+        for (i, label) in classes.iter().enumerate() {
+            if classes[..i].contains(label) {
+                return Err(ImprintError::invalid(
+                    "class label",
+                    label,
+                    "the classifier already has a class with this label",
+                ));
+            }
+        }
+        // Each class's running sum of its NORMpre'd rows, in row order: what
+        // `initial_memory` keeps and, for Incremental::RunningMean, exactly
+        // the generator's mean. Classes run in parallel, each reading its
+        // rows once in blocks that stay in cache.
+        let pre_norm = classifier.recipe.pre_norm;
+        let sums: Vec<Result<RunningMean>> = indices
+            .par_iter()
+            .map(|rows| {
+                const BLOCK: usize = 256;
+                let mut running = RunningMean::new(x.ncols());
+                let mut buffer = Array2::<f32>::zeros((rows.len().min(BLOCK), x.ncols()));
+                for block in rows.chunks(BLOCK) {
+                    let in_x = |e| at_rows(e, block);
+                    let mut shots = buffer.slice_mut(ndarray::s![..block.len(), ..]);
+                    for (mut shot, &i) in shots.outer_iter_mut().zip(block) {
+                        match (shot.as_slice_mut(), x.row(i).to_slice()) {
+                            (Some(to), Some(from)) => to.copy_from_slice(from),
+                            _ => shot.assign(&x.row(i)),
+                        }
+                    }
+                    // What `InputNorm::apply` computes, in place.
+                    match pre_norm {
+                        InputNorm::None => check_finite(shots.view(), "embeddings").map_err(in_x)?,
+                        InputNorm::L2(policy) => {
+                            l2_normalize_rows_in_place(shots.view_mut(), policy, "embeddings (NORMpre)")
+                                .map_err(in_x)?
+                        }
+                    }
+                    running.add(shots.view()).map_err(in_x)?;
+                }
+                Ok(running)
+            })
+            .collect();
+        // Whatever thread found it, the error `fit` reports: the first
+        // non-finite value in `x`, else the first zero vector.
+        if let Some(err) = sums.iter().filter_map(|s| s.as_ref().err()).min_by_key(|e| {
+            (matches!(e, ImprintError::ZeroVector { .. }), error_row(e).unwrap_or(usize::MAX))
+        }) {
+            return Err(err.clone());
+        }
+        for (c, (label, running)) in classes.iter().zip(sums.into_iter().flatten()).enumerate() {
+            let raw = running.mean()?;
+            let proxies = classifier.imprinter.post_normalize(raw.view(), classifier.head.weights())?;
+            classifier.head.add_class(label.to_string(), proxies.view())?;
+            classifier.labels.push(label.clone());
+            classifier.states.push(ClassState {
+                stream: c,
+                memory: Memory::Mean(running),
+                raw: classifier.keeps_raw().then_some(raw),
+                appended: 0,
+            });
+        }
+        classifier.next_stream = classes.len();
         Ok(classifier)
     }
 
@@ -767,6 +890,26 @@ impl Classifier {
     /// Whether the generator fits every class at once.
     pub(crate) fn is_joint(&self) -> bool {
         matches!(self.imprinter.generator(), Generator::Joint(_))
+    }
+}
+
+/// Names, in an error about some rows of `x`, the row of `x`: `rows[r]` for row `r`.
+fn at_rows(err: ImprintError, rows: &[usize]) -> ImprintError {
+    let row_in_x = |r: usize| rows.get(r).copied().unwrap_or(r);
+    match err {
+        ImprintError::ZeroVector { what, row } => ImprintError::ZeroVector { what, row: row_in_x(row) },
+        ImprintError::NonFinite { what, row, col, value } => {
+            ImprintError::NonFinite { what, row: row_in_x(row), col, value }
+        }
+        other => other,
+    }
+}
+
+/// The row an error is about, if any.
+fn error_row(err: &ImprintError) -> Option<usize> {
+    match err {
+        ImprintError::ZeroVector { row, .. } | ImprintError::NonFinite { row, .. } => Some(*row),
+        _ => None,
     }
 }
 
