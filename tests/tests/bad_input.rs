@@ -700,13 +700,7 @@ fn core_bad_input() {
         "{\"method\":\"max\",\"distance\":\"inner_product\"}",
         "{\"method\":\"mnn\",\"m\":0,\"distance\":\"cosine\",\"weighting\":\"uniform\"}",
     );
-    err_case!(
-        c,
-        "load_json: mnn with m = 0",
-        load_head(&t),
-        ImprintError::SavedHead { .. },
-        ["m = 0"]
-    );
+    err_case!(c, "load_json: mnn with m = 0", load_head(&t), ImprintError::SavedHead { .. }, ["m = 0"]);
     let t = edit(&text, "\"inner_product\"", "\"hamming\"");
     err_case!(
         c,
