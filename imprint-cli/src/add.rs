@@ -17,6 +17,8 @@ use crate::{Global, head, progress};
 Examples:
   # Teach the head a new class (and more shots of known ones), replacing it atomically:
   imprint add --head fashion.safetensors --train new_rows.h5
+  # Only the rows of class 8 of a file:
+  imprint add --head fashion.safetensors --train train.h5 --classes 8
   # Keep the old head and write the updated one elsewhere:
   imprint add --head fashion.safetensors --train more.csv --out fashion_v2.safetensors
 
@@ -35,6 +37,9 @@ pub struct AddArgs {
     /// Labels of a .npy or CSV file: a .npy vector, or text with one label per line.
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
+    /// Use only the rows of these classes: labels and integer ranges separated by commas, e.g. `0-4,7`.
+    #[arg(long, value_name = "LIST")]
+    pub classes: Option<crate::input::ClassFilter>,
     /// Write the updated head here instead of replacing --head (.json: JSON text; otherwise safetensors).
     #[arg(long, value_name = "NEW")]
     pub out: Option<PathBuf>,
@@ -55,7 +60,10 @@ pub fn run(a: &AddArgs, global: &Global) -> Result<()> {
     let start = Instant::now();
     let bar = progress::spinner(progress::visible(global.quiet), format!("reading {}", a.head.display()));
     let mut classifier = head::load(&a.head)?;
-    let input = Input::read(&a.train, a.labels.as_deref())?;
+    let mut input = Input::read(&a.train, a.labels.as_deref())?;
+    if let Some(filter) = &a.classes {
+        input.select(filter, "--classes")?;
+    }
     input.check_dim(&a.head, classifier.dim())?;
     let labels = input.require_labels()?;
     crate::check_zero_rows(&input, &[classifier.recipe().pre_norm], crate::HEAD_ZERO_HINT)?;
@@ -76,14 +84,19 @@ pub fn run(a: &AddArgs, global: &Global) -> Result<()> {
     let size = head::save(&classifier, out, overwrite)?;
     bar.finish_and_clear();
     let listed: Vec<String> = new.iter().map(|(l, n)| format!("{l} ({n} rows)")).collect();
+    let mut done = Vec::new();
+    if !new.is_empty() {
+        let s = if new.len() == 1 { "" } else { "es" };
+        done.push(format!("added {} new class{s}: {}", new.len(), listed.join(", ")));
+    }
+    if known > 0 {
+        let rows = input.x.nrows() - new.iter().map(|(_, n)| n).sum::<usize>();
+        let s = if known == 1 { "" } else { "es" };
+        done.push(format!("added {rows} rows to {known} known class{s}"));
+    }
     global.note(format_args!(
-        "added {} new class{}{}{} and {} rows to {known} known class{} in {:.2} s; {} now has {} classes ({})",
-        new.len(),
-        if new.len() == 1 { "" } else { "es" },
-        if listed.is_empty() { "" } else { ": " },
-        listed.join(", "),
-        input.x.nrows() - new.iter().map(|(_, n)| n).sum::<usize>(),
-        if known == 1 { "" } else { "es" },
+        "{} in {:.2} s; {} now has {} classes ({})",
+        done.join("; "),
         start.elapsed().as_secs_f64(),
         out.display(),
         classifier.n_classes(),

@@ -36,6 +36,9 @@ pub struct CalibrateArgs {
     /// Labels of a .npy or CSV --val file: a .npy vector, or text with one label per line.
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
+    /// Use only the rows of these classes: labels and integer ranges separated by commas, e.g. `0-4,7`.
+    #[arg(long, value_name = "LIST")]
+    pub classes: Option<crate::input::ClassFilter>,
     /// Also calibrate rejection thresholds (for `predict --reject`) from the --val rows.
     #[arg(long)]
     pub rejection: bool,
@@ -90,7 +93,10 @@ pub fn run(a: &CalibrateArgs, global: &Global, stdout: &mut dyn Write) -> Result
     };
     let bar = progress::spinner(progress::visible(global.quiet), format!("reading {}", a.val.display()));
     let mut classifier = head::load(&a.head)?;
-    let input = Input::read(&a.val, a.labels.as_deref())?;
+    let mut input = Input::read(&a.val, a.labels.as_deref())?;
+    if let Some(filter) = &a.classes {
+        input.select(filter, "--classes")?;
+    }
     input.check_dim(&a.head, classifier.dim())?;
     let labels = input.require_labels()?;
     let recipe = classifier.recipe().clone();

@@ -22,6 +22,8 @@ Examples:
                --test data/embeddings/FashionMNIST/efficientnet_lite0/test/embeddings_FashionMNIST_efficientnet_lite0_test.h5
   # Open set: rows of classes the head does not know, and machine-readable output:
   imprint eval --head fashion.safetensors --test test.h5 --unknown other_classes.h5 --json
+  # Both from one file: the head's classes as --test rows, class 8 as unknown rows:
+  imprint eval --head fashion.safetensors --test test.h5 --classes 0-7,9 --unknown test.h5 --unknown-classes 8
 
 Reports accuracy (%), macro and per-class one-vs-rest F1 (%), the confusion matrix (rows: true
 class, columns: predicted class), n, and the expected calibration error (ECE, 15 bins) of the
@@ -41,9 +43,15 @@ pub struct EvalArgs {
     /// Labels of a .npy or CSV --test file: a .npy vector, or text with one label per line.
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
+    /// Use only the --test rows of these classes: labels and integer ranges separated by commas, e.g. `0-4,7`.
+    #[arg(long, value_name = "LIST")]
+    pub classes: Option<crate::input::ClassFilter>,
     /// Rows of classes the head does not know (open-set evaluation).
     #[arg(long, value_name = "FILE")]
     pub unknown: Option<PathBuf>,
+    /// Use only the --unknown rows of these classes (by the file's own labels), e.g. `5-9`.
+    #[arg(long, value_name = "LIST", requires = "unknown")]
+    pub unknown_classes: Option<crate::input::ClassFilter>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -223,13 +231,19 @@ pub fn auroc(positive: &[f32], negative: &[f32]) -> f64 {
 /// Runs `imprint eval`.
 pub fn run(a: &EvalArgs, global: &Global, stdout: &mut dyn Write) -> Result<()> {
     let classifier = head::load(&a.head)?;
-    let test = Input::read(&a.test, a.labels.as_deref())?;
+    let mut test = Input::read(&a.test, a.labels.as_deref())?;
+    if let Some(filter) = &a.classes {
+        test.select(filter, "--classes")?;
+    }
     test.check_dim(&a.head, classifier.dim())?;
     test.require_labels()?;
     crate::check_zero_rows(&test, &[classifier.recipe().input_norm], crate::HEAD_ZERO_HINT)?;
     let unknown = match &a.unknown {
         Some(path) => {
-            let u = Input::read(path, None)?;
+            let mut u = Input::read(path, None)?;
+            if let Some(filter) = &a.unknown_classes {
+                u.select(filter, "--unknown-classes")?;
+            }
             u.check_dim(&a.head, classifier.dim())?;
             crate::check_zero_rows(&u, &[classifier.recipe().input_norm], crate::HEAD_ZERO_HINT)?;
             Some(u)

@@ -23,6 +23,8 @@ Examples:
   # The paper's recommended setting (l2 / kmeans k=20 / l2 / l2 / max, seed 17121997):
   imprint fit --train data/embeddings/FashionMNIST/efficientnet_lite0/train/embeddings_FashionMNIST_efficientnet_lite0_train.h5 \\
               --out fashion.safetensors
+  # Only some classes of a file (the others can come later with `imprint add --classes`):
+  imprint fit --train train.h5 --classes 0-7,9 --out fashion.safetensors
   # One mean per class, 5-nearest-neighbour voting, from a .npy matrix and a label file:
   imprint fit --train x.npy --labels y.txt --generator mean --aggregation mnn --m 5 --distance cosine --out head.json
 
@@ -37,6 +39,9 @@ pub struct FitArgs {
     /// Labels of a .npy or CSV training file: a .npy vector, or text with one label per line.
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
+    /// Use only the rows of these classes: labels and integer ranges separated by commas, e.g. `0-4,7`.
+    #[arg(long, value_name = "LIST")]
+    pub classes: Option<crate::input::ClassFilter>,
     /// Where to write the head (.json: JSON text; otherwise safetensors).
     #[arg(long, value_name = "HEAD")]
     pub out: PathBuf,
@@ -186,7 +191,10 @@ pub fn run(a: &FitArgs, global: &Global) -> Result<()> {
     let start = Instant::now();
     let show = progress::visible(global.quiet);
     let bar = progress::spinner(show, format!("reading {}", a.train.display()));
-    let input = Input::read(&a.train, a.labels.as_deref())?;
+    let mut input = Input::read(&a.train, a.labels.as_deref())?;
+    if let Some(filter) = &a.classes {
+        input.select(filter, "--classes")?;
+    }
     let labels = input.require_labels()?;
     crate::check_zero_rows(&input, &[recipe.pre_norm, recipe.input_norm], "--zero-vectors keep")?;
     let context = || format!("fitting a head on {}", a.train.display());

@@ -47,11 +47,14 @@ use input::Input;
     name = "imprint",
     version,
     after_help = "\
-A session on the bundled data (see README.md, \"Command line\"):
+A session on the bundled data (docs/cli.md has it with its output):
   D=data/embeddings/FashionMNIST/efficientnet_lite0
-  imprint fit --train $D/train/embeddings_FashionMNIST_efficientnet_lite0_train.h5 --out fashion.safetensors
-  imprint eval --head fashion.safetensors --test $D/test/embeddings_FashionMNIST_efficientnet_lite0_test.h5
-  imprint predict --head fashion.safetensors --input queries.npy --reject
+  TRAIN=$D/train/embeddings_FashionMNIST_efficientnet_lite0_train.h5
+  TEST=$D/test/embeddings_FashionMNIST_efficientnet_lite0_test.h5
+  imprint fit --train $TRAIN --classes 0-7,9 --out fashion.safetensors      # bags (8) held back
+  imprint eval --head fashion.safetensors --test $TEST --classes 0-7,9 --unknown $TEST --unknown-classes 8
+  imprint predict --head fashion.safetensors --input $TEST --reject           # bags come out as unknown
+  imprint add --head fashion.safetensors --train $TRAIN --classes 8           # now it knows bags
 
 Input files: HDF5 with datasets `embeddings` (float32, N x D) and `labels` (int32, N), as in the
 reference layout; a .npy matrix (float32 or float64) with --labels FILE.npy|FILE.txt; or CSV with a

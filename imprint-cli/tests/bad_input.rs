@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use common::*;
 
 /// Cases per test; their sum is the command line's bad-input count.
-const INPUT_CASES: usize = 35;
+const INPUT_CASES: usize = 38;
 const ARGUMENT_CASES: usize = 16;
 const HEAD_CASES: usize = 26;
 
@@ -281,6 +281,31 @@ fn bad_input_files() {
     c.add("unknown input format", |d| {
         let f = file(d, "data.txt", b"1 2 3\n");
         fit_fails(d, &f, &[], 1, &["data.txt", "unknown input format"])
+    });
+    c.add("--classes that selects no row", |d| {
+        let t = toy_train(d);
+        fit_fails(d, &t, &["--classes", "5-9"], 1, &["train.h5", "no row has a label in --classes 5-9"])
+    });
+    c.add("--classes on rows without labels", |d| {
+        let head = toy_head(d, &[]);
+        let u = file(d, "u.npy", &npy_bytes(3, 6));
+        let t = d.join("train.h5");
+        let a = args(&[
+            "eval",
+            "--head",
+            &s(head),
+            "--test",
+            &s(t),
+            "--unknown",
+            &s(u),
+            "--unknown-classes",
+            "1",
+        ]);
+        fails(d, &a, 1, &["u.npy", "--unknown-classes 1 selects rows by label, but the file has no labels"])
+    });
+    c.add("--classes with an empty range (clap)", |d| {
+        let t = toy_train(d);
+        fit_fails(d, &t, &["--classes", "4-2"], 2, &["range 4-2 is empty"])
     });
     c.add("all-zero row under L2 normalization", |d| {
         let f = file(d, "t.csv", b"a,b,label\n1,2,x\n3,4,y\n0,0,x\n");

@@ -169,6 +169,91 @@ impl Input {
     }
 }
 
+/// A selection of classes by label, as given to `--classes`: labels separated
+/// by commas, and ranges of integer labels `A-B` (both ends included), e.g.
+/// `0-4,7` or `cat,dog`. A label is selected when it is written exactly as
+/// an item, or is an integer inside a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassFilter {
+    spec: String,
+    items: Vec<String>,
+    ranges: Vec<(i64, i64)>,
+}
+
+impl std::str::FromStr for ClassFilter {
+    type Err = String;
+
+    fn from_str(spec: &str) -> std::result::Result<Self, String> {
+        let mut items = Vec::new();
+        let mut ranges = Vec::new();
+        for item in spec.split(',').map(str::trim) {
+            if item.is_empty() {
+                return Err(format!(
+                    "'{spec}' has an empty item; write labels separated by commas, e.g. 0-4,7"
+                ));
+            }
+            let range = item.split_once('-').and_then(|(a, b)| {
+                let digits = |t: &str| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit());
+                (digits(a) && digits(b)).then(|| (a.parse::<i64>(), b.parse::<i64>()))
+            });
+            match range {
+                Some((Ok(a), Ok(b))) if a <= b => ranges.push((a, b)),
+                Some((Ok(a), Ok(b))) => {
+                    return Err(format!("range {a}-{b} is empty (its start is above its end)"));
+                }
+                Some(_) => return Err(format!("range '{item}' does not fit in 64-bit integers")),
+                None => items.push(item.to_string()),
+            }
+        }
+        Ok(Self { spec: spec.to_string(), items, ranges })
+    }
+}
+
+impl ClassFilter {
+    /// Whether `label` is selected.
+    pub fn contains(&self, label: &ClassLabel) -> bool {
+        if let ClassLabel::Int(v) = label
+            && self.ranges.iter().any(|&(a, b)| (a..=b).contains(v))
+        {
+            return true;
+        }
+        let text = label.to_string();
+        self.items.contains(&text)
+    }
+
+    /// As given.
+    pub fn spec(&self) -> &str {
+        &self.spec
+    }
+}
+
+impl Input {
+    /// Keeps only the rows whose label `filter` selects (`flag` names the
+    /// option in messages).
+    ///
+    /// # Errors
+    /// A file without labels, or a selection that keeps no row.
+    pub fn select(&mut self, filter: &ClassFilter, flag: &str) -> Result<()> {
+        let labels = self.labels.as_ref().ok_or_else(|| {
+            CliError::input(
+                &self.path,
+                format!("{flag} {} selects rows by label, but the file has no labels", filter.spec()),
+            )
+        })?;
+        let rows: Vec<usize> = (0..labels.len()).filter(|&i| filter.contains(&labels[i])).collect();
+        if rows.is_empty() {
+            return Err(CliError::input(
+                &self.path,
+                format!("no row has a label in {flag} {}", filter.spec()),
+            ));
+        }
+        let kept = rows.iter().map(|&i| labels[i].clone()).collect();
+        self.x = self.x.select(ndarray::Axis(0), &rows);
+        self.labels = Some(kept);
+        Ok(())
+    }
+}
+
 /// Reads a whole file, with one-line errors for a missing or empty file.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).map_err(|source| match source.kind() {
@@ -228,6 +313,28 @@ mod tests {
         assert_eq!(labels_from_text(s(&["3", "07"])), vec!["3".into(), "07".into()]);
         assert_eq!(labels_from_text(s(&["+2"])), vec!["+2".into()]);
         assert_eq!(labels_from_text(s(&["cat", "1"])), vec!["cat".into(), "1".into()]);
+    }
+
+    #[test]
+    fn class_filters_select_items_and_integer_ranges() {
+        let f: ClassFilter = "0-4, 7,cat,07".parse().unwrap();
+        for (label, selected) in [
+            (ClassLabel::Int(0), true),
+            (ClassLabel::Int(4), true),
+            (ClassLabel::Int(5), false),
+            (ClassLabel::Int(7), true),
+            (ClassLabel::Int(-1), false),
+            (ClassLabel::from("cat"), true),
+            (ClassLabel::from("07"), true),
+            (ClassLabel::from("3"), false),
+            (ClassLabel::from("dog"), false),
+        ] {
+            assert_eq!(f.contains(&label), selected, "{label:?}");
+        }
+        let names: ClassFilter = "cat-dog,a".parse().unwrap();
+        assert!(names.contains(&ClassLabel::from("cat-dog")), "a dash between words is a label");
+        assert!("3-1".parse::<ClassFilter>().unwrap_err().contains("empty"));
+        assert!("1,,2".parse::<ClassFilter>().unwrap_err().contains("empty item"));
     }
 
     #[test]
