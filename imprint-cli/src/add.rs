@@ -66,7 +66,11 @@ pub fn run(a: &AddArgs, global: &Global) -> Result<()> {
     }
     input.check_dim(&a.head, classifier.dim())?;
     let labels = input.require_labels()?;
-    crate::check_zero_rows(&input, &[classifier.recipe().pre_norm], crate::HEAD_ZERO_HINT)?;
+    // NORMpre normalizes the shots; recalibrating rejection also scores them under NORMinf.
+    let recipe = classifier.recipe();
+    let calibrated = classifier.calibration().thresholds().is_some();
+    let norms: &[_] = if calibrated { &[recipe.pre_norm, recipe.input_norm] } else { &[recipe.pre_norm] };
+    crate::check_zero_rows(&input, norms, crate::HEAD_ZERO_HINT)?;
     let mut rows: BTreeMap<&ClassLabel, usize> = BTreeMap::new();
     for l in labels {
         *rows.entry(l).or_default() += 1;

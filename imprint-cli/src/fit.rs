@@ -196,7 +196,10 @@ pub fn run(a: &FitArgs, global: &Global) -> Result<()> {
         input.select(filter, "--classes")?;
     }
     let labels = input.require_labels()?;
-    crate::check_zero_rows(&input, &[recipe.pre_norm, recipe.input_norm], "--zero-vectors keep")?;
+    // NORMpre normalizes the shots; rejection calibration also scores them under NORMinf.
+    let norms: &[_] =
+        if a.no_reject_calibration { &[recipe.pre_norm] } else { &[recipe.pre_norm, recipe.input_norm] };
+    crate::check_zero_rows(&input, norms, "pass --zero-vectors keep to keep them as zeros")?;
     let context = || format!("fitting a head on {}", a.train.display());
     let n_classes = labels.iter().collect::<std::collections::HashSet<_>>().len();
     bar.set_message(format!(

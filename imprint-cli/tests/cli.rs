@@ -466,6 +466,17 @@ fn documented_behaviour_that_looks_odd_but_succeeds() {
     assert_eq!(v["auroc"], 0.5, "the same rows on both sides");
     assert_eq!(v["known_rejected"], Value::Null);
     assert!(eval.stderr.contains("warning:") && eval.stderr.contains("imprint calibrate"), "{}", eval.stderr);
+    // All-zero rows are kept as zeros when asked (the default rejects them).
+    let z = d.join("z.csv");
+    std::fs::write(&z, "a,b,label\n1,0,x\n0,1,y\n0,0,x\n1,1,y\n0.5,0,x\n").unwrap();
+    let zh = d.join("z.safetensors");
+    ok(d, &["fit", "--train", &s(&z), "--out", &s(&zh), "--zero-vectors", "keep", "--generator", "mean"]);
+    let pred = ok(d, &["predict", "--head", &s(&zh), "--input", &s(&z)]);
+    assert_eq!(
+        pred.stdout.lines().nth(3),
+        Some("2,x,0"),
+        "a zero row scores 0 for every class: the first wins"
+    );
     // --quiet silences the warning.
     let quiet = ok(d, &["-q", "eval", "--head", &s(&head), "--test", &s(&train), "--unknown", &s(&train)]);
     assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
