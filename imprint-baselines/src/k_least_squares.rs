@@ -1,7 +1,8 @@
 //! `kls`: least squares over k-means pseudo-classes, several weights per class.
 
+use imprint_core::reference_rng::RngMode;
 use imprint_core::{ImprintError, JointGenerator, Result, Shots, Stream, StreamRng, check_dim, stream_rng};
-use imprint_gen::KMeansParams;
+use imprint_gen::{KMeansParams, SklearnInput};
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
@@ -12,13 +13,26 @@ use crate::least_squares::LeastSquaresParams;
 pub struct KLeastSquaresParams {
     k: Option<usize>,
     lambda: f64,
+    rng_mode: RngMode,
+    random_state: u64,
 }
 
 impl KLeastSquaresParams {
     /// `k` pseudo-classes per class (`None` = the reference's `k = -1`: every
-    /// class keeps its raw samples) and the ridge `lambda`.
+    /// class keeps its raw samples) and the ridge `lambda`; k-means draws with
+    /// [`RngMode::Portable`] (the default).
     pub fn new(k: Option<usize>, lambda: f64) -> Self {
-        Self { k, lambda }
+        Self { k, lambda, rng_mode: RngMode::Portable, random_state: 0 }
+    }
+
+    /// Draws as the reference: every class's k-means is the reference's
+    /// `KMeans(n_clusters=k, random_state=seed)`, a fresh NumPy
+    /// `RandomState(seed)` each (see `imprint_gen::KMeansParams::random_state`),
+    /// whatever random streams the caller passes.
+    pub fn reference(mut self, seed: u64) -> Self {
+        self.rng_mode = RngMode::Reference;
+        self.random_state = seed;
+        self
     }
 
     /// Validates `k >= 1` and `lambda` (finite, >= 0).
@@ -27,7 +41,12 @@ impl KLeastSquaresParams {
             return Err(ImprintError::invalid("k", 0, "kls needs at least one pseudo-class per class"));
         }
         LeastSquaresParams::new(self.lambda).check()?;
-        Ok(KLeastSquares { k: self.k, lambda: self.lambda })
+        Ok(KLeastSquares {
+            k: self.k,
+            lambda: self.lambda,
+            rng_mode: self.rng_mode,
+            random_state: self.random_state,
+        })
     }
 }
 
@@ -44,19 +63,28 @@ impl KLeastSquaresParams {
 pub struct KLeastSquares {
     k: Option<usize>,
     lambda: f64,
+    rng_mode: RngMode,
+    random_state: u64,
 }
 
 impl KLeastSquares {
     /// Proxies per class, in the order of `classes`. k-means of class `c`
     /// draws from [`Stream::class`]`(c)` under `seed` (as in an
-    /// [`imprint_core::Imprinter`]), so results do not depend on thread count.
+    /// [`imprint_core::Imprinter`]), or, with [`KLeastSquaresParams::reference`],
+    /// from NumPy's `RandomState` of the reference's seed; results do not
+    /// depend on thread count.
+    ///
+    /// # Errors
+    /// Empty or non-finite classes, mismatched dimensions, a failed solve; in
+    /// reference mode a seed of `2^32` or more (numpy's limit).
     pub fn fit(&self, classes: &[ArrayView2<'_, f32>], seed: u64) -> Result<Vec<Array2<f32>>> {
         let mut rngs: Vec<StreamRng> =
             (0..classes.len()).map(|c| stream_rng(seed, Stream::class(c))).collect();
         self.fit_with(classes, &mut rngs)
     }
 
-    /// [`KLeastSquares::fit`] with class `c`'s k-means drawing from `rngs[c]`.
+    /// [`KLeastSquares::fit`] with class `c`'s k-means drawing from `rngs[c]`
+    /// (ignored in reference mode).
     pub fn fit_with(
         &self,
         classes: &[ArrayView2<'_, f32>],
@@ -85,7 +113,13 @@ impl KLeastSquares {
                 check_dim(*x, dim, "k-least squares: class against class 0")?;
                 match self.k {
                     Some(k) if shots.n_shots() >= k => {
-                        let fit = KMeansParams::new(k).check()?.fit(shots, rng)?;
+                        let params = match self.rng_mode {
+                            RngMode::Portable => KMeansParams::new(k),
+                            RngMode::Reference => {
+                                KMeansParams::new(k).random_state(self.random_state, SklearnInput::Float32)
+                            }
+                        };
+                        let fit = params.check()?.fit(shots, rng)?;
                         Ok(Some(split_by_label(*x, fit.labels(), k)))
                     }
                     _ => Ok(None),
@@ -136,6 +170,8 @@ fn split_by_label(x: ArrayView2<'_, f32>, labels: &[usize], k: usize) -> Vec<Arr
 #[cfg(test)]
 mod tests {
     use ndarray::{Array2, array};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
 
     use super::*;
     use crate::least_squares::LeastSquaresParams;
@@ -188,6 +224,34 @@ mod tests {
         assert!(KLeastSquaresParams::new(Some(2), -0.1).check().is_err());
         let kls = KLeastSquaresParams::new(Some(2), 0.05).check().unwrap();
         assert!(matches!(kls.fit(&[], 0), Err(ImprintError::Empty { .. })));
+    }
+
+    #[test]
+    fn reference_mode_clusters_every_class_with_random_state_seed() {
+        let data = blobs();
+        let views: Vec<_> = data.iter().map(|d| d.view()).collect();
+        let kls = KLeastSquaresParams::new(Some(2), 0.05).reference(12412312).check().unwrap();
+        // The streams passed in are ignored: the seed is the reference's random_state.
+        let got = kls.fit(&views, 999).unwrap();
+        // The same pseudo-classes as k-means with random_state, solved as plain least squares.
+        let km = KMeansParams::new(2).random_state(12412312, SklearnInput::Float32).check().unwrap();
+        let mut parts = Vec::new();
+        for x in &data {
+            let fit = km.fit(Shots::new(x.view(), "x").unwrap(), &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+            parts.extend(split_by_label(x.view(), fit.labels(), 2));
+        }
+        let pv: Vec<_> = parts.iter().map(|p| p.view()).collect();
+        let want = LeastSquaresParams::new(0.05).check().unwrap().fit(&pv).unwrap();
+        let flat: Vec<f32> = got.iter().flat_map(|w| w.iter().copied()).collect();
+        assert_eq!(flat, want.iter().copied().collect::<Vec<_>>());
+        assert!(
+            KLeastSquaresParams::new(Some(2), 0.05)
+                .reference(1 << 32)
+                .check()
+                .unwrap()
+                .fit(&views, 0)
+                .is_err()
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use imprint_bench::peers::workloads::task;
+use imprint_bench::workloads::task;
 use imprint_core::gemm::matmul_abt;
 use imprint_core::{AggregateExt, Aggregation, Aggregator, Distance, Weighting, metrics};
 use ndarray::Axis;

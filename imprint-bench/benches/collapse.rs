@@ -7,7 +7,7 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use imprint_bench::peers::workloads::task;
+use imprint_bench::workloads::task;
 use imprint_core::{Centering, neural_collapse};
 use ndarray::{ArrayView2, s};
 

@@ -9,8 +9,8 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use imprint_bench::peers::measure::quantization_error;
-use imprint_bench::peers::workloads::{Modes, one_class};
+use imprint_bench::workloads::quantization_error;
+use imprint_bench::workloads::{Modes, one_class};
 use imprint_core::GenerateExt;
 use imprint_gen::{GENERATOR_NAMES, generator_by_name};
 use rand::SeedableRng;

@@ -9,7 +9,7 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use imprint_baselines::{KLeastSquaresParams, LeastSquaresParams};
-use imprint_bench::peers::workloads::task;
+use imprint_bench::workloads::task;
 use imprint_core::gemm::matmul_atb;
 use imprint_core::{AggregateExt, Aggregation, metrics};
 use ndarray::{Array2, ArrayView2, Axis, s};

@@ -2,114 +2,21 @@
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong while reading configs, building the grid,
-/// reading or writing records, or computing statistics.
-///
-/// Every variant names the file, key or value involved and the problem, so a
-/// message alone is enough to fix the input.
+/// Everything that can go wrong while running a grid, writing records or
+/// reproducing the paper's tables.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BenchError {
-    /// A file could not be read, written, renamed or listed.
+    /// A file could not be read, written or listed, or a folder created.
     #[error("{path}: {action} failed: {source}")]
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// What we tried to do ("read", "write", "rename", ...).
+        /// What we tried to do.
         action: &'static str,
         /// The underlying error.
         #[source]
         source: std::io::Error,
-    },
-    /// A config file is not valid UTF-8.
-    #[error("{source_name}: not valid UTF-8 (byte offset {offset})")]
-    NotUtf8 {
-        /// The config file (or a caller-chosen name for in-memory text).
-        source_name: String,
-        /// Byte offset of the first invalid byte.
-        offset: usize,
-    },
-    /// A config file is larger than we are willing to parse.
-    #[error("{source_name}: config is {size} bytes, more than the limit of {limit} bytes")]
-    ConfigTooLarge {
-        /// The config file.
-        source_name: String,
-        /// Its size in bytes.
-        size: usize,
-        /// The limit in bytes.
-        limit: usize,
-    },
-    /// A config file holds nothing (or only comments and whitespace).
-    #[error("{source_name}: config is empty")]
-    EmptyConfig {
-        /// The config file.
-        source_name: String,
-    },
-    /// The YAML text is malformed, or uses a feature we refuse (aliases, tags,
-    /// several documents, nesting deeper than the limit, duplicate keys).
-    #[error("{source_name}:{line}:{column}: YAML error: {message}")]
-    Yaml {
-        /// The config file.
-        source_name: String,
-        /// 1-based line of the problem (in the text after comment stripping).
-        line: usize,
-        /// 1-based column of the problem.
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// A top-level key that the reference does not know.
-    #[error("{source_name}: unknown key {key:?}; known keys: {known}")]
-    UnknownKey {
-        /// The config file.
-        source_name: String,
-        /// The offending key.
-        key: String,
-        /// The known keys, comma separated.
-        known: String,
-    },
-    /// A required key is missing and the reference's default is unusable.
-    #[error("{source_name}: key {key:?} is missing: {reason}")]
-    MissingKey {
-        /// The config file.
-        source_name: String,
-        /// The missing key.
-        key: &'static str,
-        /// Why there is no usable default.
-        reason: &'static str,
-    },
-    /// A value has the wrong YAML type.
-    #[error("{source_name}: {key}: expected {expected}, found {found}")]
-    WrongType {
-        /// The config file.
-        source_name: String,
-        /// Path of the value, e.g. `ks[2]` or `label_remappings.combined`.
-        key: String,
-        /// The expected type.
-        expected: &'static str,
-        /// A short rendering of what was found.
-        found: String,
-    },
-    /// A value has the right type but is not allowed (out of range, empty
-    /// list, unknown method name, ...).
-    #[error("{source_name}: {key}: invalid value {value}: {reason}")]
-    InvalidValue {
-        /// The config file (or the caller, for values not from a file).
-        source_name: String,
-        /// Path of the value.
-        key: String,
-        /// The value as written.
-        value: String,
-        /// What is wrong, and what is allowed.
-        reason: String,
-    },
-    /// A shard specification ("I/N" or an environment variable) is malformed.
-    #[error("shard {spec:?}: {reason}")]
-    InvalidShard {
-        /// The specification as given.
-        spec: String,
-        /// What is wrong.
-        reason: String,
     },
     /// A record file exists and overwriting was not requested.
     #[error("{path}: record already exists (set overwrite to replace it)")]
@@ -117,28 +24,11 @@ pub enum BenchError {
         /// The existing record file.
         path: PathBuf,
     },
-    /// A record file is not valid JSON or lacks / mistypes a field.
-    #[error("{path}: corrupt record: {reason}")]
-    CorruptRecord {
-        /// The record file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// JSON serialization of a record failed.
-    #[error("record {id}: cannot serialize: {source}")]
-    Serialize {
-        /// The record id.
-        id: String,
-        /// The underlying error.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// Loading embeddings or building a task failed (the message names the
-    /// file, or the task and class).
+    /// Loading embeddings, building a task or writing a file failed (the
+    /// message names the file, or the task and class).
     #[error("{context}: {source}")]
     Data {
-        /// Which combination or data set was being prepared.
+        /// Which combination, data set or file was being handled.
         context: String,
         /// The underlying error.
         #[source]
@@ -162,14 +52,22 @@ pub enum BenchError {
         /// Why, and what to do instead.
         reason: String,
     },
-    /// Inputs to a statistical routine are unusable.
-    #[error("{test}: {reason}")]
-    Stats {
-        /// The routine, e.g. "wilcoxon" or "friedman".
-        test: &'static str,
-        /// What is wrong with its input.
+    /// An option of a run is invalid (e.g. zero threads, a malformed lambda).
+    #[error("{option} {value:?}: {reason}")]
+    InvalidOption {
+        /// The option, e.g. `--threads`.
+        option: String,
+        /// The value given.
+        value: String,
+        /// What is wrong.
         reason: String,
     },
+    /// A config, grid, shard or record problem.
+    #[error(transparent)]
+    Compat(#[from] imprint_compat::CompatError),
+    /// Rendering or writing the report failed.
+    #[error(transparent)]
+    Report(#[from] imprint_report::ReportError),
 }
 
 /// Shorthand for results with [`BenchError`].

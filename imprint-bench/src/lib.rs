@@ -1,93 +1,35 @@
-//! Experiment grid, result records and statistics for weight imprinting,
-//! compatible with the reference implementation (DATEXIS/IMPRINT).
+//! Running the paper's experiment grid on embeddings, and the benchmark
+//! harness.
 //!
-//! # Configs
-//! [`config::ExperimentConfig`] reads the reference's config files
-//! (`src/config/*.yaml`): JSON-style YAML whose comments are cut at the first
-//! `#` of each line (like the reference, the cut also removes the line break),
-//! with trailing commas and integer mapping keys. Missing keys take the
-//! reference's defaults; everything else that is off (unknown keys or method
-//! names, wrong types, out-of-range `k`/`m`, deep nesting, non-UTF-8 bytes)
-//! is a [`BenchError`] naming the file, key and value. The
-//! `RANDOM_CLASS_REMAPPINGS` placeholder expands to the reference's 100 fixed
-//! random ImageNet "i in 1" remappings, reproduced bit for bit
-//! ([`imagenet`], [`pyrandom`]).
+//! * [`runner`]: runs the combinations of an [`imprint_compat::ExperimentGrid`]
+//!   on embeddings in the reference layout. Every combination imprints
+//!   through the library's [`imprint_core::Imprinter`] (the same path a user
+//!   calls) and writes one record atomically ([`store::ResultStore`]); a
+//!   killed run resumes where it stopped.
+//! * [`reproduce`]: `cargo xtask reproduce` as a library function: configs
+//!   (the bundled [`presets`] or the reference's own files), checks, NC1 per
+//!   task, the grid, then the report of `imprint-report`.
+//! * [`workloads`]: seeded data at the paper's sizes, shared by the criterion
+//!   benches (`benches/`) and `cargo xtask bench-peers`.
 //!
-//! # The grid
-//! [`grid::ExperimentGrid`] expands a config into the same combinations, in the
-//! same order, as the reference's `run_imprinting_experiments.py`: data
-//! combinations (backbone x datasets x label remapping x task split; `map*`
-//! remappings only for `["ImageNet"]`), each with the scikit-learn
-//! `ParameterGrid` product of the method parameters (keys sorted, last key
-//! fastest), pruned by the reference's `filter_combinations` rules, de-duplicated
-//! keeping first occurrences, and repeated per seed. [`shard::Shard`] assigns
-//! combination `i` to shard `i % N`.
-//!
-//! # Records
-//! One JSON file per combination, `{id}.json`, where the id is the reference's
-//! `consistent_id`: MD5 of Python's `json.dumps(combination, sort_keys=True)`
-//! over the 19 input keys, read as a 128-bit integer and printed in decimal
-//! ([`record::RecordId`]). Records hold the input keys plus `task_acc`,
-//! `task_f1s`, `label_mapping_desc`, `task_split`, `task_desc`, `runtime`,
-//! `created_at` (UTC here) and `total_GEN_time`, laid out like the reference's
-//! `json.dump(..., indent=4)`. [`store::ResultStore`] writes them atomically and
-//! never replaces a finished record unless asked; [`store::load_all`] reads ours
-//! and the reference's, failing loudly on any corrupt file.
-//!
-//! # Statistics
-//! [`stats`] has the analysis of the paper: medians over seeds, mean and
-//! standard deviation (ddof 1, as pandas), average ranks, the Friedman test
-//! and pairwise Wilcoxon signed-rank tests with Holm's correction, matching
-//! SciPy.
-//!
-//! # Example
 //! ```
-//! use imprint_bench::config::ExperimentConfig;
-//! use imprint_bench::grid::ExperimentGrid;
-//! use imprint_bench::shard::Shard;
+//! use imprint_bench::reproduce::{ReproduceOptions, dry_run};
 //!
 //! # fn main() -> Result<(), imprint_bench::BenchError> {
-//! let text = r#"{
-//!     "backbones": ["resnet18",], # "vit_b_16"],
-//!     "seeds": [17121997, 123987],
-//!     "proxy_methods": ["mean", "kmeans",],
-//!     "ks": [1, 5, 20],
-//! }"#;
-//! let config = ExperimentConfig::from_yaml_str(text, "example.yaml")?;
-//! let grid = ExperimentGrid::new(&config);
-//! // mean (k forced to 1) + kmeans with k = 1, 5, 20, times two seeds.
-//! assert_eq!(grid.len(), 8);
-//! let first = &grid.combinations()[0];
-//! assert_eq!(first.params.proxy_method, "mean");
-//! assert_eq!(first.id().file_name().len(), first.id().to_string().len() + 5);
-//! let shard = Shard::parse("1/3")?;
-//! assert_eq!(shard.select(grid.combinations()).count(), 3);
-//! println!("{}", grid.dry_run());
+//! // The combinations of the bundled presets, without running them.
+//! let counts = dry_run(&ReproduceOptions::presets("data", "results"))?;
+//! assert!(counts.iter().map(|(_, n)| n).sum::<usize>() > 2000);
 //! # Ok(())
 //! # }
 //! ```
 
-pub mod config;
 pub mod error;
-pub mod grid;
-pub mod imagenet;
-pub mod names;
-pub mod peers;
 pub mod presets;
-pub mod pyjson;
-pub mod pyrandom;
-pub mod record;
-pub mod report;
+pub mod reproduce;
 pub mod runner;
-pub mod shard;
 pub mod sources;
-pub mod stats;
 pub mod store;
-pub mod yaml;
+pub mod workloads;
 
-pub use config::ExperimentConfig;
 pub use error::{BenchError, Result};
-pub use grid::{Combination, DataCombination, DryRun, ExperimentGrid, MethodParams};
-pub use record::{Record, RecordId, TaskF1s};
-pub use shard::Shard;
-pub use store::{ResultStore, load_all};
+pub use store::ResultStore;

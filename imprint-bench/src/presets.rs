@@ -10,7 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::{BenchError, ExperimentConfig, Result};
+use imprint_compat::ExperimentConfig;
+
+use crate::{BenchError, Result};
 
 /// Every preset: (name, config text on the plain tasks).
 pub const PRESETS: &[(&str, &str)] = &[
@@ -120,7 +122,7 @@ pub fn preset_lambdas() -> BTreeMap<String, f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ExperimentGrid;
+    use imprint_compat::ExperimentGrid;
 
     #[test]
     fn every_preset_parses_on_every_family() {

@@ -16,16 +16,16 @@ use imprint::GeneratorSpec;
 use imprint_baselines::lambda_for_backbone;
 use imprint_core::metrics::{accuracy, per_class_f1};
 use imprint_core::{
-    Aggregation, AggregationMethod, Centering, Collapse, ImprintedHead, Imprinter, InputNorm, neural_collapse,
+    Aggregation, AggregationMethod, Centering, Collapse, ImprintedHead, Imprinter, InputNorm, RngMode,
+    neural_collapse,
 };
-use imprint_data::{FewShot, PresamplingMethod, Task, TaskSpec};
+use imprint_data::{FewShot, Prefilter, Presampling, PresamplingMethod, Task, TaskSpec};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayView2, CowArray, Ix2};
 use rayon::prelude::*;
 
-use crate::grid::{Combination, DataCombination, ExperimentGrid};
-use crate::record::{Record, TaskF1s};
-use crate::shard::Shard;
+use imprint_compat::{Combination, DataCombination, ExperimentGrid, Record, Shard, TaskF1s};
+
 use crate::sources::SourceCache;
 use crate::store::ResultStore;
 use crate::{BenchError, Result};
@@ -44,6 +44,9 @@ pub struct RunOptions {
     /// Embeddings loaded so far; clones share it, so grids run with clones of
     /// one `RunOptions` load each file once.
     pub sources: SourceCache,
+    /// Whose random draws: portable (the default) or the reference's
+    /// (`docs/reference-mode.md`).
+    pub rng_mode: RngMode,
 }
 
 /// What a run did.
@@ -69,13 +72,14 @@ pub fn run_grid(grid: &ExperimentGrid, store: &ResultStore, options: &RunOptions
     let todo: Vec<&Combination> = selected.iter().copied().filter(|c| !store.is_done(c)).collect();
     let mut summary =
         RunSummary { selected: selected.len(), skipped: selected.len() - todo.len(), written: 0 };
-    let plans: Vec<Plan> = todo.iter().map(|c| plan_of(c, &options.lambdas)).collect::<Result<_>>()?;
+    let plans: Vec<Plan> =
+        todo.iter().map(|c| plan_of(c, &options.lambdas, options.rng_mode)).collect::<Result<_>>()?;
 
     // Group by the task each combination needs, keeping grid order.
     let mut groups: Vec<(TaskKey, Vec<usize>)> = Vec::new();
     let mut index: HashMap<TaskKey, usize> = HashMap::new();
     for (i, c) in todo.iter().enumerate() {
-        let key = TaskKey::of(c);
+        let key = TaskKey::of(c, &plans[i]);
         let g = *index.entry(key.clone()).or_insert_with(|| {
             groups.push((key, Vec::new()));
             groups.len() - 1
@@ -110,7 +114,7 @@ pub fn run_grid(grid: &ExperimentGrid, store: &ResultStore, options: &RunOptions
 /// checks before it runs; call this first to fail before creating any output.
 pub fn check_grid(grid: &ExperimentGrid, options: &RunOptions) -> Result<()> {
     for c in options.shard.select(grid.combinations()) {
-        plan_of(c, &options.lambdas)?;
+        plan_of(c, &options.lambdas, options.rng_mode)?;
     }
     Ok(())
 }
@@ -160,6 +164,9 @@ struct Plan {
     imprinter: Imprinter,
     input_norm: InputNorm,
     aggregation: Aggregation,
+    /// Few shots drawn when the task is built (`-1`: all shots, or the
+    /// imprinter presamples itself).
+    task_fewshot: i64,
 }
 
 /// The test embeddings of a task under each NORMinf its combinations use,
@@ -229,8 +236,8 @@ impl TaskKey {
         }
     }
 
-    fn of(c: &Combination) -> Self {
-        let fewshot = c.params.presampling_fewshot_value;
+    fn of(c: &Combination, plan: &Plan) -> Self {
+        let fewshot = plan.task_fewshot;
         Self { data: c.data.clone(), fewshot, seed: if fewshot == -1 { 0 } else { c.seed } }
     }
 }
@@ -266,17 +273,16 @@ fn build_task(data: &DataCombination, fewshot: i64, seed: u64, options: &RunOpti
 
 /// The [`Imprinter`] and inference settings of a combination: the one
 /// place where the reference's keys become the library's stages.
-fn plan_of(c: &Combination, lambdas: &BTreeMap<String, f64>) -> Result<Plan> {
+///
+/// Few-shot presampling with `all` happens when the task is built, on each
+/// label's own stream (as every portable record so far). The reference's
+/// order (`weibull` filter, then few shots, interleaved with GEN on one torch
+/// generator in reference mode) is the imprinter's presampling stage.
+fn plan_of(c: &Combination, lambdas: &BTreeMap<String, f64>, rng_mode: RngMode) -> Result<Plan> {
     let p = &c.params;
     let context = || format!("combination {} ({})", c.id(), describe(c));
     let unsupported = |reason: String| BenchError::Unsupported { context: context(), reason };
     let imprint = |source| BenchError::Imprint { context: context(), source };
-    if p.presampling_method != PresamplingMethod::All {
-        return Err(unsupported(format!(
-            "presampling method '{}' is not implemented; use 'all' with presampling_fewshot_values",
-            p.presampling_method
-        )));
-    }
     let k = match p.k {
         -1 => None,
         k if k >= 1 => Some(k as usize),
@@ -304,11 +310,30 @@ fn plan_of(c: &Combination, lambdas: &BTreeMap<String, f64>) -> Result<Plan> {
             Aggregation::mnn(m, p.aggregation_distance_function, p.aggregation_weighting).map_err(imprint)?
         }
     };
-    let imprinter = Imprinter::from_generator(spec.build().map_err(imprint)?)
+    let mut imprinter = Imprinter::from_generator(spec.build_with(rng_mode, c.seed).map_err(imprint)?)
         .with_pre_norm(p.normalize_for_proxy_selection)
         .with_post_norm(p.normalize_weights)
-        .with_seed(c.seed);
-    Ok(Plan { imprinter, input_norm: p.normalize_input_data, aggregation })
+        .with_seed(c.seed)
+        .with_rng_mode(rng_mode);
+    let fewshot = match p.presampling_fewshot_value {
+        -1 => None,
+        n if n >= 1 => Some(n as usize),
+        n => return Err(unsupported(format!("presampling_fewshot_value = {n} is neither -1 nor positive"))),
+    };
+    let prefilter = match p.presampling_method {
+        PresamplingMethod::All => Prefilter::All,
+        PresamplingMethod::Weibull => {
+            let q = p.presampling_quantiles_value;
+            Prefilter::Weibull(q.low().value(), q.high().value())
+        }
+    };
+    let task_fewshot = if rng_mode == RngMode::Portable && prefilter == Prefilter::All {
+        p.presampling_fewshot_value
+    } else {
+        imprinter = imprinter.with_presampler(Presampling { prefilter, fewshot });
+        -1
+    };
+    Ok(Plan { imprinter, input_norm: p.normalize_input_data, aggregation, task_fewshot })
 }
 
 /// A short description of a combination for messages.
@@ -347,7 +372,7 @@ fn progress_bar(len: u64, visible: bool) -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ExperimentConfig;
+    use imprint_compat::ExperimentConfig;
 
     #[test]
     fn check_grid_fails_on_a_missing_lambda_without_touching_data() {
@@ -359,6 +384,7 @@ mod tests {
             lambdas: BTreeMap::new(),
             progress: false,
             sources: SourceCache::new(),
+            rng_mode: RngMode::Portable,
         };
         let err = check_grid(&grid, &options).unwrap_err();
         assert!(matches!(err, BenchError::Unsupported { .. }), "{err}");

@@ -1,31 +1,24 @@
 //! A folder of result records, safe against crashes and restarts.
 //!
-//! Records are written atomically: the text goes to a hidden temporary file
-//! in the same folder, is flushed to disk (`fsync`), and is then moved to
-//! `{id}.json` (with a hard link when overwriting is not allowed, so an
-//! existing record is never replaced even by a concurrent writer). A run
-//! killed half-way leaves at most a hidden `.{id}.json.tmp-*` file, which
-//! readers ignore; everything else that ends in `.json` must be a valid record.
+//! Records are written atomically with [`write_atomic`]: the text goes to a
+//! hidden temporary file in the same folder, is flushed to disk, and is then
+//! moved to `{id}.json` (by a link that fails if the name exists when
+//! overwriting is not allowed, so an existing record is never replaced even
+//! by a concurrent writer). A run killed half-way leaves at most a hidden
+//! `.{id}.json.*.tmp` file, which readers ignore.
 
-use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Deserialize;
-use serde::de::{MapAccess, Visitor};
+use imprint_compat::{Combination, Record, load_all};
+use imprint_core::RngMode;
+use imprint_data::{DataError, write_atomic};
 
-use crate::config::{Number, QuantileRange};
 use crate::error::{BenchError, Result};
-use crate::grid::{Combination, DataCombination, MethodParams};
-use imprint_core::{AggregationMethod, Distance, WeightNorm, Weighting};
-use imprint_data::{LabelMapping, PresamplingMethod};
 
-use crate::names;
-use crate::record::{Record, TaskF1s};
-
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+/// The hidden file that marks a folder of reference-mode records.
+const RNG_MARKER: &str = ".rng-mode";
+/// Its content.
+const REFERENCE: &str = "reference";
 
 /// A results folder (`res_dir` of the reference).
 #[derive(Debug, Clone)]
@@ -47,6 +40,41 @@ impl ResultStore {
         Ok(Self { dir, overwrite })
     }
 
+    /// [`ResultStore::open`] for records of one random-number mode. Record
+    /// ids do not name the mode, so a folder of reference-mode records says
+    /// so in a hidden file (`.rng-mode`, written on first use), and the two
+    /// modes never mix in one folder: a reference-mode run refuses a folder
+    /// of portable records, and a portable run a reference-mode folder.
+    pub fn open_for(dir: impl Into<PathBuf>, overwrite: bool, rng_mode: RngMode) -> Result<Self> {
+        let store = Self::open(dir, overwrite)?;
+        let marker = store.dir.join(RNG_MARKER);
+        let reference = match std::fs::read_to_string(&marker) {
+            Ok(found) => found.trim() == REFERENCE,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(source) => return Err(BenchError::Io { path: marker, action: "read", source }),
+        };
+        let mixed = |held: &str, asked: &str| BenchError::InvalidOption {
+            option: "--rng".into(),
+            value: asked.into(),
+            reason: format!(
+                "{} holds records of the {held} random-number mode; write to another folder",
+                store.dir.display()
+            ),
+        };
+        match (rng_mode, reference) {
+            (RngMode::Portable, true) => Err(mixed(REFERENCE, "portable")),
+            (RngMode::Portable, false) | (RngMode::Reference, true) => Ok(store),
+            (RngMode::Reference, false) => {
+                if !store.load()?.is_empty() {
+                    return Err(mixed("portable", REFERENCE));
+                }
+                write_atomic(&marker, REFERENCE.as_bytes(), false)
+                    .map_err(|source| BenchError::Data { context: "records folder".into(), source })?;
+                Ok(store)
+            }
+        }
+    }
+
     /// The folder.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -62,447 +90,71 @@ impl ResultStore {
         self.path_of(combination).is_file()
     }
 
-    /// Writes a record atomically. Errors with [`BenchError::RecordExists`] if
-    /// the record exists and the store was not opened with `overwrite`.
+    /// Writes a record atomically (see [`write_atomic`]). Errors with
+    /// [`BenchError::RecordExists`] if the record exists and the store was
+    /// not opened with `overwrite`.
     pub fn write(&self, record: &Record) -> Result<PathBuf> {
         let target = self.dir.join(record.id().file_name());
-        if !self.overwrite && target.exists() {
-            return Err(BenchError::RecordExists { path: target });
-        }
-        let io = |path: &Path, action: &'static str| {
-            let path = path.to_owned();
-            move |source| BenchError::Io { path, action, source }
-        };
-        let (tmp, mut file) = create_temporary(&self.dir, &record.id().file_name())?;
-        let result = (|| {
-            file.write_all(record.to_json_text().as_bytes()).map_err(io(&tmp, "write"))?;
-            file.sync_all().map_err(io(&tmp, "fsync"))?;
-            drop(file);
-            if self.overwrite {
-                std::fs::rename(&tmp, &target).map_err(io(&target, "rename"))?;
-            } else {
-                // A hard link fails if the target exists: no race can replace a record.
-                std::fs::hard_link(&tmp, &target).map_err(|source| {
-                    if source.kind() == std::io::ErrorKind::AlreadyExists {
-                        BenchError::RecordExists { path: target.clone() }
-                    } else {
-                        BenchError::Io { path: target.clone(), action: "link", source }
-                    }
-                })?;
-                std::fs::remove_file(&tmp).map_err(io(&tmp, "remove"))?;
-            }
-            // Persist the directory entry too (best effort where unsupported).
-            if let Ok(d) = std::fs::File::open(&self.dir) {
-                let _ = d.sync_all();
-            }
-            Ok(target.clone())
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        write_atomic(&target, record.to_json_text().as_bytes(), self.overwrite).map_err(|e| match e {
+            DataError::AlreadyExists { path } => BenchError::RecordExists { path },
+            other => BenchError::Data { context: format!("record {}", record.id()), source: other },
+        })?;
+        Ok(target)
     }
 
     /// Loads every record of this store; see [`load_all`].
     pub fn load(&self) -> Result<Vec<Record>> {
-        load_all(&self.dir)
-    }
-}
-
-/// Creates a new hidden temporary file `.{name}.tmp-{pid}-{n}` in `dir`.
-///
-/// A killed run can leave such a file behind, and a later process may get
-/// the same pid (containers restart with the same small pids) and reach the
-/// same counter value: an existing name is skipped, never reused or removed
-/// (on a shared folder it may belong to a writer still running).
-fn create_temporary(dir: &Path, name: &str) -> Result<(PathBuf, std::fs::File)> {
-    loop {
-        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
-        match std::fs::File::create_new(&tmp) {
-            Ok(file) => return Ok((tmp, file)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(source) => return Err(BenchError::Io { path: tmp, action: "create", source }),
-        }
-    }
-}
-
-/// Loads every `*.json` record in `dir` (ours or the reference's), sorted by
-/// file name. Hidden files (names starting with `.`, e.g. interrupted
-/// temporary files) are ignored; any other `.json` file that is not a valid
-/// record, or whose name is not the id of its content, is an error naming it.
-pub fn load_all(dir: impl AsRef<Path>) -> Result<Vec<Record>> {
-    let dir = dir.as_ref();
-    let entries = std::fs::read_dir(dir).map_err(|source| BenchError::Io {
-        path: dir.to_owned(),
-        action: "list",
-        source,
-    })?;
-    let mut paths = Vec::new();
-    for entry in entries {
-        let entry =
-            entry.map_err(|source| BenchError::Io { path: dir.to_owned(), action: "list", source })?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.ends_with(".json") && !name.starts_with('.') {
-            paths.push(entry.path());
-        }
-    }
-    paths.sort();
-    paths.iter().map(|p| read_record(p)).collect()
-}
-
-/// Reads one record file, checking that its name is `{id}.json` of its content.
-pub fn read_record(path: &Path) -> Result<Record> {
-    let text = std::fs::read_to_string(path).map_err(|source| BenchError::Io {
-        path: path.to_owned(),
-        action: "read",
-        source,
-    })?;
-    let corrupt = |reason: String| BenchError::CorruptRecord { path: path.to_owned(), reason };
-    let raw: RawRecord = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
-    let record = raw.into_record().map_err(corrupt)?;
-    let expected = record.id().file_name();
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    if name != expected {
-        return Err(corrupt(format!("file name {name} does not match the record's id ({expected})")));
-    }
-    Ok(record)
-}
-
-/// A label mapping read in document order (`{"0": 0, "10": 0}`).
-struct OrderedMapping(Vec<(i64, i64)>);
-
-impl<'de> Deserialize<'de> for OrderedMapping {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = OrderedMapping;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a mapping {\"label\": label}")
-            }
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> std::result::Result<OrderedMapping, A::Error> {
-                let mut out = Vec::new();
-                while let Some((k, v)) = map.next_entry::<String, i64>()? {
-                    let k = k.parse::<i64>().map_err(|_| {
-                        serde::de::Error::custom(format!("mapping key {k:?} is not an integer"))
-                    })?;
-                    out.push((k, v));
-                }
-                Ok(OrderedMapping(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-#[derive(Deserialize)]
-struct RawRecord {
-    aggregation_distance_function: String,
-    aggregation_method: String,
-    aggregation_weighting: String,
-    backbone_name: String,
-    dataset_name: Vec<String>,
-    k: i64,
-    m: i64,
-    mapping: OrderedMapping,
-    mapping_name: String,
-    normalize_for_proxy_selection: String,
-    normalize_input_data: String,
-    normalize_weights: String,
-    presampling_fewshot_value: i64,
-    presampling_method: String,
-    presampling_quantiles_value: Vec<serde_json::Number>,
-    proxy_method: String,
-    seed: u64,
-    task_name: String,
-    task_splits: Vec<Vec<i64>>,
-    task_acc: f64,
-    task_f1s: TaskF1s,
-    #[serde(default)]
-    task_train_acc: Option<f64>,
-    label_mapping_desc: String,
-    task_split: Vec<i64>,
-    task_desc: String,
-    runtime: f64,
-    created_at: String,
-    #[serde(default, rename = "total_GEN_time")]
-    total_gen_time: Option<f64>,
-    #[serde(flatten)]
-    extra: BTreeMap<String, serde_json::Value>,
-}
-
-fn name<T>(
-    field: &str,
-    value: &str,
-    lookup: fn(&str) -> Option<T>,
-    known: fn() -> String,
-) -> std::result::Result<T, String> {
-    lookup(value).ok_or_else(|| format!("{field}: unknown value {value:?} (known: {})", known()))
-}
-
-impl RawRecord {
-    fn into_record(self) -> std::result::Result<Record, String> {
-        let [low, high] = self.presampling_quantiles_value.as_slice() else {
-            return Err("presampling_quantiles_value: expected two numbers".into());
-        };
-        let num = |n: &serde_json::Number| match n.as_i64() {
-            Some(i) => Ok(Number::Int(i)),
-            None => n
-                .as_f64()
-                .map(Number::Float)
-                .ok_or_else(|| format!("presampling_quantiles_value: bad number {n}")),
-        };
-        let (low, high) = (num(low)?, num(high)?);
-        let presampling_method =
-            name("presampling_method", &self.presampling_method, names::parsed::<PresamplingMethod>, || {
-                names::known(&PresamplingMethod::NAMES)
-            })?;
-        // The reference writes the tuple (0, 1.0) for "all" and the default;
-        // both are JSON arrays, so the tuple flag only matters for the grid.
-        let is_full = matches!((low, high), (Number::Int(0), Number::Float(h)) if h == 1.0);
-        let quantiles = if is_full { QuantileRange::FULL } else { QuantileRange::from_config(low, high) };
-        let mapping = LabelMapping::from_reference(self.mapping.0).map_err(|e| format!("mapping: {e}"))?;
-        let combination = Combination {
-            data: Arc::new(DataCombination {
-                backbone_name: self.backbone_name,
-                dataset_name: self.dataset_name,
-                mapping_name: self.mapping_name,
-                mapping,
-                task_name: self.task_name,
-                task_splits: self.task_splits,
-            }),
-            params: MethodParams {
-                aggregation_distance_function: name(
-                    "aggregation_distance_function",
-                    &self.aggregation_distance_function,
-                    names::parsed::<Distance>,
-                    || names::known(&Distance::NAMES),
-                )?,
-                aggregation_method: name(
-                    "aggregation_method",
-                    &self.aggregation_method,
-                    names::parsed::<AggregationMethod>,
-                    || names::known(&AggregationMethod::NAMES),
-                )?,
-                aggregation_weighting: name(
-                    "aggregation_weighting",
-                    &self.aggregation_weighting,
-                    names::parsed::<Weighting>,
-                    || names::known(&Weighting::NAMES),
-                )?,
-                k: self.k,
-                m: self.m,
-                normalize_for_proxy_selection: name(
-                    "normalize_for_proxy_selection",
-                    &self.normalize_for_proxy_selection,
-                    names::input_norm,
-                    || names::known(&["none", "l2"]),
-                )?,
-                normalize_input_data: name(
-                    "normalize_input_data",
-                    &self.normalize_input_data,
-                    names::input_norm,
-                    || names::known(&["none", "l2"]),
-                )?,
-                normalize_weights: name(
-                    "normalize_weights",
-                    &self.normalize_weights,
-                    names::weight_norm,
-                    || names::known(&WeightNorm::NAMES),
-                )?,
-                presampling_fewshot_value: self.presampling_fewshot_value,
-                presampling_method,
-                presampling_quantiles_value: quantiles,
-                proxy_method: name("proxy_method", &self.proxy_method, names::proxy_method, || {
-                    names::known(&imprint::GENERATOR_NAMES)
-                })?,
-            },
-            seed: self.seed,
-        };
-        let f1 = &self.task_f1s;
-        if f1.remapped_class_index.len() != f1.one_vs_rest_f1.len()
-            || f1.class_size.len() != f1.one_vs_rest_f1.len()
-        {
-            return Err("task_f1s: the three lists differ in length".into());
-        }
-        Ok(Record {
-            combination,
-            task_acc: self.task_acc,
-            task_f1s: self.task_f1s,
-            task_train_acc: self.task_train_acc,
-            label_mapping_desc: self.label_mapping_desc,
-            task_split: self.task_split,
-            task_desc: self.task_desc,
-            runtime: self.runtime,
-            created_at: self.created_at,
-            total_gen_time: self.total_gen_time,
-            extra: self.extra,
-        })
+        Ok(load_all(&self.dir)?)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use imprint_compat::{ExperimentConfig, ExperimentGrid, TaskF1s};
+
     use super::*;
-    use crate::record::tests::first_combination;
 
     fn sample_record() -> Record {
-        let c = first_combination(
-            r#"{"seeds": [17121997], "label_remappings": {"pairs": {10: 0, 0: 0, 1: 1, 3: -1}},
-                "task_splits": {"t": [[0, 1]]}, "proxy_methods": ["kmeans"], "ks": [5]}"#,
-        );
+        let config =
+            ExperimentConfig::from_yaml_str(r#"{"proxy_methods": ["kmeans"], "ks": [5]}"#, "t.yaml").unwrap();
+        let c = ExperimentGrid::new(&config).combinations()[0].clone();
         let f1 = TaskF1s {
             remapped_class_index: vec![0, 1],
             one_vs_rest_f1: vec![90.5, 88.0],
             class_size: vec![10, 12],
         };
-        let mut r = Record::new(c, 89.25, f1, 1.5, 0.25);
-        r.task_train_acc = Some(99.0);
-        r
+        Record::new(c, 89.25, f1, 1.5, 0.25)
     }
 
     #[test]
-    fn write_read_round_trip_and_no_overwrite() {
+    fn write_skip_and_overwrite_only_when_asked() {
         let dir = tempfile::tempdir().unwrap();
         let store = ResultStore::open(dir.path(), false).unwrap();
         let r = sample_record();
         assert!(!store.is_done(&r.combination));
-        let path = store.write(&r).unwrap();
+        store.write(&r).unwrap();
         assert!(store.is_done(&r.combination));
         assert!(matches!(store.write(&r), Err(BenchError::RecordExists { .. })));
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("{\n    \"aggregation_distance_function\": \"inner_product\",\n"), "{text}");
-        assert!(text.contains("\"mapping\": {\n        \"10\": 0,\n        \"0\": 0,"));
-        assert!(text.contains("\"label_mapping_desc\": \"10->0 & 0->0 & 1->1\""));
-        assert!(text.contains("\"task_desc\": \"0 & 1\""));
-        let loaded = load_all(dir.path()).unwrap();
-        assert_eq!(loaded, vec![r.clone()]);
+        assert_eq!(store.load().unwrap(), vec![r.clone()]);
         let over = ResultStore::open(dir.path(), true).unwrap();
         let mut r2 = r.clone();
         r2.task_acc = 50.0;
         over.write(&r2).unwrap();
-        assert_eq!(load_all(dir.path()).unwrap()[0].task_acc, 50.0);
-        // Interrupted temporary files are ignored; no temp file is left behind.
+        assert_eq!(store.load().unwrap()[0].task_acc, 50.0);
+        // No temporary file is left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        std::fs::write(dir.path().join(".123.json.tmp-1-1"), "{").unwrap();
-        assert_eq!(load_all(dir.path()).unwrap().len(), 1);
-    }
-
-    /// A killed run's temporary file under the name this process would use
-    /// next (same pid after a container restart, same counter) is skipped.
-    #[test]
-    fn stale_temporary_files_are_skipped_not_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ResultStore::open(dir.path(), false).unwrap();
-        let r = sample_record();
-        let next = TMP_COUNTER.load(Ordering::Relaxed);
-        let stale: Vec<PathBuf> = (next..next + 64)
-            .map(|n| dir.path().join(format!(".{}.tmp-{}-{n}", r.id().file_name(), std::process::id())))
-            .collect();
-        for p in &stale {
-            std::fs::write(p, "{").unwrap();
-        }
-        store.write(&r).unwrap();
-        assert_eq!(load_all(dir.path()).unwrap(), vec![r]);
-        assert!(stale.iter().all(|p| std::fs::read_to_string(p).unwrap() == "{"));
     }
 
     #[test]
-    fn corrupt_records_are_named() {
+    fn portable_and_reference_records_never_share_a_folder() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("1.json"), "{\"k\": 1").unwrap();
-        let e = load_all(dir.path()).unwrap_err();
-        assert!(matches!(&e, BenchError::CorruptRecord { path, .. } if path.ends_with("1.json")), "{e}");
-        // Valid content under the wrong name.
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("1.json"), sample_record().to_json_text()).unwrap();
-        assert!(matches!(load_all(dir.path()), Err(BenchError::CorruptRecord { .. })));
-    }
-
-    /// A record in the reference's own layout (json.dump indent=4, extra keys
-    /// such as task_train_acc and final keys we do not interpret).
-    #[test]
-    fn reads_reference_records() {
-        let text = r#"{
-    "aggregation_distance_function": "inner_product",
-    "aggregation_method": "max",
-    "aggregation_weighting": "uniform",
-    "backbone_name": "resnet18",
-    "dataset_name": [
-        "MNIST"
-    ],
-    "k": 1,
-    "m": -1,
-    "mapping": {},
-    "mapping_name": "none",
-    "normalize_for_proxy_selection": "none",
-    "normalize_input_data": "none",
-    "normalize_weights": "none",
-    "presampling_fewshot_value": -1,
-    "presampling_method": "all",
-    "presampling_quantiles_value": [
-        0,
-        1.0
-    ],
-    "proxy_method": "ls",
-    "seed": 17121997,
-    "task_name": "all",
-    "task_splits": [
-        [
-            0,
-            1,
-            2,
-            3,
-            4,
-            5,
-            6,
-            7,
-            8,
-            9
-        ]
-    ],
-    "task_acc": 91.5,
-    "task_f1s": {
-        "remapped_class_index": [
-            0
-        ],
-        "one-vs-rest-f1": [
-            91.0
-        ],
-        "class_size": [
-            980
-        ]
-    },
-    "task_train_acc": 93.0,
-    "label_mapping_desc": "",
-    "task_split": [
-        0,
-        1,
-        2,
-        3,
-        4,
-        5,
-        6,
-        7,
-        8,
-        9
-    ],
-    "task_desc": "0 & 1 & 2 & 3 & 4 & 5 & 6 & 7 & 8 & 9",
-    "runtime": 2.5,
-    "created_at": "2025-01-02_03:04:05",
-    "total_GEN_time": 0.125,
-    "wandb_group": "x"
-}"#;
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("100421840525510766929990602713642994183.json"), text).unwrap();
-        let records = load_all(dir.path()).unwrap();
-        assert_eq!(records[0].task_train_acc, Some(93.0));
-        assert_eq!(records[0].extra["wandb_group"], serde_json::json!("x"));
-        // Written back, it is byte-identical to the reference's layout.
-        assert_eq!(records[0].to_json_text(), text);
+        ResultStore::open_for(dir.path(), false, RngMode::Portable).unwrap().write(&sample_record()).unwrap();
+        assert!(ResultStore::open_for(dir.path(), false, RngMode::Portable).is_ok());
+        let err = ResultStore::open_for(dir.path(), false, RngMode::Reference).unwrap_err();
+        assert!(err.to_string().contains("portable"), "{err}");
+        let other = tempfile::tempdir().unwrap();
+        ResultStore::open_for(other.path(), false, RngMode::Reference).unwrap();
+        assert!(ResultStore::open_for(other.path(), false, RngMode::Portable).is_err());
+        assert_eq!(ResultStore::open(other.path(), false).unwrap().load().unwrap(), vec![]);
     }
 }

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use imprint_bench::runner::{RunOptions, distinct_data, run_grid, task_collapse};
-use imprint_bench::{BenchError, ExperimentConfig, ExperimentGrid, Record, ResultStore, Shard, load_all};
+use imprint_bench::{BenchError, ResultStore};
+use imprint_compat::{ExperimentConfig, ExperimentGrid, Record, Shard, load_all};
 use imprint_data::{Split, SyntheticParams, WriteOptions, reference_path, write_embeddings};
 
 const CONFIG: &str = r#"{
@@ -44,6 +45,7 @@ fn options(root: &Path, shard: Shard) -> RunOptions {
         lambdas: BTreeMap::from([("toynet".to_string(), 0.05)]),
         progress: false,
         sources: Default::default(),
+        rng_mode: Default::default(),
     }
 }
 

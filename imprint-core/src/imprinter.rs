@@ -5,12 +5,15 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2, CowArray, Ix2};
 use rayon::prelude::*;
 
+use crate::check::Shots;
 use crate::generator::{GenerateExt, Generator, JointGenerateExt, JointGenerator, ProxyGenerator};
 use crate::head::ImprintedHead;
 use crate::norm::{InputNorm, ZeroVectorPolicy};
+use crate::presampler::Presampler;
 use crate::random::{Stream, StreamRng, stream_rng};
+use crate::reference_rng::{RngMode, TorchGenerator};
 use crate::weight_norm::{WeightNorm, WeightNormalizer};
-use crate::{ImprintError, Result};
+use crate::{ImprintError, Result, RngCore};
 
 /// Imprints classes into an [`ImprintedHead`]: normalizes each class's shots
 /// (NORMpre), generates proxies (GEN), normalizes them (NORMpost) and adds them.
@@ -21,12 +24,18 @@ use crate::{ImprintError, Result};
 /// Randomness comes from [`stream_rng`]: class `c` of a head draws from
 /// [`Stream::class`]`(c)` under the imprinter's seed, so the result does not
 /// depend on the number of threads or on which classes are imprinted together.
+/// In [`RngMode::Reference`] every draw is the reference's instead: one
+/// [`TorchGenerator`] seeded with the seed runs through the classes in order
+/// (presampling, then GEN, class after class, as the reference's
+/// `run_combination`), with generators built in their reference flavour.
 #[derive(Debug)]
 pub struct Imprinter {
     pre: InputNorm,
+    presampler: Option<Box<dyn Presampler>>,
     generator: Generator,
     post: Box<dyn WeightNormalizer>,
     seed: u64,
+    rng_mode: RngMode,
 }
 
 /// Proxies generated for some classes (after NORMpre and GEN, before NORMpost)
@@ -35,9 +44,11 @@ pub struct Imprinter {
 pub struct Generated {
     /// The proxies of each class, in the order the classes were given.
     pub proxies: Vec<Array2<f32>>,
-    /// Seconds spent in GEN (the generator's own work, without NORMpre),
-    /// summed over classes: the reference's `total_GEN_time`.
+    /// Seconds spent in GEN (the generator's own work, without NORMpre or
+    /// presampling), summed over classes: the reference's `total_GEN_time`.
     pub gen_seconds: f64,
+    /// Shots each class kept after presampling (all of them without a presampler).
+    pub n_shots: Vec<usize>,
 }
 
 /// What [`Imprinter::imprint_task`] did.
@@ -71,10 +82,31 @@ impl Imprinter {
     pub fn from_generator(generator: Generator) -> Self {
         Self {
             pre: InputNorm::None,
+            presampler: None,
             generator,
             post: Box::new(WeightNorm::L2(ZeroVectorPolicy::Reject)),
             seed: 0,
+            rng_mode: RngMode::Portable,
         }
+    }
+
+    /// Sets a presampler, applied to each class after NORMpre and before GEN.
+    pub fn with_presampler(mut self, presampler: impl Presampler + 'static) -> Self {
+        self.presampler = Some(Box::new(presampler));
+        self
+    }
+
+    /// Draws every random number as the reference does ([`RngMode::Reference`];
+    /// the generator must be built in the same mode, e.g. by
+    /// `imprint_gen::generator_by_name_with`) or portably (the default).
+    pub fn with_rng_mode(mut self, rng_mode: RngMode) -> Self {
+        self.rng_mode = rng_mode;
+        self
+    }
+
+    /// The random-number mode.
+    pub fn rng_mode(&self) -> RngMode {
+        self.rng_mode
     }
 
     /// Sets NORMpre, applied to shots before proxy generation.
@@ -128,39 +160,130 @@ impl Imprinter {
                 positions.len(),
             ));
         }
+        match self.rng_mode {
+            RngMode::Portable => self.generate_portable(classes, positions),
+            RngMode::Reference => self.generate_reference(classes, positions),
+        }
+    }
+
+    /// NORMpre, then the presampler on the class's stream (if any).
+    fn prepare<'a>(
+        &self,
+        shots: ArrayView2<'a, f32>,
+        c: usize,
+        rng: &mut dyn RngCore,
+    ) -> Result<CowArray<'a, f32, Ix2>> {
+        let shots = self.pre.apply_cow(shots, "shots (NORMpre)").map_err(|e| in_class(e, c))?;
+        let Some(presampler) = &self.presampler else {
+            return Ok(shots);
+        };
+        let valid = Shots::new(shots.view(), "shots (presampling)").map_err(|e| in_class(e, c))?;
+        let rows = presampler.select(valid, rng).map_err(|e| in_class(e, c))?;
+        if rows.is_empty() || rows.iter().any(|&r| r >= shots.nrows()) {
+            return Err(in_class(
+                ImprintError::invalid(
+                    "presampler",
+                    format!("{presampler:?}"),
+                    "selected no row or a row out of range",
+                ),
+                c,
+            ));
+        }
+        Ok(CowArray::from(shots.select(ndarray::Axis(0), &rows)))
+    }
+
+    /// Portable draws: every class on its own stream, classes in parallel.
+    fn generate_portable<'a>(
+        &self,
+        classes: &[ArrayView2<'a, f32>],
+        positions: &[usize],
+    ) -> Result<Generated> {
         let mut rngs: Vec<StreamRng> =
             positions.iter().map(|&c| stream_rng(self.seed, Stream::class(c))).collect();
-        let normalize = |shots: ArrayView2<'a, f32>, c: usize| {
-            self.pre.apply_cow(shots, "shots (NORMpre)").map_err(|e| in_class(e, c))
-        };
         match &self.generator {
             Generator::PerClass(generator) => {
-                let timed: Vec<(Array2<f32>, f64)> = classes
+                let timed: Vec<(Array2<f32>, f64, usize)> = classes
                     .par_iter()
                     .zip(rngs.par_iter_mut())
                     .zip(positions)
                     .map(|((shots, rng), &c)| {
-                        let shots = normalize(*shots, c)?;
+                        let shots = self.prepare(*shots, c, rng)?;
                         let start = Instant::now();
                         let proxies = generator.generate(shots.view(), rng).map_err(|e| in_class(e, c))?;
-                        Ok((proxies, start.elapsed().as_secs_f64()))
+                        Ok((proxies, start.elapsed().as_secs_f64(), shots.nrows()))
                     })
                     .collect::<Result<_>>()?;
-                let gen_seconds = timed.iter().map(|(_, s)| s).sum();
-                Ok(Generated { proxies: timed.into_iter().map(|(p, _)| p).collect(), gen_seconds })
+                Ok(Generated {
+                    gen_seconds: timed.iter().map(|(_, s, _)| s).sum(),
+                    n_shots: timed.iter().map(|(_, _, n)| *n).collect(),
+                    proxies: timed.into_iter().map(|(p, _, _)| p).collect(),
+                })
             }
             Generator::Joint(generator) => {
-                let normalized: Vec<CowArray<'a, f32, Ix2>> = classes
+                let prepared: Vec<CowArray<'a, f32, Ix2>> = classes
                     .par_iter()
+                    .zip(rngs.par_iter_mut())
                     .zip(positions)
-                    .map(|(shots, &c)| normalize(*shots, c))
+                    .map(|((shots, rng), &c)| self.prepare(*shots, c, rng))
                     .collect::<Result<_>>()?;
-                let views: Vec<ArrayView2<'_, f32>> = normalized.iter().map(|x| x.view()).collect();
-                let start = Instant::now();
-                let proxies = generator.generate_joint(&views, &mut rngs)?;
-                Ok(Generated { proxies, gen_seconds: start.elapsed().as_secs_f64() })
+                self.generate_joint(generator.as_ref(), &prepared, &mut rngs)
             }
         }
+    }
+
+    /// The reference's draws: one torch generator through the classes in
+    /// order, presampling then GEN per class (all presampling first for the
+    /// joint generators), and the reference's `select_proxies` dispatch.
+    fn generate_reference<'a>(
+        &self,
+        classes: &[ArrayView2<'a, f32>],
+        positions: &[usize],
+    ) -> Result<Generated> {
+        let mut torch = TorchGenerator::new(self.seed);
+        match &self.generator {
+            Generator::PerClass(generator) => {
+                let mut out = Generated { proxies: Vec::new(), gen_seconds: 0.0, n_shots: Vec::new() };
+                for (shots, &c) in classes.iter().zip(positions) {
+                    let shots = self.prepare(*shots, c, &mut torch)?;
+                    let start = Instant::now();
+                    let proxies = if reference_selects(generator.as_ref(), shots.nrows()) {
+                        generator.generate(shots.view(), &mut torch).map_err(|e| in_class(e, c))?
+                    } else {
+                        Shots::new(shots.view(), "shots").map_err(|e| in_class(e, c))?.view().to_owned()
+                    };
+                    out.gen_seconds += start.elapsed().as_secs_f64();
+                    out.n_shots.push(shots.nrows());
+                    out.proxies.push(proxies);
+                }
+                Ok(out)
+            }
+            Generator::Joint(generator) => {
+                let prepared: Vec<CowArray<'a, f32, Ix2>> = classes
+                    .iter()
+                    .zip(positions)
+                    .map(|(shots, &c)| self.prepare(*shots, c, &mut torch))
+                    .collect::<Result<_>>()?;
+                let mut rngs: Vec<StreamRng> =
+                    positions.iter().map(|&c| stream_rng(self.seed, Stream::class(c))).collect();
+                self.generate_joint(generator.as_ref(), &prepared, &mut rngs)
+            }
+        }
+    }
+
+    fn generate_joint(
+        &self,
+        generator: &dyn JointGenerator,
+        prepared: &[CowArray<'_, f32, Ix2>],
+        rngs: &mut [StreamRng],
+    ) -> Result<Generated> {
+        let views: Vec<ArrayView2<'_, f32>> = prepared.iter().map(|x| x.view()).collect();
+        let start = Instant::now();
+        let proxies = generator.generate_joint(&views, rngs)?;
+        Ok(Generated {
+            proxies,
+            gen_seconds: start.elapsed().as_secs_f64(),
+            n_shots: views.iter().map(|v| v.nrows()).collect(),
+        })
     }
 
     /// NORMpost of one class's `proxies`, given the weights imprinted before
@@ -239,6 +362,14 @@ impl Imprinter {
         let proxies = self.post.normalize(proxies.view(), head.weights())?;
         head.extend_class(class, proxies.view())
     }
+}
+
+/// Whether the reference's `select_proxies` runs the generator on `n`
+/// samples: not when it keeps every sample (`all`, or fewer than `k`), and
+/// not for a single sample, except for `none`, which draws even then.
+fn reference_selects(generator: &dyn ProxyGenerator, n: usize) -> bool {
+    let keeps_all = generator.n_proxies().is_none_or(|k| n < k);
+    !(keeps_all || (n == 1 && generator.name() != "none"))
 }
 
 /// Adds the class index to errors about "shots" so the user knows which class failed.

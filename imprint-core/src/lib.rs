@@ -62,8 +62,10 @@ mod head;
 mod imprinter;
 pub mod metrics;
 mod norm;
+mod presampler;
 mod quantile;
 pub mod random;
+pub mod reference_rng;
 mod running_mean;
 mod weight_norm;
 
@@ -78,7 +80,10 @@ pub use generator::{GenerateExt, Generator, Incremental, JointGenerateExt, Joint
 pub use head::{ImprintedHead, SAVED_HEAD_FORMAT, SAVED_HEAD_VERSION};
 pub use imprinter::{Generated, Imprinter, TaskReport};
 pub use norm::{InputNorm, ZeroVectorPolicy, l2_normalize_rows, l2_normalize_rows_in_place, sum_of_squares};
+pub use presampler::Presampler;
+pub use quantile::{reference_levels, torch_quantile};
 pub use random::{Stream, StreamRng, stream_rng};
+pub use reference_rng::{RandomState, RngMode, TorchGenerator};
 pub use running_mean::RunningMean;
 pub use weight_norm::{WeightNorm, WeightNormalizer};
 

@@ -232,6 +232,15 @@ pub enum DataError {
         /// The rejected value.
         value: i64,
     },
+    /// Presampling (the reference's `weibull` filter or few-shot draw) cannot
+    /// be applied to a class.
+    #[error("{what}: {reason}")]
+    Presampling {
+        /// The class or data, e.g. "class 3 (weibull presampling)".
+        what: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A parameter of a generator or helper is out of its valid range.
     #[error("invalid parameter `{name}` = {value}: {reason}")]
     InvalidParameter {

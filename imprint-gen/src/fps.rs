@@ -1,5 +1,6 @@
 //! `fps(k)`: farthest-point sampling.
 
+use imprint_core::reference_rng::{RngMode, randint};
 use imprint_core::{ProxyGenerator, Result, RngCore, Shots};
 use ndarray::Array2;
 use rand::Rng;
@@ -11,19 +12,28 @@ use crate::util::{check_k, gather, required_k, sq_dist};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FarthestPointParams {
     k: usize,
+    rng_mode: RngMode,
 }
 
 impl FarthestPointParams {
-    /// Farthest-point sampling of `k` samples per class. There are no other
-    /// settings (Euclidean distance, random start).
+    /// Farthest-point sampling of `k` samples per class (Euclidean distance),
+    /// from a random start drawn with [`RngMode::Portable`] (the default).
     pub fn new(k: usize) -> Self {
-        Self { k }
+        Self { k, rng_mode: RngMode::Portable }
+    }
+
+    /// Sets how the start is drawn: [`RngMode::Reference`] takes
+    /// `torch.randint(n, (1,))` (`next_u32() % n`), so a `TorchGenerator`
+    /// passed in starts where the reference starts.
+    pub fn rng_mode(mut self, rng_mode: RngMode) -> Self {
+        self.rng_mode = rng_mode;
+        self
     }
 
     /// Validates the settings (`k >= 1`).
     pub fn check(&self) -> Result<FarthestPoint> {
         check_k(self.k, "fps")?;
-        Ok(FarthestPoint { k: self.k })
+        Ok(FarthestPoint { k: self.k, rng_mode: self.rng_mode })
     }
 }
 
@@ -37,6 +47,7 @@ impl FarthestPointParams {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FarthestPoint {
     k: usize,
+    rng_mode: RngMode,
 }
 
 impl FarthestPoint {
@@ -45,12 +56,21 @@ impl FarthestPoint {
         self.k
     }
 
+    /// How the start is drawn.
+    pub fn rng_mode(&self) -> RngMode {
+        self.rng_mode
+    }
+
     /// The indices of the chosen samples, in the order chosen
     /// (`min(k, n)` distinct indices).
     pub fn indices(&self, shots: Shots<'_>, rng: &mut dyn RngCore) -> Vec<usize> {
         let x = shots.view();
         let n = x.nrows();
-        let first = rng.random_range(0..n);
+        let first = match self.rng_mode {
+            RngMode::Portable => rng.random_range(0..n),
+            // Shots are non-empty, so the range is too; n fits in u64.
+            RngMode::Reference => randint(n as u64, rng).map_or(0, |i| i as usize),
+        };
         let mut chosen = vec![first];
         // Squared distance to the nearest chosen sample; -inf marks the chosen
         // ones (and stays, as min(-inf, d) = -inf), so that a duplicate of a
@@ -92,6 +112,13 @@ pub(crate) fn from_config(k: Option<usize>) -> Result<Box<dyn ProxyGenerator>> {
     Ok(Box::new(FarthestPointParams::new(required_k(k, "fps")?).check()?))
 }
 
+/// Registry constructor for the reference's RNG mode (the seed is the torch
+/// generator's, passed to `generate`, so it is not needed here).
+pub(crate) fn reference_from_config(k: Option<usize>, _seed: u64) -> Result<Box<dyn ProxyGenerator>> {
+    let k = required_k(k, "fps")?;
+    Ok(Box::new(FarthestPointParams::new(k).rng_mode(RngMode::Reference).check()?))
+}
+
 #[cfg(test)]
 mod tests {
     use imprint_core::ImprintError;
@@ -127,6 +154,16 @@ mod tests {
             let first = ChaCha8Rng::seed_from_u64(seed).random_range(0..x.nrows());
             assert_eq!(ids, naive(&x, 8, first), "seed {seed}");
         }
+    }
+
+    #[test]
+    fn reference_mode_starts_at_torch_randint() {
+        use imprint_core::reference_rng::TorchGenerator;
+        let x = blobs(2, 4, 10, 3, 1.0);
+        let g = FarthestPointParams::new(5).rng_mode(RngMode::Reference).check().unwrap();
+        let ids = g.indices(Shots::new(x.view(), "x").unwrap(), &mut TorchGenerator::new(9));
+        let first = (TorchGenerator::new(9).random() % x.nrows() as u32) as usize;
+        assert_eq!(ids, naive(&x, 5, first));
     }
 
     #[test]

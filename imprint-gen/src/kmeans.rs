@@ -1,5 +1,6 @@
 //! `kmeans(k)`: k-means centroids with scikit-learn semantics.
 
+use imprint_core::reference_rng::RandomState;
 use imprint_core::{ImprintError, ProxyGenerator, Result, RngCore, Shots};
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::Rng;
@@ -19,6 +20,19 @@ pub struct KMeansParams {
     max_iter: usize,
     tol: f64,
     n_local_trials: Option<usize>,
+    random_state: Option<(u64, SklearnInput)>,
+}
+
+/// The dtype scikit-learn's `KMeans` computes in, which sets the weights of
+/// its first k-means++ draw (`choice(n, p=w / w.sum())` with `w` of that
+/// dtype). The reference's GEN passes a torch tensor, which scikit-learn
+/// converts to float64; its k-least-squares passes a float32 numpy array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SklearnInput {
+    /// A float32 array (the reference's `kls`).
+    Float32,
+    /// Float64, e.g. a torch tensor (the reference's `kmeans` GEN).
+    Float64,
 }
 
 impl KMeansParams {
@@ -35,7 +49,24 @@ impl KMeansParams {
     /// - `tol` = [`Self::DEFAULT_TOL`] (1e-4), relative to the mean per-feature variance;
     /// - `n_local_trials` = `2 + floor(ln k)` k-means++ candidates per centre.
     pub fn new(k: usize) -> Self {
-        Self { k, max_iter: Self::DEFAULT_MAX_ITER, tol: Self::DEFAULT_TOL, n_local_trials: None }
+        Self {
+            k,
+            max_iter: Self::DEFAULT_MAX_ITER,
+            tol: Self::DEFAULT_TOL,
+            n_local_trials: None,
+            random_state: None,
+        }
+    }
+
+    /// Draws k-means++ as scikit-learn's `KMeans(random_state=seed)` does on
+    /// `input` data (the reference's RNG mode): every fit starts a fresh
+    /// NumPy `RandomState(seed)`, takes its first centre with
+    /// `choice(n, p=w / w.sum())` (unit weights of `input`'s dtype) and its
+    /// candidates from `uniform()`; the RNG passed to [`KMeans::fit`] is not
+    /// used. `seed` must be below `2^32`, as numpy requires.
+    pub fn random_state(mut self, seed: u64, input: SklearnInput) -> Self {
+        self.random_state = Some((seed, input));
+        self
     }
 
     /// Sets the maximum number of Lloyd iterations (at least 1).
@@ -80,7 +111,11 @@ impl KMeansParams {
             // scikit-learn: 2 + int(np.log(n_clusters)).
             None => 2 + (self.k as f64).ln().floor() as usize,
         };
-        Ok(KMeans { k: self.k, max_iter: self.max_iter, tol: self.tol, n_local_trials })
+        let random_state = match self.random_state {
+            Some((seed, input)) => Some((RandomState::from_seed(seed).map(|_| seed as u32)?, input)),
+            None => None,
+        };
+        Ok(KMeans { k: self.k, max_iter: self.max_iter, tol: self.tol, n_local_trials, random_state })
     }
 }
 
@@ -110,6 +145,7 @@ pub struct KMeans {
     max_iter: usize,
     tol: f64,
     n_local_trials: usize,
+    random_state: Option<(u32, SklearnInput)>,
 }
 
 /// The result of [`KMeans::fit`].
@@ -117,6 +153,7 @@ pub struct KMeans {
 pub struct KMeansFit {
     centroids: Array2<f32>,
     init: Vec<usize>,
+    init_ties: usize,
     labels: Vec<usize>,
     inertia: f64,
     n_iter: usize,
@@ -139,6 +176,16 @@ impl KMeansFit {
     /// Lloyd implementation from these rows gives an iteration-matched comparison.
     pub fn init(&self) -> &[usize] {
         &self.init
+    }
+
+    /// How many k-means++ choices were ties in exact arithmetic: the best
+    /// candidate's potential was within 1e-12 (relative) of a different
+    /// candidate's, so rounding decided. They occur with very few samples
+    /// (two far-off samples closest to each other give the same potential);
+    /// scikit-learn breaks them by its BLAS's rounding, which is not
+    /// reproducible, so a reference-mode fit may pick the other one.
+    pub fn init_ties(&self) -> usize {
+        self.init_ties
     }
 
     /// The cluster of every sample (`0..k`), its nearest centroid.
@@ -185,9 +232,16 @@ impl KMeans {
         self.n_local_trials
     }
 
+    /// The seed of scikit-learn's `random_state` and the input dtype, if
+    /// k-means++ draws like it (see [`KMeansParams::random_state`]).
+    pub fn random_state(&self) -> Option<(u32, SklearnInput)> {
+        self.random_state
+    }
+
     /// Clusters `shots` into `k` clusters. All randomness (the k-means++
-    /// initialization) comes from `rng`; the result is the same for any
-    /// number of rayon threads.
+    /// initialization) comes from `rng`, or from a fresh NumPy
+    /// `RandomState` when [`KMeansParams::random_state`] is set; the result is
+    /// the same for any number of rayon threads.
     ///
     /// `k = 1` is solved in closed form: the centroid is the mean accumulated
     /// in f64, and `rng` is not used.
@@ -211,6 +265,7 @@ impl KMeans {
             return Ok(KMeansFit {
                 centroids,
                 init: Vec::new(),
+                init_ties: 0,
                 labels,
                 inertia,
                 n_iter: 0,
@@ -231,7 +286,15 @@ impl KMeans {
             });
         }
         let tol = self.tol * mean_variance(&xc);
-        let init = kmeans_plusplus(xc.data.view(), &xc.sq, k, self.n_local_trials, rng);
+        let (init, init_ties) = match self.random_state {
+            None => {
+                kmeans_plusplus(xc.data.view(), &xc.sq, k, self.n_local_trials, &mut Draws::Portable(rng))
+            }
+            Some((seed, input)) => {
+                let mut draws = Draws::Sklearn(Box::new(RandomState::new(seed)), input);
+                kmeans_plusplus(xc.data.view(), &xc.sq, k, self.n_local_trials, &mut draws)
+            }
+        };
         let start = gather(xc.data.view(), &init).mapv(f64::from);
         let run = lloyd(xc.data.view(), start, self.max_iter, tol);
         let centroids = (run.centres + &xc.mean.insert_axis(Axis(0))).mapv(|v| v as f32);
@@ -239,6 +302,7 @@ impl KMeans {
         Ok(KMeansFit {
             centroids,
             init,
+            init_ties,
             labels: run.labels,
             inertia,
             n_iter: run.n_iter,
@@ -264,6 +328,14 @@ impl ProxyGenerator for KMeans {
 /// Registry constructor.
 pub(crate) fn from_config(k: Option<usize>) -> Result<Box<dyn ProxyGenerator>> {
     Ok(Box::new(KMeansParams::new(required_k(k, "kmeans")?).check()?))
+}
+
+/// Registry constructor for the reference's RNG mode: scikit-learn's
+/// `KMeans(n_clusters=k, random_state=seed)` on the torch tensor that
+/// `select_proxies` passes (float64 for scikit-learn).
+pub(crate) fn reference_from_config(k: Option<usize>, seed: u64) -> Result<Box<dyn ProxyGenerator>> {
+    let params = KMeansParams::new(required_k(k, "kmeans")?);
+    Ok(Box::new(params.random_state(seed, SklearnInput::Float64).check()?))
 }
 
 /// Largest squared distance of a sample from the mean that k-means accepts:
@@ -328,22 +400,61 @@ fn with_candidates(
     (mins, sums)
 }
 
+/// Where k-means++ takes its random numbers.
+pub(crate) enum Draws<'a> {
+    /// `random_range` and `random::<f64>` of the RNG passed in.
+    Portable(&'a mut dyn RngCore),
+    /// scikit-learn's calls on a NumPy `RandomState` (boxed: 2.5 KB of
+    /// state) for input of the given dtype.
+    Sklearn(Box<RandomState>, SklearnInput),
+}
+
+impl Draws<'_> {
+    /// The first centre, uniform over `0..n` (`n >= 1`).
+    fn first(&mut self, n: usize) -> usize {
+        match self {
+            Draws::Portable(rng) => rng.random_range(0..n),
+            // `sample_weight / sample_weight.sum()` with float32 unit weights;
+            // n float32 copies of 1/n always pass numpy's float32 sum check.
+            Draws::Sklearn(rs, SklearnInput::Float32) => {
+                rs.choice_f32(&vec![1.0f32 / n as f32; n]).unwrap_or(0)
+            }
+            // n float64 copies of 1/n pass numpy's float64 sum check too.
+            Draws::Sklearn(rs, SklearnInput::Float64) => rs.choice(&vec![1.0 / n as f64; n]).unwrap_or(0),
+        }
+    }
+
+    /// A uniform draw in [0, 1).
+    fn uniform(&mut self) -> f64 {
+        match self {
+            Draws::Portable(rng) => rng.random::<f64>(),
+            Draws::Sklearn(rs, _) => rs.uniform(0.0, 1.0),
+        }
+    }
+}
+
+/// Relative gap under which two candidates' potentials are a tie in exact
+/// arithmetic (their computed values differ only by rounding).
+const TIE_RTOL: f64 = 1e-12;
+
 /// Greedy k-means++ (scikit-learn's `_kmeans_plusplus`): the indices of the
-/// `k` initial centres.
+/// `k` initial centres, and how many choices were ties (see
+/// [`KMeansFit::init_ties`]).
 pub(crate) fn kmeans_plusplus(
     x: ArrayView2<'_, f32>,
     sq: &[f64],
     k: usize,
     n_trials: usize,
-    rng: &mut dyn RngCore,
-) -> Vec<usize> {
+    draws: &mut Draws<'_>,
+) -> (Vec<usize>, usize) {
     let n = x.nrows();
-    let first = rng.random_range(0..n);
+    let first = draws.first(n);
     let mut indices = vec![first];
     let (mut mins, sums) = with_candidates(x, sq, &vec![f64::INFINITY; n], &[first]);
     let mut closest = mins.swap_remove(0);
     let mut potential = sums[0];
     let mut cumsum = vec![0.0f64; n];
+    let mut ties = 0;
     for _ in 1..k {
         let mut acc = 0.0;
         for (c, &d) in cumsum.iter_mut().zip(&closest) {
@@ -354,17 +465,21 @@ pub(crate) fn kmeans_plusplus(
         // sum reaches the draw, clipped to the last sample.
         let candidates: Vec<usize> = (0..n_trials)
             .map(|_| {
-                let r = rng.random::<f64>() * potential;
+                let r = draws.uniform() * potential;
                 cumsum.partition_point(|&c| c < r).min(n - 1)
             })
             .collect();
         let (mut mins, sums) = with_candidates(x, sq, &closest, &candidates);
         let best = argmin_first(sums.iter().copied());
+        let tied = (0..candidates.len()).any(|j| {
+            candidates[j] != candidates[best] && (sums[j] - sums[best]).abs() <= TIE_RTOL * sums[best].abs()
+        });
+        ties += usize::from(tied);
         closest = mins.swap_remove(best);
         potential = sums[best];
         indices.push(candidates[best]);
     }
-    indices
+    (indices, ties)
 }
 
 #[cfg(test)]
@@ -508,7 +623,8 @@ mod tests {
             let (xc, sq) = centred(&x);
             for k in [2, 5, 9] {
                 let trials = 2 + (k as f64).ln() as usize;
-                let ours = kmeans_plusplus(xc.view(), &sq, k, trials, &mut rng(seed + 100));
+                let (ours, _) =
+                    kmeans_plusplus(xc.view(), &sq, k, trials, &mut Draws::Portable(&mut rng(seed + 100)));
                 let theirs = ref_plusplus(&rows64(xc.view()), k, trials, &mut rng(seed + 100));
                 assert_eq!(ours, theirs, "seed {seed}, k {k}");
             }
@@ -527,7 +643,8 @@ mod tests {
             let dup = gather(xc.view(), &[0, 0, 1, 2]).mapv(f64::from);
             let pp = {
                 let sq = sq_norms(xc.view());
-                gather(xc.view(), &kmeans_plusplus(xc.view(), &sq, 4, 3, &mut rng(seed))).mapv(f64::from)
+                let (init, _) = kmeans_plusplus(xc.view(), &sq, 4, 3, &mut Draws::Portable(&mut rng(seed)));
+                gather(xc.view(), &init).mapv(f64::from)
             };
             let with_far = ndarray::concatenate![Axis(0), gather(xc.view(), &[3, 4, 5]).mapv(f64::from), far];
             for (what, start) in [("k-means++", pp), ("duplicate", dup), ("far", with_far)] {
@@ -583,6 +700,56 @@ mod tests {
         assert_eq!(one.inertia().to_bits(), two.inertia().to_bits());
         assert!(one.centroids().iter().zip(two.centroids()).all(|(a, b)| a.to_bits() == b.to_bits()));
         assert_eq!(one, run(2));
+    }
+
+    /// k-means++ drawing like scikit-learn: `ref_plusplus`'s algorithm on
+    /// numpy's draws (`choice` of the first centre, then `uniform`).
+    #[test]
+    fn random_state_draws_like_scikit_learn_and_ignores_the_rng() {
+        let x = blobs(4, 5, 12, 4, 0.5);
+        let km = KMeansParams::new(5).random_state(17121997, SklearnInput::Float32).check().unwrap();
+        assert_eq!(km.random_state(), Some((17121997, SklearnInput::Float32)));
+        let a = km.fit(shots(&x), &mut rng(1)).unwrap();
+        let b = km.fit(shots(&x), &mut rng(2)).unwrap();
+        assert_eq!(a, b);
+        let xc = centre(x.view());
+        let mut rs = RandomState::new(17121997);
+        let n = x.nrows();
+        let first = rs.choice_f32(&vec![1.0f32 / n as f32; n]).unwrap();
+        let mut closest: Vec<f64> = (0..n).map(|i| sq_dist(xc.data.row(i), xc.data.row(first))).collect();
+        let mut want = vec![first];
+        for _ in 1..5 {
+            let pot: f64 = closest.iter().sum();
+            let cands: Vec<usize> = (0..km.n_local_trials())
+                .map(|_| {
+                    let r = rs.uniform(0.0, 1.0) * pot;
+                    let mut acc = 0.0;
+                    (0..n)
+                        .find(|&i| {
+                            acc += closest[i];
+                            acc >= r
+                        })
+                        .unwrap_or(n - 1)
+                })
+                .collect();
+            let pots: Vec<f64> = cands
+                .iter()
+                .map(|&c| (0..n).map(|i| closest[i].min(sq_dist(xc.data.row(i), xc.data.row(c)))).sum())
+                .collect();
+            let best = argmin_first(pots.iter().copied());
+            closest =
+                (0..n).map(|i| closest[i].min(sq_dist(xc.data.row(i), xc.data.row(cands[best])))).collect();
+            want.push(cands[best]);
+        }
+        assert_eq!(a.init(), &want[..]);
+        // Float64 input draws its first centre with float64 weights.
+        let f64_fit = KMeansParams::new(5).random_state(17121997, SklearnInput::Float64).check().unwrap();
+        let first64 = RandomState::new(17121997).choice(&vec![1.0 / n as f64; n]).unwrap();
+        assert_eq!(f64_fit.fit(shots(&x), &mut rng(0)).unwrap().init()[0], first64);
+        assert!(matches!(
+            KMeansParams::new(2).random_state(1 << 32, SklearnInput::Float64).check(),
+            Err(ImprintError::InvalidParameter { name: "seed", .. })
+        ));
     }
 
     #[test]
@@ -679,7 +846,9 @@ mod tests {
                 prop_assert_eq!(fit.centroids().nrows(), k);
                 // Same seed, same draws: recompute the init and its inertia.
                 let xc = centre(x.view());
-                let init = kmeans_plusplus(xc.data.view(), &xc.sq, k, km.n_local_trials(), &mut rng(seed));
+                let (init, _) = kmeans_plusplus(
+                    xc.data.view(), &xc.sq, k, km.n_local_trials(), &mut Draws::Portable(&mut rng(seed)),
+                );
                 let before = init_inertia(&x, &init);
                 prop_assert!(fit.inertia() <= before * (1.0 + 1e-5) + 1e-6, "{} > {}", fit.inertia(), before);
             }

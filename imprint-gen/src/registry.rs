@@ -1,9 +1,14 @@
 //! Generators by name, as written in the reference's configuration files.
 
+use imprint_core::reference_rng::RngMode;
 use imprint_core::{ImprintError, ProxyGenerator, Result};
 
 /// Builds a generator from the `k` of a configuration (`None`: not given).
 type Constructor = fn(Option<usize>) -> Result<Box<dyn ProxyGenerator>>;
+
+/// Builds a generator that draws like the reference, from `k` and the
+/// combination's seed.
+type ReferenceConstructor = fn(Option<usize>, u64) -> Result<Box<dyn ProxyGenerator>>;
 
 /// Every generator known by name. A new generator adds one line here.
 const REGISTRY: &[(&str, Constructor)] = &[
@@ -15,6 +20,16 @@ const REGISTRY: &[(&str, Constructor)] = &[
     ("fps", crate::fps::from_config),
     ("cov_max", crate::covmax::from_config),
     ("none", crate::none::from_config),
+];
+
+/// The generators that draw random numbers, built for [`RngMode::Reference`].
+/// A generator that draws adds one line here too; the others draw nothing
+/// and are the same in both modes.
+const REFERENCE: &[(&str, ReferenceConstructor)] = &[
+    ("random", crate::random::reference_from_config),
+    ("kmeans", crate::kmeans::reference_from_config),
+    ("fps", crate::fps::reference_from_config),
+    ("none", crate::none::reference_from_config),
 ];
 
 /// Other spellings accepted by [`generator_by_name`], with the name they mean.
@@ -59,6 +74,36 @@ pub fn generator_by_name(name: &str, k: Option<usize>) -> Result<Box<dyn ProxyGe
     }
 }
 
+/// The generator called `name` with `k` proxies per class, drawing its
+/// random numbers as `rng_mode` says.
+///
+/// [`RngMode::Portable`] is [`generator_by_name`] (`seed` is unused). With
+/// [`RngMode::Reference`], `random`, `fps` and `none` use torch's algorithms
+/// on the RNG passed to `generate` (give them a
+/// [`imprint_core::TorchGenerator`] seeded with `seed` and consumed class
+/// after class, as the reference does), and `kmeans` draws like
+/// scikit-learn's `KMeans(random_state=seed)` from a fresh NumPy
+/// `RandomState(seed)` per class; the other generators draw nothing.
+///
+/// # Errors
+/// Those of [`generator_by_name`]; for `kmeans` in reference mode, a seed of
+/// `2^32` or more ([`ImprintError::InvalidParameter`], as numpy refuses it).
+pub fn generator_by_name_with(
+    name: &str,
+    k: Option<usize>,
+    rng_mode: RngMode,
+    seed: u64,
+) -> Result<Box<dyn ProxyGenerator>> {
+    let portable = generator_by_name(name, k)?;
+    if rng_mode == RngMode::Portable {
+        return Ok(portable);
+    }
+    match REFERENCE.iter().find(|(known, _)| *known == portable.name()) {
+        Some((_, construct)) => construct(k, seed),
+        None => Ok(portable),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +123,27 @@ mod tests {
         assert_eq!(generator_by_name("covmax", Some(2)).unwrap().name(), "cov_max");
         assert_eq!(generator_by_name("all", None).unwrap().n_proxies(), None);
         assert_eq!(generator_by_name("mean", None).unwrap().n_proxies(), Some(1));
+    }
+
+    #[test]
+    fn reference_mode_builds_every_name() {
+        for &name in GENERATOR_NAMES {
+            let g = generator_by_name_with(name, Some(3), RngMode::Reference, 17121997).unwrap();
+            assert_eq!(g.name(), name);
+            assert_eq!(g.n_proxies(), generator_by_name(name, Some(3)).unwrap().n_proxies());
+        }
+        for (name, _) in REFERENCE {
+            assert!(GENERATOR_NAMES.contains(name), "{name}");
+        }
+        assert!(matches!(
+            generator_by_name_with("kmeans", Some(3), RngMode::Reference, 1 << 32),
+            Err(ImprintError::InvalidParameter { name: "seed", .. })
+        ));
+        assert!(generator_by_name_with("kmeans", Some(3), RngMode::Portable, 1 << 32).is_ok());
+        assert!(matches!(
+            generator_by_name_with("kmeans++", Some(3), RngMode::Reference, 0),
+            Err(ImprintError::UnknownName { .. })
+        ));
     }
 
     #[test]

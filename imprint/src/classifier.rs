@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use imprint_core::{
-    Aggregation, Generator, ImprintError, ImprintedHead, Imprinter, Incremental, InputNorm, Result,
+    Aggregation, Generator, ImprintError, ImprintedHead, Imprinter, Incremental, InputNorm, Result, RngMode,
     RunningMean, Stream, WeightNorm, check_dim, check_embeddings, check_finite, l2_normalize_rows_in_place,
 };
 use ndarray::{Array2, ArrayView2, Axis, concatenate};
@@ -206,7 +206,10 @@ impl Classifier {
             });
         }
         let mut classifier = Self::new(recipe, x.ncols())?;
+        // Reference RNG mode keeps every class's shots (it refits all classes
+        // on every update), so only the portable mode streams.
         let streams_mean = classifier.recipe.updates == Updates::Exact
+            && !classifier.refits_all()
             && matches!(classifier.imprinter.generator(), Generator::PerClass(g) if g.incremental() == Incremental::RunningMean);
         if !streams_mean {
             check_embeddings(x, "embeddings")?;
@@ -351,11 +354,11 @@ impl Classifier {
             });
         }
         match updated.imprinter.generator() {
-            Generator::Joint(_) => {
+            _ if updated.refits_all() => {
                 let all = updated.all_shots()?;
                 updated.refit_all(all.iter().map(|s| s.view()).collect())?;
             }
-            Generator::PerClass(_) => {
+            _ => {
                 let shots: Vec<ArrayView2<'_, f32>> = classes.iter().map(|(_, s)| *s).collect();
                 let streams: Vec<usize> = updated.states[first..].iter().map(|s| s.stream).collect();
                 let generated = updated.imprinter.generate(&shots, &streams)?;
@@ -384,7 +387,7 @@ impl Classifier {
         check_embeddings(shots, &format!("shots added to class '{label}'"))?;
         check_dim(shots, self.dim(), "Classifier::add_shots (shots against the head)")?;
         let mut updated = self.clone();
-        if let Generator::Joint(_) = updated.imprinter.generator() {
+        if updated.refits_all() {
             let Memory::Shots(old) = &updated.states[c].memory else {
                 return Err(ImprintError::invalid(
                     "class",
@@ -438,7 +441,7 @@ impl Classifier {
         updated.labels.remove(c);
         updated.states.remove(c);
         updated.calibration.remove_class(c);
-        if let Generator::Joint(_) = updated.imprinter.generator() {
+        if updated.refits_all() {
             if !updated.labels.is_empty() {
                 let all = updated.all_shots()?;
                 updated.refit_all(all.iter().map(|s| s.view()).collect())?;
@@ -771,8 +774,10 @@ impl Classifier {
 
     /// What a new class keeps, from its first shots.
     fn initial_memory(&self, shots: ArrayView2<'_, f32>) -> Result<Memory> {
-        // ls and kls fit every class at once: they always keep every class's shots.
-        if self.is_joint() {
+        // ls and kls fit every class at once, and in reference mode one torch
+        // generator runs through the classes in order: both refit every class
+        // from its shots.
+        if self.refits_all() {
             return Ok(Memory::Shots(shots.to_owned()));
         }
         if self.recipe.updates == Updates::Append {
@@ -890,6 +895,12 @@ impl Classifier {
     /// Whether the generator fits every class at once.
     pub(crate) fn is_joint(&self) -> bool {
         matches!(self.imprinter.generator(), Generator::Joint(_))
+    }
+
+    /// Whether every update refits every class: joint generators, and the
+    /// reference's RNG mode (one torch generator through the classes in order).
+    fn refits_all(&self) -> bool {
+        self.is_joint() || self.recipe.rng == RngMode::Reference
     }
 }
 

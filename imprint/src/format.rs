@@ -22,7 +22,7 @@
 //! safetensors reader validates every offset against the bytes actually
 //! present, so a hostile file cannot make it allocate more than its size.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 
 use imprint_core::{ImprintError, ImprintedHead, Result, RunningMean};
@@ -144,7 +144,7 @@ struct JsonForm {
     format: String,
     version: u32,
     header: Header,
-    tensors: HashMap<String, Tensor>,
+    tensors: BTreeMap<String, Tensor>,
 }
 
 fn saved(reason: impl Into<String>) -> ImprintError {
@@ -237,7 +237,7 @@ impl Classifier {
         let form: JsonForm =
             serde_json::from_str(text).map_err(|e| saved(format!("not a valid JSON head: {e}")))?;
         check_version(&form.format, form.version)?;
-        build(form.header, form.tensors)
+        build(form.header, form.tensors.into_iter().collect())
     }
 
     fn to_safetensors(&self, precision: Precision) -> Result<Vec<u8>> {

@@ -1,6 +1,6 @@
 //! The full IMPRINT setting of a head, which travels with it.
 
-use imprint_core::{Aggregation, Imprinter, InputNorm, Result, WeightNorm, ZeroVectorPolicy};
+use imprint_core::{Aggregation, Imprinter, InputNorm, Result, RngMode, WeightNorm, ZeroVectorPolicy};
 use serde::{Deserialize, Serialize};
 
 use crate::registry::GeneratorSpec;
@@ -46,6 +46,10 @@ pub struct Recipe {
     /// Exact updates (keeping state) or appended proxies.
     #[serde(default)]
     pub updates: Updates,
+    /// Whose random draws: portable streams (the default), or the reference's
+    /// (torch's generator through the classes in order; see `docs/reference-mode.md`).
+    #[serde(default)]
+    pub rng: RngMode,
 }
 
 /// The paper's seed (the first of its three).
@@ -71,6 +75,7 @@ impl Recipe {
             aggregation: Aggregation::max(),
             seed: PAPER_SEED,
             updates: Updates::Exact,
+            rng: RngMode::Portable,
         }
     }
 
@@ -116,15 +121,22 @@ impl Recipe {
         self
     }
 
-    /// The [`Imprinter`] of this recipe (NORMpre, GEN, NORMpost, seed).
+    /// Sets whose random draws the recipe uses.
+    pub fn with_rng(mut self, rng: RngMode) -> Self {
+        self.rng = rng;
+        self
+    }
+
+    /// The [`Imprinter`] of this recipe (NORMpre, GEN, NORMpost, seed, RNG mode).
     ///
     /// # Errors
-    /// An unknown generator or invalid parameters (see [`GeneratorSpec::build`]).
+    /// An unknown generator or invalid parameters (see [`GeneratorSpec::build_with`]).
     pub fn imprinter(&self) -> Result<Imprinter> {
-        Ok(Imprinter::from_generator(self.generator.build()?)
+        Ok(Imprinter::from_generator(self.generator.build_with(self.rng, self.seed)?)
             .with_pre_norm(self.pre_norm)
             .with_post_norm(self.post_norm)
-            .with_seed(self.seed))
+            .with_seed(self.seed)
+            .with_rng_mode(self.rng))
     }
 
     /// A one-line description, e.g. `l2 / kmeans k=20 / l2 / l2 / max (inner_product), seed 17121997`.

@@ -2,8 +2,8 @@
 //! and the oracles `ls` and `kls` of `imprint-baselines`.
 
 use imprint_baselines::{KLeastSquaresParams, LeastSquaresParams};
-use imprint_core::{Generator, ImprintError, Result};
-use imprint_gen::{GENERATOR_NAMES as PER_CLASS_NAMES, generator_by_name};
+use imprint_core::{Generator, ImprintError, Result, RngMode};
+use imprint_gen::{GENERATOR_NAMES as PER_CLASS_NAMES, generator_by_name_with};
 use serde::{Deserialize, Serialize};
 
 /// The names of the oracles, which need every class at once and a ridge `lambda`.
@@ -66,6 +66,17 @@ impl GeneratorSpec {
     /// [`ImprintError::InvalidParameter`] for a missing or invalid `k` or
     /// `lambda`, or a `lambda` given to a generator that has none.
     pub fn build(&self) -> Result<Generator> {
+        self.build_with(RngMode::Portable, 0)
+    }
+
+    /// Builds the generator for a random-number mode: [`RngMode::Reference`]
+    /// gives every generator its reference flavour (torch's draws on the RNG
+    /// passed in; k-means and kls with scikit-learn's `random_state = seed`).
+    ///
+    /// # Errors
+    /// As [`GeneratorSpec::build`]; in reference mode also a k-means seed of
+    /// `2^32` or more (NumPy's limit).
+    pub fn build_with(&self, rng_mode: RngMode, seed: u64) -> Result<Generator> {
         let Some(name) = canonical_name(&self.name) else {
             return Err(ImprintError::UnknownName {
                 kind: "proxy generator",
@@ -80,7 +91,11 @@ impl GeneratorSpec {
         };
         match name {
             "ls" => Ok(Generator::Joint(Box::new(LeastSquaresParams::new(lambda()?).check()?))),
-            "kls" => Ok(Generator::Joint(Box::new(KLeastSquaresParams::new(self.k, lambda()?).check()?))),
+            "kls" => {
+                let params = KLeastSquaresParams::new(self.k, lambda()?);
+                let params = if rng_mode == RngMode::Reference { params.reference(seed) } else { params };
+                Ok(Generator::Joint(Box::new(params.check()?)))
+            }
             _ => {
                 if let Some(l) = self.lambda {
                     return Err(ImprintError::invalid(
@@ -89,7 +104,7 @@ impl GeneratorSpec {
                         format!("'{name}' has no ridge parameter"),
                     ));
                 }
-                Ok(Generator::PerClass(generator_by_name(name, self.k)?))
+                Ok(Generator::PerClass(generator_by_name_with(name, self.k, rng_mode, seed)?))
             }
         }
     }

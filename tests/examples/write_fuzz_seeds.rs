@@ -118,7 +118,8 @@ fn main() {
     // config: the presets, the bench fixtures and the hostile texts above.
     let dir = seeds.join("config");
     fs::create_dir_all(&dir).unwrap();
-    for (from, prefix) in [("imprint-bench/presets", "preset_"), ("imprint-bench/tests/fixtures", "fixture_")]
+    for (from, prefix) in
+        [("imprint-bench/presets", "preset_"), ("imprint-compat/tests/fixtures", "fixture_")]
     {
         for entry in fs::read_dir(root.join(from)).unwrap() {
             let path = entry.unwrap().path();
@@ -190,5 +191,64 @@ fn main() {
     for (name, body) in hand {
         assert_ne!(body, &text, "{name}");
         fs::write(dir.join(name), body).unwrap();
+    }
+
+    // classifier: practitioner heads in every form, and broken copies of one.
+    let dir = seeds.join("classifier");
+    fs::create_dir_all(&dir).unwrap();
+    let x = Array2::from_shape_fn((24, 4), |(i, j)| {
+        ((i * 5 + j * 3) % 7) as f32 + if j == i % 3 { 4.0 } else { 0.0 }
+    });
+    let y: Vec<i64> = (0..24).map(|i| (i % 3) as i64).collect();
+    let mut heads = Vec::new();
+    for (name, spec, post) in [
+        (
+            "kmeans",
+            imprint::GeneratorSpec::new("kmeans", Some(2)),
+            imprint::WeightNorm::L2(ZeroVectorPolicy::Reject),
+        ),
+        ("mean_quantile", imprint::GeneratorSpec::new("mean", None), imprint::WeightNorm::Quantile),
+        ("all_none", imprint::GeneratorSpec::new("all", None), imprint::WeightNorm::None),
+        (
+            "ls",
+            imprint::GeneratorSpec::oracle("ls", None, 0.1),
+            imprint::WeightNorm::L2(ZeroVectorPolicy::Reject),
+        ),
+    ] {
+        let recipe = imprint::Recipe::paper().with_generator(spec).with_post_norm(post);
+        let mut head = imprint::Classifier::fit(recipe, x.view(), &y).unwrap();
+        head.calibrate_rejection(x.view(), &y, 0.9, 3).unwrap();
+        head.calibrate_temperature(x.view(), &y).unwrap();
+        fs::write(dir.join(format!("{name}.safetensors")), head.to_bytes().unwrap()).unwrap();
+        heads.push(head);
+    }
+    let strings = imprint::Classifier::fit(
+        imprint::Recipe::paper().with_generator(imprint::GeneratorSpec::new("mean", None)),
+        x.view(),
+        &y.iter().map(|l| format!("class {l}")).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    fs::write(dir.join("string_labels.safetensors"), strings.to_bytes().unwrap()).unwrap();
+    fs::write(dir.join("kmeans_int8.safetensors"), heads[0].to_int8_bytes().unwrap()).unwrap();
+    fs::write(dir.join("kmeans.json"), heads[0].to_json().unwrap()).unwrap();
+    let empty = imprint::Classifier::new(imprint::Recipe::paper(), 3).unwrap();
+    fs::write(dir.join("empty.safetensors"), empty.to_bytes().unwrap()).unwrap();
+    let bytes = heads[0].to_bytes().unwrap();
+    fs::write(dir.join("truncated.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
+    let mut huge_header = bytes.clone();
+    huge_header[..8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    fs::write(dir.join("huge_header.safetensors"), huge_header).unwrap();
+    let json = heads[0].to_json().unwrap();
+    for (name, from, to) in [
+        ("future_version.json", "\"version\":2", "\"version\":9"),
+        ("wrong_dim.json", "\"dim\":4", "\"dim\":5"),
+        (
+            "bad_counts.json",
+            "\"proxy_counts\":{\"shape\":[3],\"dtype\":\"I64\",\"data\":[2",
+            "\"proxy_counts\":{\"shape\":[3],\"dtype\":\"I64\",\"data\":[9",
+        ),
+    ] {
+        assert!(json.contains(from), "{name}: {from}");
+        fs::write(dir.join(name), json.replacen(from, to, 1)).unwrap();
     }
 }

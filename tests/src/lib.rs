@@ -13,8 +13,8 @@ pub mod fuzz {
     //! `false` when it was rejected with an error, so callers can check that a
     //! seed corpus exercises both paths.
 
-    use imprint_bench::config::{MAX_GRID_DATA_BYTES, MAX_GRID_SIZE};
-    use imprint_bench::{ExperimentConfig, ExperimentGrid};
+    use imprint_compat::config::{MAX_GRID_DATA_BYTES, MAX_GRID_SIZE};
+    use imprint_compat::{ExperimentConfig, ExperimentGrid};
     use imprint_core::{AggregationMethod, ImprintError, ImprintedHead, Weighting};
     use imprint_data::EmbeddingFile;
     use ndarray::Array2;
@@ -141,6 +141,45 @@ pub mod fuzz {
         let wrong = Array2::<f32>::ones((2, dim + 1));
         let err = head.predict(wrong.view());
         assert!(matches!(err, Err(ImprintError::DimensionMismatch { .. })), "wrong dim: {err:?}");
+        true
+    }
+
+    /// The practitioner's head loader: `imprint::Classifier::from_bytes`
+    /// (safetensors) or, for text starting with `{`, `from_json`. A head that
+    /// loads must save and reload to an equal head in both forms, and classify
+    /// queries of its dimension into its classes.
+    pub fn classifier(data: &[u8]) -> bool {
+        let loaded = match data.first() {
+            Some(b'{') => std::str::from_utf8(data).ok().and_then(|t| imprint::Classifier::from_json(t).ok()),
+            _ => imprint::Classifier::from_bytes(data).ok(),
+        };
+        let Some(head) = loaded else {
+            return false;
+        };
+        let dim = head.dim();
+        assert!(dim > 0, "a loaded head has dim >= 1");
+        assert_eq!(head.proxy_counts().len(), head.n_classes());
+        assert!(head.proxy_counts().iter().all(|&n| n >= 1), "every class has a proxy");
+        assert!(head.head().weights().iter().all(|v| v.is_finite()), "loaded proxies are finite");
+        let again = imprint::Classifier::from_bytes(&head.to_bytes().expect("a loaded head saves"))
+            .expect("a saved head reloads");
+        assert!(again == head, "safetensors round trip");
+        let json =
+            imprint::Classifier::from_json(&head.to_json().expect("JSON export")).expect("JSON reloads");
+        assert!(json == head, "JSON round trip");
+        if head.n_classes() == 0 || dim > FUZZ_MAX_QUERY_DIM {
+            return true;
+        }
+        let queries =
+            Array2::from_shape_fn((3, dim), |(i, j)| ((i * 7 + j * 3) % 11) as f32 / 5.0 - 0.9 + 0.01);
+        let predicted =
+            head.predict_indices(queries.view()).expect("a loaded head classifies finite, non-zero queries");
+        assert!(predicted.iter().all(|&c| c < head.n_classes()));
+        let p = head.predict_proba(queries.view()).expect("probabilities");
+        assert!(p.iter().all(|v| v.is_finite()));
+        if head.calibration().thresholds().is_some() {
+            assert_eq!(head.predict_open(queries.view()).expect("rejection").len(), 3);
+        }
         true
     }
 }

@@ -17,12 +17,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use imprint_baselines::{KLeastSquaresParams, LeastSquaresParams};
-use imprint_bench::report::{read_collapse, render, write_report};
 use imprint_bench::runner::{RunOptions, check_grid, run_grid};
-use imprint_bench::stats::{WilcoxonOptions, friedman, mean, median, std_dev, wilcoxon};
-use imprint_bench::store::read_record;
-use imprint_bench::{
-    BenchError, ExperimentConfig, ExperimentGrid, Record, ResultStore, Shard, TaskF1s, load_all,
+use imprint_bench::{BenchError, ResultStore};
+use imprint_compat::{
+    CompatError, ExperimentConfig, ExperimentGrid, Record, Shard, TaskF1s, load_all, read_record,
 };
 use imprint_core::metrics::{accuracy, per_class_f1};
 use imprint_core::{
@@ -37,6 +35,8 @@ use imprint_data::{
 use imprint_gen::{
     GENERATOR_NAMES, KMeansParams, KMedoidsParams, Mean, XavierRandomParams, generator_by_name,
 };
+use imprint_report::stats::{WilcoxonOptions, friedman, mean, median, std_dev, wilcoxon};
+use imprint_report::{ReportError, read_collapse, render, write_report};
 use ndarray::{Array2, array};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -239,7 +239,7 @@ const CONFIG: &str = r#"{
     "ks": [2],
 }"#;
 
-fn config_err(text: &str) -> Result<ExperimentConfig, BenchError> {
+fn config_err(text: &str) -> Result<ExperimentConfig, CompatError> {
     ExperimentConfig::from_yaml_str(text, "bad.yaml")
 }
 
@@ -1646,7 +1646,7 @@ fn bench_bad_input() {
         c,
         "config: missing file",
         ExperimentConfig::from_path(&path),
-        BenchError::Io { action: "read", .. },
+        CompatError::Io { action: "read", .. },
         [p, "read failed"]
     );
     let path = bad_file(&d, "empty.yaml", b"");
@@ -1655,7 +1655,7 @@ fn bench_bad_input() {
         c,
         "config: empty file",
         ExperimentConfig::from_path(&path),
-        BenchError::EmptyConfig { .. },
+        CompatError::EmptyConfig { .. },
         [p, "config is empty"]
     );
     let path = bad_file(&d, "comments.yaml", b"# just a comment\n   \n# another\n");
@@ -1664,19 +1664,19 @@ fn bench_bad_input() {
         c,
         "config: only comments",
         ExperimentConfig::from_path(&path),
-        BenchError::EmptyConfig { .. },
+        CompatError::EmptyConfig { .. },
         [p]
     );
     let path = d.clone();
     let p = path.display().to_string();
-    err_case!(c, "config: a directory", ExperimentConfig::from_path(&path), BenchError::Io { .. }, [p]);
+    err_case!(c, "config: a directory", ExperimentConfig::from_path(&path), CompatError::Io { .. }, [p]);
     let path = bad_file(&d, "latin1.yaml", b"{\"proxy_methods\": [\"m\xe9an\"]}");
     let p = path.display().to_string();
     err_case!(
         c,
         "config: not UTF-8",
         ExperimentConfig::from_path(&path),
-        BenchError::NotUtf8 { offset: 21, .. },
+        CompatError::NotUtf8 { offset: 21, .. },
         [p, "not valid UTF-8", "offset 21"]
     );
     let path = d.join("huge.yaml");
@@ -1694,7 +1694,7 @@ fn bench_bad_input() {
         c,
         "config: a 16 MiB file",
         ExperimentConfig::from_path(&path),
-        BenchError::ConfigTooLarge { .. },
+        CompatError::ConfigTooLarge { .. },
         [p, "more than the limit"]
     );
     let t = CONFIG.replace("\"ks\"", "\"kz\"");
@@ -1702,28 +1702,28 @@ fn bench_bad_input() {
         c,
         "config: unknown key",
         config_err(&t),
-        BenchError::UnknownKey { .. },
+        CompatError::UnknownKey { .. },
         ["bad.yaml", "unknown key \"kz\"", "ks"]
     );
     err_case!(
         c,
         "config: non-string key",
         config_err(&config_with("7: [1]")),
-        BenchError::UnknownKey { .. },
+        CompatError::UnknownKey { .. },
         ["bad.yaml", "unknown key \"7\""]
     );
     err_case!(
         c,
         "config: YAML syntax error",
         config_err("{\"proxy_methods\": [\"mean\"]"),
-        BenchError::Yaml { .. },
+        CompatError::Yaml { .. },
         ["bad.yaml:", "YAML error"]
     );
     err_case!(
         c,
         "config: tab-indented block YAML",
         config_err("proxy_methods:\n\t- mean\n"),
-        BenchError::Yaml { .. },
+        CompatError::Yaml { .. },
         ["bad.yaml:2:"]
     );
     let deep =
@@ -1732,7 +1732,7 @@ fn bench_bad_input() {
         c,
         "config: 10,000-deep nesting",
         config_err(&deep),
-        BenchError::Yaml { .. },
+        CompatError::Yaml { .. },
         ["bad.yaml:1:", "recursion limit exceeded"]
     );
     let deep_maps = format!("{}{}", "{a: ".repeat(5_000), "}".repeat(5_000));
@@ -1740,56 +1740,56 @@ fn bench_bad_input() {
         c,
         "config: 5,000-deep mappings",
         config_err(&deep_maps),
-        BenchError::Yaml { .. },
+        CompatError::Yaml { .. },
         ["bad.yaml:1:", "recursion limit exceeded"]
     );
     err_case!(
         c,
         "config: alias",
         config_err("{\"proxy_methods\": &m [\"mean\"], \"ms\": *m}"),
-        BenchError::Yaml { .. },
+        CompatError::Yaml { .. },
         ["bad.yaml", "not supported"]
     );
     err_case!(
         c,
         "config: explicit tag",
         config_err("{\"proxy_methods\": !!python/object [\"mean\"]}"),
-        BenchError::Yaml { .. },
+        CompatError::Yaml { .. },
         ["tags are not supported"]
     );
     err_case!(
         c,
         "config: duplicate key",
         config_err(&config_with("\"ks\": [5]")),
-        BenchError::Yaml { .. },
+        CompatError::Yaml { .. },
         ["bad.yaml", "ks"]
     );
     err_case!(
         c,
         "config: two documents",
         config_err("--- {\"proxy_methods\": [\"mean\"]}\n--- {}\n"),
-        BenchError::Yaml { .. },
+        CompatError::Yaml { .. },
         ["more than one YAML document"]
     );
     err_case!(
         c,
         "config: a list at the top level",
         config_err("[1, 2]"),
-        BenchError::WrongType { .. },
+        CompatError::WrongType { .. },
         ["bad.yaml", "<top level>", "mapping", "list of 2 items"]
     );
     err_case!(
         c,
         "config: a scalar at the top level",
         config_err("hello"),
-        BenchError::WrongType { .. },
+        CompatError::WrongType { .. },
         ["string \"hello\""]
     );
     err_case!(
         c,
         "config: proxy_methods missing",
         config_err("{\"ks\": [1]}"),
-        BenchError::MissingKey { key: "proxy_methods", .. },
+        CompatError::MissingKey { key: "proxy_methods", .. },
         ["bad.yaml", "proxy_methods", "lmeans"]
     );
     let wrong_types: [(&str, &str, &str, &str); 10] = [
@@ -1820,7 +1820,7 @@ fn bench_bad_input() {
             c,
             format!("config: wrong type {entry}"),
             config_err(&t),
-            BenchError::WrongType { .. },
+            CompatError::WrongType { .. },
             ["bad.yaml", key, expected, found]
         );
     }
@@ -1846,7 +1846,7 @@ fn bench_bad_input() {
             c,
             format!("config: invalid value {entry}"),
             config_err(&t),
-            BenchError::InvalidValue { .. },
+            CompatError::InvalidValue { .. },
             ["bad.yaml", key, reason]
         );
     }
@@ -1859,7 +1859,7 @@ fn bench_bad_input() {
         c,
         "config: grid of 64 million combinations",
         config_err(&t),
-        BenchError::InvalidValue { .. },
+        CompatError::InvalidValue { .. },
         ["bad.yaml", "<all list keys>", "split the config"]
     );
     let nums: Vec<String> = (0..3000).map(|i| i.to_string()).collect();
@@ -1871,7 +1871,7 @@ fn bench_bad_input() {
         c,
         "config: mapping target below -1",
         config_err(&t),
-        BenchError::InvalidValue { .. },
+        CompatError::InvalidValue { .. },
         ["label_remappings.big", "0: -7"]
     );
 
@@ -1881,7 +1881,7 @@ fn bench_bad_input() {
             c,
             format!("Shard::parse({spec:?})"),
             Shard::parse(spec),
-            BenchError::InvalidShard { .. },
+            CompatError::InvalidShard { .. },
             [format!("shard {spec:?}")]
         );
     }
@@ -1890,14 +1890,14 @@ fn bench_bad_input() {
         c,
         "Shard::from_vars: JOB_COMPLETION_INDEX not a number",
         Shard::from_vars(|n| (n == "JOB_COMPLETION_INDEX").then(|| "x1".to_string()), 4),
-        BenchError::InvalidShard { .. },
+        CompatError::InvalidShard { .. },
         ["JOB_COMPLETION_INDEX=x1", "not a non-negative integer"]
     );
     err_case!(
         c,
         "Shard::from_vars: index beyond the count",
         Shard::from_vars(|n| (n == "SLURM_ARRAY_TASK_ID").then(|| "9".to_string()), 4),
-        BenchError::InvalidShard { .. },
+        CompatError::InvalidShard { .. },
         ["9/4"]
     );
     err_case!(
@@ -1912,6 +1912,7 @@ fn bench_bad_input() {
                 lambdas: Default::default(),
                 progress: false,
                 sources: Default::default(),
+                rng_mode: Default::default(),
             };
             check_grid(&ExperimentGrid::new(&config), &options)
         },
@@ -1958,7 +1959,7 @@ fn bench_bad_input() {
             c,
             format!("read_record: {label}"),
             read_record(&path),
-            BenchError::CorruptRecord { .. },
+            CompatError::CorruptRecord { .. },
             [p, "corrupt record", problem]
         );
     }
@@ -1968,7 +1969,7 @@ fn bench_bad_input() {
         c,
         "read_record: file name is not the record's id",
         read_record(&path),
-        BenchError::CorruptRecord { .. },
+        CompatError::CorruptRecord { .. },
         [p, "does not match the record's id"]
     );
     let mixed = d.join("mixed");
@@ -1979,12 +1980,12 @@ fn bench_bad_input() {
         c,
         "load_all: one corrupt record among good ones",
         load_all(&mixed),
-        BenchError::CorruptRecord { .. },
+        CompatError::CorruptRecord { .. },
         [p, "corrupt record"]
     );
     let path = d.join("no_records_here");
     let p = path.display().to_string();
-    err_case!(c, "load_all: missing folder", load_all(&path), BenchError::Io { action: "list", .. }, [p]);
+    err_case!(c, "load_all: missing folder", load_all(&path), CompatError::Io { action: "list", .. }, [p]);
     let store_dir = d.join("store");
     let r = rec.clone();
     c.add("ResultStore::write: record exists, no overwrite", move || {
@@ -2020,7 +2021,7 @@ fn bench_bad_input() {
         c,
         "read_collapse: not an array",
         read_collapse(&collapse),
-        BenchError::CorruptRecord { .. },
+        ReportError::CorruptFile { .. },
         [p, "neural-collapse"]
     );
     let p = blocker.display().to_string();
@@ -2029,39 +2030,39 @@ fn bench_bad_input() {
         c,
         "write_report: out is a file",
         write_report(&render(&[], &[]).unwrap(), &b),
-        BenchError::Io { .. },
+        ReportError::Io { .. },
         [p, "create directory"]
     );
 
     // Statistics.
-    err_case!(c, "median: no values", median(&[]), BenchError::Stats { .. }, ["median"]);
-    err_case!(c, "mean: NaN", mean(&[1.0, f64::NAN]), BenchError::Stats { .. }, ["mean"]);
+    err_case!(c, "median: no values", median(&[]), ReportError::Stats { .. }, ["median"]);
+    err_case!(c, "mean: NaN", mean(&[1.0, f64::NAN]), ReportError::Stats { .. }, ["mean"]);
     err_case!(
         c,
         "std_dev: one value with ddof 1",
         std_dev(&[1.0], 1),
-        BenchError::Stats { .. },
+        ReportError::Stats { .. },
         ["std", "ddof = 1"]
     );
     err_case!(
         c,
         "friedman: two methods",
         friedman(&[vec![1.0, 2.0], vec![2.0, 1.0]]),
-        BenchError::Stats { .. },
+        ReportError::Stats { .. },
         ["friedman", "at least 3 methods"]
     );
     err_case!(
         c,
         "friedman: ragged rows",
         friedman(&[vec![1.0, 2.0, 3.0], vec![2.0, 1.0]]),
-        BenchError::Stats { .. },
+        ReportError::Stats { .. },
         ["friedman"]
     );
     err_case!(
         c,
         "wilcoxon: lengths differ",
         wilcoxon(&[1.0, 2.0], &[1.0], WilcoxonOptions::default()),
-        BenchError::Stats { .. },
+        ReportError::Stats { .. },
         ["wilcoxon", "differ in length"]
     );
 
@@ -2082,6 +2083,7 @@ fn bench_bad_input() {
             lambdas: Default::default(),
             progress: false,
             sources: Default::default(),
+            rng_mode: Default::default(),
         };
         expect_err(
             run_grid(&grid, &store, &options),

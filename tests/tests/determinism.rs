@@ -14,8 +14,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use imprint_baselines::{KLeastSquaresParams, LeastSquaresParams};
+use imprint_bench::ResultStore;
 use imprint_bench::runner::{RunOptions, run_grid};
-use imprint_bench::{ExperimentConfig, ExperimentGrid, ResultStore, Shard, load_all};
+use imprint_compat::{ExperimentConfig, ExperimentGrid, Shard, load_all};
 use imprint_core::{
     Aggregation, Aggregator, Centering, Distance, GenerateExt, ImprintedHead, Imprinter, InputNorm, Shots,
     WeightNorm, Weighting, ZeroVectorPolicy, argmax_rows, neural_collapse,
@@ -378,6 +379,7 @@ fn grid_records_are_identical_on_any_thread_count() {
         lambdas: BTreeMap::from([("toynet".to_string(), 0.05)]),
         progress: false,
         sources: Default::default(),
+        rng_mode: Default::default(),
     };
     let out = Scratch::new("records");
     same_bits_on_every_pool("grid records", || {

@@ -22,8 +22,12 @@ use imprint_tests::fuzz;
 
 type Target = fn(&[u8]) -> bool;
 
-const TARGETS: [(&str, Target); 3] =
-    [("hdf5_embeddings", fuzz::hdf5_embeddings), ("config", fuzz::config), ("saved_head", fuzz::saved_head)];
+const TARGETS: [(&str, Target); 4] = [
+    ("hdf5_embeddings", fuzz::hdf5_embeddings),
+    ("config", fuzz::config),
+    ("saved_head", fuzz::saved_head),
+    ("classifier", fuzz::classifier),
+];
 
 /// Fewest seeds a target's corpus may hold (a guard against a corpus that
 /// was deleted or emptied by accident).

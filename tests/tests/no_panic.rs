@@ -324,8 +324,9 @@ proptest! {
             prop_assert_eq!(idx.len(), k.min(n));
             prop_assert!(idx.iter().all(|&i| i < n));
         }
-        if let Ok(random) = RandomSamplesParams::new(k).check() {
-            let idx = random.indices(shots, &mut rng(seed));
+        if let Ok(random) = RandomSamplesParams::new(k).check()
+            && let Ok(idx) = random.indices(shots, &mut rng(seed))
+        {
             prop_assert_eq!(idx.len(), k.min(n));
         }
         if let Ok(cov) = CovMaxParams::new(k).check()

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use imprint_bench::BenchError;
-use imprint_bench::peers::{PeerOptions, PythonEnv, Scale, render_markdown, run, write_report};
-use imprint_bench::record::utc_timestamp;
+use imprint_compat::record::utc_timestamp;
+
+use crate::peers::{PeerOptions, PythonEnv, Scale, render_markdown, run, write_report};
 
 use crate::workspace_root;
 
@@ -32,7 +33,7 @@ pub struct Args {
     /// Python that creates the peers' virtual environment.
     #[arg(long, default_value = "python3")]
     python: String,
-    /// The peers' virtual environment (made from imprint-bench/peers/requirements.txt).
+    /// The peers' virtual environment (made from xtask/peers/requirements.txt).
     #[arg(long, default_value = ".venv-peers")]
     venv: PathBuf,
     /// Run every N-th combination of the preset grid in the whole-reproduction
@@ -46,7 +47,7 @@ pub struct Args {
 
 pub fn run_command(args: Args) -> Result<(), BenchError> {
     let root = workspace_root();
-    let peers = root.join("imprint-bench").join("peers");
+    let peers = root.join("xtask").join("peers");
     let python = (!args.no_python).then(|| PythonEnv {
         base_python: args.python.clone(),
         venv: root.join(&args.venv),

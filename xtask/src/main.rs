@@ -1,7 +1,10 @@
 //! `cargo xtask`: project automation. `main` parses arguments and dispatches;
 //! each subcommand is a module, and the work happens in `imprint-bench`.
+//! `peers` is the Python peer harness of `bench-peers` (tooling: it makes
+//! virtual environments and runs Python, so it lives here, not in a library).
 
 mod bench_peers;
+mod peers;
 mod report;
 mod reproduce;
 
@@ -29,7 +32,7 @@ enum Command {
     /// Measure imprint-rs against scikit-learn, faiss, torch and a
     /// reference-equivalent Python pipeline on the same data, in one run, and
     /// write BENCHMARKS.md (creates .venv-peers from
-    /// imprint-bench/peers/requirements.txt on first use).
+    /// xtask/peers/requirements.txt on first use).
     BenchPeers(bench_peers::Args),
     /// Render tables, statistics and figures from a folder of result records
     /// (ours or the reference's own JSON output).

@@ -26,8 +26,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use imprint_bench::store::read_record;
-use imprint_bench::{ExperimentConfig, ExperimentGrid, Record, ResultStore, TaskF1s};
+use imprint_bench::ResultStore;
+use imprint_compat::read_record;
+use imprint_compat::{ExperimentConfig, ExperimentGrid, Record, TaskF1s};
 use imprint_data::{Embeddings, Split, SyntheticParams, WriteOptions, reference_path, write_embeddings};
 use ndarray::Array2;
 
@@ -830,7 +831,7 @@ fn documented_behaviour() {
         toy(dir);
         let out = reproduce(dir, &config_with("\"task_splits\": {\"two\": [[2, 0]]}"), &[]);
         succeeded(&out)?;
-        let records = imprint_bench::load_all(out_dir(dir).join("records")).map_err(|e| e.to_string())?;
+        let records = imprint_compat::load_all(out_dir(dir).join("records")).map_err(|e| e.to_string())?;
         let ok = records.iter().all(|r| r.task_split == vec![2, 0] && r.task_f1s.class_size.len() == 2);
         ok.then_some(()).ok_or_else(|| "records do not cover exactly the split".into())
     });

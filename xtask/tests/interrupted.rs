@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use imprint_bench::report::{read_collapse, render};
-use imprint_bench::store::read_record;
-use imprint_bench::{Record, load_all};
+use imprint_compat::read_record;
+use imprint_compat::{Record, load_all};
 use imprint_data::{Split, SyntheticParams, WriteOptions, reference_path, write_embeddings};
+use imprint_report::{read_collapse, render};
 
 /// 396 combinations: enough that a run in the test profile takes a second or more.
 const CONFIG: &str = r#"{
@@ -399,7 +399,8 @@ fn killed_and_restarted_runs_give_the_records_of_an_uninterrupted_run() {
     eprintln!("hidden leftovers: {hidden:?}");
     for path in hidden.iter().chain(&hidden_files(&out_c)) {
         let name = path.file_name().unwrap().to_string_lossy();
-        assert!(name.contains(".tmp-"), "unexpected hidden file {}", path.display());
+        // write_atomic's temporary files: `.{name}.XXXXXX.tmp`.
+        assert!(name.starts_with('.') && name.ends_with(".tmp"), "unexpected hidden file {}", path.display());
     }
     assert!(hidden_files(&out_a).is_empty() && hidden_files(&out_d).is_empty());
 }

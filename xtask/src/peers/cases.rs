@@ -1,0 +1,330 @@
+//! The cases of `bench-peers`: each writes its inputs for the Python peers,
+//! adds its entry to their plan, and measures our implementation in-process.
+
+use std::path::{Path, PathBuf};
+
+use imprint_baselines::{KLeastSquaresParams, LeastSquaresParams};
+use imprint_core::gemm::{matmul_abt, matmul_atb};
+use imprint_core::{
+    AggregateExt, Aggregation, Centering, Distance, Shots, Weighting, metrics, neural_collapse,
+};
+use imprint_gen::KMeansParams;
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+
+use super::measure::{peak_rss_growth, time_reps};
+use super::{Measurement, OURS, npy};
+use imprint_bench::workloads::{Modes, one_class, task};
+use imprint_bench::{BenchError, Result};
+
+/// The paper's seeds.
+pub const SEEDS: [u64; 3] = [17121997, 123987, 12412312];
+
+/// Classes of the multi-class cases (the paper's tasks have 10 to 1,000).
+const N_CLASSES: usize = 10;
+
+/// Where inputs go, what the peers are asked to do, and what we measured.
+#[derive(Debug)]
+pub struct Session {
+    dir: PathBuf,
+    filter: Option<String>,
+    /// Entries of the Python plan, one per case.
+    pub plan: Vec<Value>,
+    /// Our measurements (and bare-GEMM baselines), in case order.
+    pub ours: Vec<Measurement>,
+}
+
+impl Session {
+    /// A session writing its inputs under `dir`, running the cases whose name
+    /// contains `filter` (all without one).
+    pub fn new(dir: &Path, filter: Option<&str>) -> Self {
+        Self { dir: dir.to_owned(), filter: filter.map(str::to_owned), plan: Vec::new(), ours: Vec::new() }
+    }
+
+    /// Whether `case` is selected; announces it if so.
+    fn wants(&self, case: &str) -> bool {
+        let wanted = self.filter.as_deref().is_none_or(|f| case.contains(f));
+        if wanted {
+            eprintln!("{case}");
+        }
+        wanted
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn write(&self, name: &str, x: ArrayView2<'_, f32>) -> Result<String> {
+        let path = self.file(name);
+        npy::write_f32(&path, x)?;
+        Ok(path.display().to_string())
+    }
+
+    fn write_labels(&self, name: &str, labels: &[usize]) -> Result<String> {
+        let path = self.file(name);
+        npy::write_i64(&path, labels)?;
+        Ok(path.display().to_string())
+    }
+
+    fn record(&mut self, m: Measurement) {
+        eprintln!("  {:<48} {:<34} {:>9.4} s", m.case, m.implementation, m.median_seconds());
+        self.ours.push(m);
+    }
+}
+
+fn imprint(context: &str) -> impl FnOnce(imprint_core::ImprintError) -> BenchError + '_ {
+    move |source| BenchError::Imprint { context: context.to_string(), source }
+}
+
+/// k-means on one class: ours against scikit-learn (the reference's call and
+/// started from our k-means++ centres) and faiss.
+pub fn kmeans(s: &mut Session, n: usize, dim: usize, k: usize, modes: Modes, reps: usize) -> Result<()> {
+    let case = format!("k-means n={n} d={dim} k={k} ({})", modes.name());
+    if !s.wants(&case) {
+        return Ok(());
+    }
+    let x = one_class(n, dim, modes, 7)?;
+    let tag = format!("kmeans_{n}_{dim}_{k}_{}", modes.name());
+    let x_path = s.write(&format!("{tag}.npy"), x.view())?;
+    let km = KMeansParams::new(k).check().map_err(imprint(&case))?;
+    let shots = Shots::new(x.view(), "benchmark data").map_err(imprint(&case))?;
+    let (mut seconds, mut inertia, mut iters, mut inits) = (Vec::new(), 0.0, 0.0, Vec::new());
+    for seed in SEEDS {
+        let (t, fit) = time_reps(reps, || km.fit(shots, &mut ChaCha8Rng::seed_from_u64(seed)));
+        let fit = fit.map_err(imprint(&case))?;
+        seconds.extend(t);
+        inertia += fit.inertia() / SEEDS.len() as f64;
+        iters += fit.n_iter() as f64 / SEEDS.len() as f64;
+        inits.push(s.write_labels(&format!("{tag}_init_{seed}.npy"), fit.init())?);
+    }
+    s.plan.push(json!({
+        "kind": "kmeans", "case": case, "x": x_path, "k": k, "seeds": SEEDS, "init": inits, "reps": reps,
+    }));
+    s.record(Measurement::new(&case, OURS, seconds).quality("inertia", inertia).quality("iterations", iters));
+    Ok(())
+}
+
+/// One Lloyd iteration of k-means against faer's GEMM of the same shape (the
+/// iteration's inner products): the share of GEMM throughput the fused
+/// assignment and update keep.
+pub fn lloyd_vs_gemm(s: &mut Session, n: usize, dim: usize, k: usize, reps: usize) -> Result<()> {
+    let case = format!("Lloyd iteration n={n} d={dim} k={k}");
+    if !s.wants(&case) {
+        return Ok(());
+    }
+    let x = one_class(n, dim, Modes::Overlapping, 7)?;
+    let shots = Shots::new(x.view(), "benchmark data").map_err(imprint(&case))?;
+    // Same init, then 1 or 1 + extra iterations (tol 0: only unchanged labels stop it).
+    let run = |iters: usize| -> Result<(f64, usize)> {
+        let km = KMeansParams::new(k).max_iter(iters).tol(0.0).check().map_err(imprint(&case))?;
+        let (t, fit) = time_reps(reps, || km.fit(shots, &mut ChaCha8Rng::seed_from_u64(SEEDS[0])));
+        let fit = fit.map_err(imprint(&case))?;
+        Ok((super::measure::median(&t), fit.n_iter()))
+    };
+    let (one, _) = run(1)?;
+    let (many, n_iter) = run(11)?;
+    if n_iter <= 1 {
+        return Err(BenchError::Unsupported {
+            context: case,
+            reason: "k-means converged in one iteration".into(),
+        });
+    }
+    let per_iter = (many - one).max(0.0) / (n_iter - 1) as f64;
+    s.record(Measurement::new(&case, OURS, vec![per_iter]).quality("iterations timed", (n_iter - 1) as f64));
+    let c = x.slice(ndarray::s![..k, ..]).to_owned();
+    let (t, _) = time_reps(reps, || matmul_abt(x.view(), c.view()));
+    s.record(Measurement::new(&case, "faer GEMM (same shape)", t));
+    Ok(())
+}
+
+/// Data of the aggregation cases: `n_proxies` training samples as proxies,
+/// `n_queries` test samples as queries.
+struct AggData {
+    proxies: Array2<f32>,
+    classes: Vec<usize>,
+    queries: Array2<f32>,
+    truth: Vec<usize>,
+    paths: Value,
+}
+
+fn agg_data(s: &Session, n_queries: usize, n_proxies: usize, dim: usize) -> Result<AggData> {
+    let data = task(N_CLASSES, n_proxies / N_CLASSES, n_queries / N_CLASSES, dim, 11)?;
+    let (proxies, classes) = data.train.into_parts();
+    let (queries, truth) = data.test.into_parts();
+    let tag = format!("agg_{n_queries}_{n_proxies}_{dim}");
+    let paths = json!({
+        "proxies": s.write(&format!("{tag}_proxies.npy"), proxies.view())?,
+        "proxy_labels": s.write_labels(&format!("{tag}_proxy_labels.npy"), &classes)?,
+        "queries": s.write(&format!("{tag}_queries.npy"), queries.view())?,
+        "query_labels": s.write_labels(&format!("{tag}_query_labels.npy"), &truth)?,
+    });
+    Ok(AggData { proxies, classes, queries, truth, paths })
+}
+
+/// Aggregation of `n_queries` queries against `n_proxies` proxies: ours
+/// against scikit-learn's brute-force neighbours, faiss's exact search and
+/// torch, and (with `gemm`) against faer's bare GEMM of the same shape.
+pub fn aggregation(
+    s: &mut Session,
+    n_queries: usize,
+    n_proxies: usize,
+    dim: usize,
+    aggregation: Aggregation,
+    reps: usize,
+    gemm: bool,
+) -> Result<()> {
+    let (kind, m) = match aggregation {
+        Aggregation::Max { distance: Distance::InnerProduct } => ("max", 1),
+        Aggregation::Mnn(p) if p.distance() == Distance::Euclidean && p.weighting() == Weighting::Uniform => {
+            ("mnn", p.m())
+        }
+        other => {
+            return Err(BenchError::Unsupported {
+                context: "bench-peers".into(),
+                reason: format!("no peers for {other:?}"),
+            });
+        }
+    };
+    let what = if kind == "max" { "max (inner product)".to_string() } else { format!("{m}-nn (euclidean)") };
+    let case = format!("{what} {n_queries} x {n_proxies} d={dim}");
+    if !s.wants(&case) {
+        return Ok(());
+    }
+    let d = agg_data(s, n_queries, n_proxies, dim)?;
+    let run = || aggregation.predict(d.proxies.view(), &d.classes, N_CLASSES, d.queries.view());
+    let (first, rss) = peak_rss_growth(|| time_reps(1, run));
+    let (mut seconds, predicted) = first;
+    if reps > 1 {
+        seconds.extend(time_reps(reps - 1, run).0);
+    }
+    let predicted = predicted.map_err(imprint(&case))?;
+    let accuracy = 100.0 * metrics::accuracy(&predicted, &d.truth).map_err(imprint(&case))?;
+    let tag = format!("{kind}{m}_{n_queries}_{n_proxies}_{dim}");
+    let mut entry = json!({
+        "kind": kind, "case": case, "m": m, "n_classes": N_CLASSES, "reps": reps,
+        "reference_predictions": s.write_labels(&format!("{tag}_predictions.npy"), &predicted)?,
+    });
+    merge(&mut entry, d.paths);
+    s.plan.push(entry);
+    s.record(Measurement::new(&case, OURS, seconds).quality("accuracy %", accuracy).peak_rss(rss));
+    if gemm {
+        let ((t, _), rss) =
+            peak_rss_growth(|| time_reps(1, || matmul_abt(d.queries.view(), d.proxies.view())));
+        s.record(Measurement::new(&case, "faer GEMM (same shape, bare)", t).peak_rss(rss));
+    }
+    Ok(())
+}
+
+fn merge(into: &mut Value, from: Value) {
+    if let (Value::Object(into), Value::Object(from)) = (into, from) {
+        into.extend(from);
+    }
+}
+
+/// The least-squares oracles over `N_CLASSES` classes of `n` samples: ours
+/// against the reference's torch formula (`ls`) and its k-means + torch
+/// pipeline (`kls`), and the Gram matrix as one faer f64 GEMM.
+pub fn least_squares(
+    s: &mut Session,
+    n: usize,
+    dim: usize,
+    k: Option<usize>,
+    lambda: f64,
+    reps: usize,
+) -> Result<()> {
+    let case = match k {
+        None => format!("ls {N_CLASSES} classes x {n} d={dim}"),
+        Some(k) => format!("kls k={k} {N_CLASSES} classes x {n} d={dim}"),
+    };
+    if !s.wants(&case) {
+        return Ok(());
+    }
+    let data = task(N_CLASSES, n, 300, dim, 13)?;
+    let tag = format!("ls_{n}_{dim}");
+    let (x, labels) = (data.train.embeddings(), data.train.labels());
+    let classes: Vec<ArrayView2<'_, f32>> =
+        (0..N_CLASSES).map(|c| x.slice(ndarray::s![c * n..(c + 1) * n, ..])).collect();
+    debug_assert!(labels.iter().enumerate().all(|(i, &l)| l == i / n));
+    let test = (data.test.embeddings(), data.test.labels());
+    // ls is deterministic; kls runs with each of the paper's seeds (its
+    // k-means, and so its accuracy, depends on the seed).
+    let (mut seconds, mut accuracy, mut stacked) = (Vec::new(), 0.0, None);
+    match k {
+        None => {
+            let ls = LeastSquaresParams::new(lambda).check().map_err(imprint(&case))?;
+            let (t, w) = time_reps(reps, || ls.fit(&classes));
+            let w = w.map_err(imprint(&case))?;
+            seconds = t;
+            accuracy = head_accuracy(&w, &(0..N_CLASSES).collect::<Vec<_>>(), test, &case)?;
+            stacked = Some(w);
+        }
+        Some(k) => {
+            let kls = KLeastSquaresParams::new(Some(k), lambda).check().map_err(imprint(&case))?;
+            for seed in SEEDS {
+                let (t, w) = time_reps(reps, || kls.fit(&classes, seed));
+                let w = w.map_err(imprint(&case))?;
+                seconds.extend(t);
+                let owner: Vec<usize> = w.iter().enumerate().flat_map(|(c, w)| vec![c; w.nrows()]).collect();
+                let all = ndarray::concatenate(Axis(0), &w.iter().map(|w| w.view()).collect::<Vec<_>>())
+                    .map_err(|e| BenchError::Unsupported { context: case.clone(), reason: e.to_string() })?;
+                accuracy += head_accuracy(&all, &owner, test, &case)? / SEEDS.len() as f64;
+            }
+        }
+    }
+    let mut entry = json!({
+        "kind": if k.is_some() { "kls" } else { "ls" }, "case": case, "lambda": lambda, "k": k.unwrap_or(1),
+        "seeds": SEEDS, "reps": reps,
+        "x": s.write(&format!("{tag}_x.npy"), x)?,
+        "labels": s.write_labels(&format!("{tag}_labels.npy"), labels)?,
+        "test": s.write(&format!("{tag}_test.npy"), data.test.embeddings())?,
+        "test_labels": s.write_labels(&format!("{tag}_test_labels.npy"), data.test.labels())?,
+    });
+    if let Some(w) = &stacked {
+        merge(&mut entry, json!({"reference_weights": s.write(&format!("{tag}_weights.npy"), w.view())?}));
+    }
+    s.plan.push(entry);
+    s.record(Measurement::new(&case, OURS, seconds).quality("accuracy %", accuracy));
+    if k.is_none() {
+        let x64 = x.mapv(f64::from);
+        let (t, _) = time_reps(reps, || matmul_atb(x64.view(), x64.view()));
+        s.record(Measurement::new(&case, "faer GEMM f64 (Gram X^T X)", t));
+    }
+    Ok(())
+}
+
+/// Accuracy in percent of the head with proxies `weights` of classes
+/// `owner`, max over inner products.
+fn head_accuracy(
+    weights: &Array2<f32>,
+    owner: &[usize],
+    (test, truth): (ArrayView2<'_, f32>, &[usize]),
+    case: &str,
+) -> Result<f64> {
+    let predicted =
+        Aggregation::max().predict(weights.view(), owner, N_CLASSES, test).map_err(imprint(case))?;
+    Ok(100.0 * metrics::accuracy(&predicted, truth).map_err(imprint(case))?)
+}
+
+/// NC1 and VCI of `N_CLASSES` classes of `n` samples in `dim` dimensions:
+/// ours (paper formula, chunked) against a torch port of the formula.
+pub fn collapse(s: &mut Session, n: usize, dim: usize) -> Result<()> {
+    let case = format!("NC1 {} x {dim}", N_CLASSES * n);
+    if !s.wants(&case) {
+        return Ok(());
+    }
+    let data = task(N_CLASSES, n, 1, dim, 17)?;
+    let x = data.train.embeddings();
+    let classes: Vec<ArrayView2<'_, f32>> =
+        (0..N_CLASSES).map(|c| x.slice(ndarray::s![c * n..(c + 1) * n, ..])).collect();
+    let ((t, result), rss) = peak_rss_growth(|| time_reps(1, || neural_collapse(&classes, Centering::Paper)));
+    let c = result.map_err(imprint(&case))?;
+    s.plan.push(json!({
+        "kind": "nc1", "case": case, "reps": 1,
+        "x": s.write("nc1_x.npy", x)?,
+        "labels": s.write_labels("nc1_labels.npy", data.train.labels())?,
+    }));
+    s.record(Measurement::new(&case, OURS, t).quality("NC1", c.nc1).quality("VCI", c.vci).peak_rss(rss));
+    Ok(())
+}
