@@ -28,7 +28,7 @@ impl PyClassifier {
     /// An empty head for `dim`-dimensional embeddings with the given recipe
     /// (names as in the reference's configuration files).
     #[new]
-    #[pyo3(signature = (*, generator, k, ridge, pre_norm, post_norm, input_norm, aggregation, m, distance, weighting, seed, zero_vectors, dim))]
+    #[pyo3(signature = (*, generator, k, ridge, pre_norm, post_norm, input_norm, aggregation, m, distance, weighting, seed, zero_vectors, rng, dim))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         generator: &str,
@@ -43,6 +43,7 @@ impl PyClassifier {
         weighting: &str,
         seed: u64,
         zero_vectors: &str,
+        rng: &str,
         dim: usize,
     ) -> PyResult<Self> {
         let recipe = RecipeArgs {
@@ -58,6 +59,7 @@ impl PyClassifier {
             weighting,
             seed,
             zero_vectors,
+            rng,
         }
         .recipe()
         .py_err()?;

@@ -5,6 +5,7 @@ use imprint::{
     Aggregation, ClassLabel, Distance, GeneratorSpec, ImprintError, InputNorm, Recipe, Updates, WeightNorm,
     Weighting, ZeroVectorPolicy,
 };
+use imprint_core::RngMode;
 use numpy::PyReadonlyArray1;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -84,6 +85,19 @@ pub(crate) fn keys_from_py(keys: &Bound<'_, PyAny>) -> PyResult<Vec<ClassLabel>>
     keys.try_iter()?.map(|k| label_from_py(&k?)).collect()
 }
 
+/// Whose random draws, by name.
+fn rng_mode(name: &str) -> imprint::Result<RngMode> {
+    match name {
+        "portable" => Ok(RngMode::Portable),
+        "reference" => Ok(RngMode::Reference),
+        _ => Err(ImprintError::UnknownName {
+            kind: "rng mode",
+            name: name.to_owned(),
+            known: vec!["portable".into(), "reference".into()],
+        }),
+    }
+}
+
 /// The zero-vector policy by name.
 fn zero_policy(name: &str) -> imprint::Result<ZeroVectorPolicy> {
     match name {
@@ -119,12 +133,14 @@ pub(crate) struct RecipeArgs<'a> {
     pub(crate) weighting: &'a str,
     pub(crate) seed: u64,
     pub(crate) zero_vectors: &'a str,
+    pub(crate) rng: &'a str,
 }
 
 impl RecipeArgs<'_> {
     /// The recipe, every name and combination checked.
     pub(crate) fn recipe(&self) -> imprint::Result<Recipe> {
         let policy = zero_policy(self.zero_vectors)?;
+        let rng = rng_mode(self.rng)?;
         let pre_norm = with_policy(self.pre_norm.parse()?, policy);
         let input_norm = with_policy(self.input_norm.parse()?, policy);
         let post_norm = match self.post_norm.parse()? {
@@ -176,6 +192,7 @@ impl RecipeArgs<'_> {
             .with_input_norm(input_norm)
             .with_aggregation(aggregation)
             .with_seed(self.seed)
+            .with_rng(rng)
             .with_updates(Updates::Exact);
         // Builds the generator: unknown names and bad k or ridge fail here.
         recipe.imprinter()?;
@@ -225,6 +242,13 @@ pub(crate) fn recipe_to_py<'py>(py: Python<'py>, recipe: &Recipe) -> PyResult<Bo
         match recipe.updates {
             Updates::Exact => "exact",
             Updates::Append => "append",
+        },
+    )?;
+    d.set_item(
+        "rng",
+        match recipe.rng {
+            RngMode::Portable => "portable",
+            RngMode::Reference => "reference",
         },
     )?;
     d.set_item("describe", recipe.describe())?;

@@ -73,6 +73,7 @@ def test_non_finite_values_are_named_with_row_and_column(value, name):
         (dict(distance="hamming"), "unknown distance 'hamming'"),
         (dict(aggregation="mnn", m=3, weighting="gauss"), "unknown weighting 'gauss'"),
         (dict(zero_vectors="drop"), "unknown zero-vector policy 'drop'"),
+        (dict(rng="torch"), "unknown rng mode 'torch'; known: portable, reference"),
         (dict(aggregation="mnn"), "needs m"),
         (dict(m=3), "m applies to aggregation 'mnn' only"),
         (dict(weighting="weighted_by_distance"), "weighting applies to aggregation 'mnn' only"),

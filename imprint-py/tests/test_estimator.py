@@ -357,3 +357,22 @@ def test_the_gil_is_released_during_computation():
     thread.join()
     assert span[0] > 0.2, "the prediction must take long enough to tell"
     assert longest_stall < span[0] / 3, (longest_stall, span[0])
+
+
+def test_reference_rng_mode_fits_updates_exactly_and_travels_with_the_head(tmp_path):
+    X, y = blobs(n_classes=3, n_per_class=50, seed=21)
+    portable = ImprintClassifier(k=4).fit(X, y)
+    reference = ImprintClassifier(k=4, rng="reference").fit(X, y)
+    assert reference._core.recipe()["rng"] == "reference"
+    assert portable._core.recipe()["rng"] == "portable"
+    # Other random draws, other k-means centres; the same classes found.
+    assert reference._core != portable._core
+    assert reference.score(X, y) > 0.95
+    # Exact updates: rows added in batches give the head fitted at once.
+    grown = ImprintClassifier(k=4, rng="reference")
+    for part in np.array_split(np.arange(len(y)), 3):
+        grown.partial_fit(X[part], y[part])
+    assert grown._core == reference._core
+    reference.save(tmp_path / "head.safetensors")
+    loaded = imprint_rs.load(tmp_path / "head.safetensors")
+    assert loaded.get_params()["rng"] == "reference" and loaded._core == reference._core

@@ -125,3 +125,25 @@ fn bad_codes_labels_and_rows_are_errors_naming_them() {
     let err = Classifier::fit_indexed(r, x.view(), &codes, &labels).unwrap_err();
     assert!(matches!(err, ImprintError::NonFinite { row: 2900, col: 3, .. }), "{err}");
 }
+
+#[test]
+fn reference_rng_mode_keeps_shots_and_equals_fit() {
+    // In the reference's RNG mode every update refits all classes from their
+    // shots, so `fit_indexed` keeps them instead of streaming a mean.
+    let (x, codes) = shuffled_blobs(3, 40, 6, 3);
+    let labels: Vec<ClassLabel> = [0i64, 1, 2].into_iter().map(ClassLabel::from).collect();
+    let per_row: Vec<ClassLabel> = codes.iter().map(|&c| labels[c].clone()).collect();
+    for name in ["mean", "kmeans", "random"] {
+        let r = recipe(
+            name,
+            InputNorm::L2(ZeroVectorPolicy::Reject),
+            WeightNorm::L2(ZeroVectorPolicy::Reject),
+            Updates::Exact,
+        )
+        .with_rng(imprint_core::RngMode::Reference);
+        let expected = Classifier::fit(r.clone(), x.view(), &per_row).unwrap();
+        let got = Classifier::fit_indexed(r, x.view(), &codes, &labels).unwrap();
+        assert!(got == expected, "{name}");
+        assert_eq!(got.kept_shots(), vec![40, 40, 40], "{name}");
+    }
+}

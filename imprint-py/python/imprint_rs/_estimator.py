@@ -127,6 +127,13 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
         the experiment runner and ``sklearn.preprocessing.normalize`` do)
         or is an error naming the row (``"reject"``, the Rust library's
         default: a zero embedding usually means a broken feature extractor).
+    rng : {"portable", "reference"}, default="portable"
+        Whose random draws: imprint-rs's own (one independent stream per
+        class, so results do not depend on class order or threads), or the
+        reference implementation's (torch's generator through the classes in
+        order, scikit-learn's k-means++ draws; as ``cargo xtask reproduce
+        --rng reference``). In ``"reference"`` mode every update refits all
+        classes from their kept rows.
 
     Attributes
     ----------
@@ -179,6 +186,7 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
         reject_tpr=None,
         ridge=None,
         zero_vectors="keep",
+        rng="portable",
     ):
         self.generator = generator
         self.k = k
@@ -193,6 +201,7 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
         self.reject_tpr = reject_tpr
         self.ridge = ridge
         self.zero_vectors = zero_vectors
+        self.rng = rng
 
     # ------------------------------------------------------------------ fit
 
@@ -224,6 +233,7 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
             weighting=_name(self.weighting, "weighting"),
             seed=_seed(self.random_state),
             zero_vectors=_name(self.zero_vectors, "zero_vectors"),
+            rng=_name(self.rng, "rng"),
             dim=dim,
         )
 
@@ -522,6 +532,7 @@ def load(path):
         reject_tpr=core.target_tpr(),
         ridge=recipe["ridge"],
         zero_vectors=recipe["zero_vectors"],
+        rng=recipe["rng"],
     )
     keys = core.classes()
     classes = _labels.classes_from_keys(keys)
