@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use imprint_core::{
     Aggregation, Generator, ImprintError, ImprintedHead, Imprinter, Incremental, InputNorm, Result, RngMode,
-    RunningMean, Stream, WeightNorm, check_dim, check_embeddings, check_finite, l2_normalize_rows_in_place,
+    RunningMean, Stream, WeightNorm, ZeroVectorPolicy, check_dim, check_embeddings, sum_of_squares,
 };
 use ndarray::{Array2, ArrayView2, Axis, concatenate};
 use rayon::prelude::*;
@@ -230,45 +230,80 @@ impl Classifier {
         }
         // Each class's running sum of its NORMpre'd rows, in row order: what
         // `initial_memory` keeps and, for Incremental::RunningMean, exactly
-        // the generator's mean. Classes run in parallel, each reading its
-        // rows once in blocks that stay in cache.
+        // the generator's mean. Classes run in parallel; each row is read
+        // once and normalized on the fly (the arithmetic of
+        // `l2_normalize_rows_in_place` and `RunningMean::add`, fused).
         let pre_norm = classifier.recipe.pre_norm;
-        let sums: Vec<Result<RunningMean>> = indices
+        let dim = x.ncols();
+        let sums: Vec<std::result::Result<RunningMean, RowError>> = indices
             .par_iter()
             .map(|rows| {
-                const BLOCK: usize = 256;
-                let mut running = RunningMean::new(x.ncols());
-                let mut buffer = Array2::<f32>::zeros((rows.len().min(BLOCK), x.ncols()));
-                for block in rows.chunks(BLOCK) {
-                    let in_x = |e| at_rows(e, block);
-                    let mut shots = buffer.slice_mut(ndarray::s![..block.len(), ..]);
-                    for (mut shot, &i) in shots.outer_iter_mut().zip(block) {
-                        match (shot.as_slice_mut(), x.row(i).to_slice()) {
-                            (Some(to), Some(from)) => to.copy_from_slice(from),
-                            _ => shot.assign(&x.row(i)),
+                let mut sum = vec![0.0f64; dim];
+                let mut scratch = vec![0.0f32; dim];
+                for &i in rows {
+                    let row = x.row(i);
+                    let r: &[f32] = match row.to_slice() {
+                        Some(r) => r,
+                        None => {
+                            scratch.iter_mut().zip(row).for_each(|(s, &v)| *s = v);
+                            &scratch
                         }
-                    }
-                    // What `InputNorm::apply` computes, in place.
-                    match pre_norm {
-                        InputNorm::None => check_finite(shots.view(), "embeddings").map_err(in_x)?,
+                    };
+                    let scale = match pre_norm {
+                        InputNorm::None => None,
                         InputNorm::L2(policy) => {
-                            l2_normalize_rows_in_place(shots.view_mut(), policy, "embeddings (NORMpre)")
-                                .map_err(in_x)?
+                            let norm = sum_of_squares(r).sqrt();
+                            if norm > 0.0 && norm.is_finite() {
+                                Some(1.0 / norm)
+                            } else if norm == 0.0 {
+                                if policy == ZeroVectorPolicy::Reject {
+                                    return Err(RowError::Zero(i));
+                                }
+                                None // a zero row stays as it is
+                            } else {
+                                return Err(RowError::NonFinite);
+                            }
+                        }
+                    };
+                    match scale {
+                        Some(inv) => sum
+                            .iter_mut()
+                            .zip(r)
+                            .for_each(|(s, &v)| *s += f64::from((f64::from(v) * inv) as f32)),
+                        None => {
+                            if r.iter().any(|v| !v.is_finite()) {
+                                return Err(RowError::NonFinite);
+                            }
+                            sum.iter_mut().zip(r).for_each(|(s, &v)| *s += f64::from(v));
                         }
                     }
-                    running.add(shots.view()).map_err(in_x)?;
                 }
-                Ok(running)
+                RunningMean::from_parts(sum, rows.len() as u64).map_err(|_| RowError::NonFinite)
             })
             .collect();
         // Whatever thread found it, the error `fit` reports: the first
-        // non-finite value in `x`, else the first zero vector.
-        if let Some(err) = sums.iter().filter_map(|s| s.as_ref().err()).min_by_key(|e| {
-            (matches!(e, ImprintError::ZeroVector { .. }), error_row(e).unwrap_or(usize::MAX))
-        }) {
-            return Err(err.clone());
+        // non-finite value in `x` (a full check, on error paths only: a
+        // class stops at its first bad row), else the first zero vector.
+        if sums.iter().any(std::result::Result::is_err) {
+            check_embeddings(x, "embeddings")?;
         }
-        for (c, (label, running)) in classes.iter().zip(sums.into_iter().flatten()).enumerate() {
+        if let Some(row) = sums
+            .iter()
+            .filter_map(|s| match s {
+                Err(RowError::Zero(row)) => Some(*row),
+                _ => None,
+            })
+            .min()
+        {
+            return Err(ImprintError::ZeroVector { what: "embeddings (NORMpre)".to_owned(), row });
+        }
+        // Every error was reported above; a sum that still failed would be a
+        // bug, and is an error rather than a class silently left out.
+        let sums = sums
+            .into_iter()
+            .collect::<std::result::Result<Vec<RunningMean>, RowError>>()
+            .map_err(|_| ImprintError::invalid("embeddings", "a class's running sum", "is not finite"))?;
+        for (c, (label, running)) in classes.iter().zip(sums).enumerate() {
             let raw = running.mean()?;
             let proxies = classifier.imprinter.post_normalize(raw.view(), classifier.head.weights())?;
             classifier.head.add_class(label.to_string(), proxies.view())?;
@@ -904,24 +939,12 @@ impl Classifier {
     }
 }
 
-/// Names, in an error about some rows of `x`, the row of `x`: `rows[r]` for row `r`.
-fn at_rows(err: ImprintError, rows: &[usize]) -> ImprintError {
-    let row_in_x = |r: usize| rows.get(r).copied().unwrap_or(r);
-    match err {
-        ImprintError::ZeroVector { what, row } => ImprintError::ZeroVector { what, row: row_in_x(row) },
-        ImprintError::NonFinite { what, row, col, value } => {
-            ImprintError::NonFinite { what, row: row_in_x(row), col, value }
-        }
-        other => other,
-    }
-}
-
-/// The row an error is about, if any.
-fn error_row(err: &ImprintError) -> Option<usize> {
-    match err {
-        ImprintError::ZeroVector { row, .. } | ImprintError::NonFinite { row, .. } => Some(*row),
-        _ => None,
-    }
+/// Why the streamed `mean` path of [`Classifier::fit_indexed`] stopped at a row.
+enum RowError {
+    /// An all-zero row (of `x`) under NORMpre = l2 with zero vectors rejected.
+    Zero(usize),
+    /// A non-finite value somewhere in the class's rows.
+    NonFinite,
 }
 
 /// Adds the row index to errors about one query.

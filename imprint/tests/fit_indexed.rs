@@ -122,8 +122,14 @@ fn bad_codes_labels_and_rows_are_errors_naming_them() {
     assert!(matches!(err, ImprintError::ZeroVector { row: 2500, .. }), "{err}");
     // As in `fit`, a non-finite value is reported before any zero vector.
     x[[2900, 3]] = f32::NAN;
-    let err = Classifier::fit_indexed(r, x.view(), &codes, &labels).unwrap_err();
+    let err = Classifier::fit_indexed(r.clone(), x.view(), &codes, &labels).unwrap_err();
     assert!(matches!(err, ImprintError::NonFinite { row: 2900, col: 3, .. }), "{err}");
+    // Also when the zero row comes first in the same class.
+    x[[2900, 3]] = 1.0;
+    let same = (2501..codes.len()).find(|&i| codes[i] == codes[2500]).unwrap();
+    x[[same, 1]] = f32::INFINITY;
+    let err = Classifier::fit_indexed(r, x.view(), &codes, &labels).unwrap_err();
+    assert!(matches!(err, ImprintError::NonFinite { row, col: 1, .. } if row == same), "{err}");
 }
 
 #[test]
