@@ -23,12 +23,14 @@ otherwise the same operations in NumPy and scikit-learn, labelled so.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
 import statistics
 import sys
 import time
+import types
 
 import numpy as np
 import sklearn
@@ -79,9 +81,23 @@ def reference_case(method, k, src):
     except ImportError:
         torch = None
     if torch is not None and src is not None:
-        sys.path.insert(0, src)
-        from models.model import ImprintedModel
-        from proxy.selection import select_proxies
+        # The reference imports its modules as `src.<package>`.
+        sys.path.insert(0, os.path.dirname(os.path.abspath(src)))
+        if "sklearn_extra" not in sys.modules and importlib.util.find_spec("sklearn_extra") is None:
+            # selection.py imports scikit-learn-extra's KMedoids at module
+            # level; mean and k-means never call it. A stand-in that fails
+            # loudly if called.
+            class KMedoids:
+                def __init__(self, *args, **kwargs):
+                    raise RuntimeError("scikit-learn-extra is not installed (not needed for mean and k-means)")
+
+            cluster = types.ModuleType("sklearn_extra.cluster")
+            cluster.KMedoids = KMedoids
+            package = types.ModuleType("sklearn_extra")
+            package.cluster = cluster
+            sys.modules.update({"sklearn_extra": package, "sklearn_extra.cluster": cluster})
+        from src.models.model import ImprintedModel
+        from src.proxy.selection import select_proxies
 
         def run(x, y, q):
             x_t, y_t, q_t = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(q)
