@@ -80,9 +80,8 @@ fn string_lists_and_string_datasets_round_trip() {
     let data = Embeddings::new(Array2::from_elem((3, 2), 0.5), vec![0, 1, 1]).unwrap();
     let names = vec!["ankle boot".to_owned(), "Käfer".to_owned()];
     let paths = vec!["a/1.png".to_owned(), "b/ü 2.jpg".to_owned(), String::new()];
-    let options = WriteOptions::new()
-        .attribute("label_names", names.clone())
-        .string_dataset("paths", paths.clone());
+    let options =
+        WriteOptions::new().attribute("label_names", names.clone()).string_dataset("paths", paths.clone());
     write_embeddings(&path, &data, &options).unwrap();
     let file = EmbeddingFile::open(&path).unwrap();
     assert_eq!(file.attributes().unwrap()["label_names"], AttrValue::TextList(names));
