@@ -57,18 +57,23 @@ def save_png(img: np.ndarray, path: Path) -> None:
     Image.fromarray(img).save(path, optimize=True)
 
 
-def bundled(args) -> None:
-    """The first PER_CLASS rows of each class, named by their bundled row."""
+def bundled(out: Path, per_class: int = PER_CLASS) -> int:
+    """The first `per_class` rows (-1 = all) of each class of each bundled file, as
+    out/{Dataset}/{split}/{class}/{row:04d}.png, named by their bundled row."""
     loaders = {"FashionMNIST": ex.load_fashion_mnist, "MNIST5k": ex.load_mnist5k, "Digits": ex.load_digits}
     opts = argparse.Namespace(train_per_class=80, test_per_class=30, seed=0,
                               fashion_mnist_dir=ex.FASHION_MNIST_DIR)
+    n = 0
     for name, loader in loaders.items():
         train, test = loader(opts)
         for split, data in (("train", train), ("test", test)):
             labels = np.asarray(data.labels)
             for c in np.unique(labels):
-                for row in np.flatnonzero(labels == c)[:PER_CLASS]:
-                    save_png(data.images[row], OUT / "bundled" / name / split / str(c) / f"{row:04d}.png")
+                rows = np.flatnonzero(labels == c)
+                for row in rows if per_class < 0 else rows[:per_class]:
+                    save_png(data.images[row], out / name / split / str(c) / f"{row:04d}.png")
+                    n += 1
+    return n
 
 
 def other_images() -> list[Path]:
@@ -135,7 +140,7 @@ def main() -> int:
 
     torch.set_num_threads(2)
     OUT.mkdir(parents=True, exist_ok=True)
-    bundled(None)
+    bundled(OUT / "bundled")
     paths = other_images()
     reference_images(paths)
     reference_text()

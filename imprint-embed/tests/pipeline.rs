@@ -217,3 +217,31 @@ fn errors_before_any_work() {
     assert!(!out.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn text_runs_write_labels_and_texts() {
+    let Some(weights) = common::weights("IMPRINT_MINILM_DIR") else { return };
+    let dir = scratch("text");
+    let csv = dir.join("t.csv");
+    std::fs::write(&csv, "text,label\n\"Hello, world\",b\nSecond,a\n\"\",b\n").unwrap();
+    let out = dir.join("t.h5");
+    let s = embed_text(Model::AllMiniLmL6V2, &weights, &csv, &out, &options()).unwrap();
+    assert_eq!((s.n_rows, s.dim, s.label_names.clone()), (3, 384, vec!["a".to_owned(), "b".to_owned()]));
+    let file = EmbeddingFile::open(&out).unwrap();
+    let data = file.read().unwrap();
+    assert_eq!(data.labels(), [1, 0, 1]);
+    assert_eq!(file.read_strings("texts").unwrap(), ["Hello, world", "Second", ""]);
+    for row in data.embeddings().outer_iter() {
+        let norm: f32 = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "not L2-normalized: {norm}");
+    }
+    // Plain text: one example per non-blank line, unlabeled.
+    let txt = dir.join("t.txt");
+    std::fs::write(&txt, "one\n\ntwo\n").unwrap();
+    let s = embed_text(Model::AllMiniLmL6V2, &weights, &txt, &dir.join("u.h5"), &options()).unwrap();
+    assert_eq!((s.n_rows, s.label_names.len()), (2, 0));
+    assert!(
+        !EmbeddingFile::open(dir.join("u.h5")).unwrap().attributes().unwrap().contains_key("label_names")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
