@@ -67,8 +67,9 @@ fn main() {
             )
             .unwrap();
             assert_eq!(rust.labels(), py.labels(), "{dataset} {split}: labels from class folders");
+            let (rust_rows, py_rows) = (rust.embeddings(), py.embeddings());
             for i in 0..rust.n_samples() {
-                let (a, b) = (rust.embeddings().row(i), py.embeddings().row(i));
+                let (a, b) = (rust_rows.row(i), py_rows.row(i));
                 let scale = b.iter().fold(0.0f64, |m, &v| m.max(f64::from(v).abs()));
                 let err =
                     a.iter().zip(b).fold(0.0f64, |m, (&x, &y)| m.max((f64::from(x) - f64::from(y)).abs()))
