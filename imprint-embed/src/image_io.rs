@@ -90,11 +90,10 @@ pub fn decode_image(bytes: &[u8], path: &Path) -> Result<Pixels, EmbedError> {
     if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg) {
         return Err(bad(format!("{format:?} images are not supported (PNG and JPEG are)")));
     }
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    let mut limits = Limits::default();
-    limits.max_alloc = Some(MAX_PIXELS * 8);
-    reader.limits(limits);
-    let (w, h) = reader.into_dimensions().map_err(|e| bad(e.to_string()))?;
+    // The header first, so that a huge declared size is refused before any allocation.
+    let (w, h) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|e| bad(e.to_string()))?;
     if u64::from(w) * u64::from(h) > MAX_PIXELS {
         return Err(bad(format!("{w} x {h} pixels is more than the limit of {MAX_PIXELS}")));
     }
@@ -144,6 +143,33 @@ mod tests {
         assert_eq!(p.data(), &[255]);
     }
 
+    /// A PNG of `w x h` 8-bit grey pixels as far as its header says, with an empty
+    /// IDAT chunk: every chunk has a correct CRC.
+    fn png_header(w: u32, h: u32) -> Vec<u8> {
+        fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+            let mut body = kind.to_vec();
+            body.extend_from_slice(data);
+            let mut crc = 0xffff_ffffu32;
+            for &b in &body {
+                crc ^= u32::from(b);
+                for _ in 0..8 {
+                    crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+                }
+            }
+            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            out.extend_from_slice(&body);
+            out.extend_from_slice(&(!crc).to_be_bytes());
+        }
+        let mut ihdr = w.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&h.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        chunk(&mut out, b"IHDR", &ihdr);
+        chunk(&mut out, b"IDAT", &[]);
+        chunk(&mut out, b"IEND", &[]);
+        out
+    }
+
     #[test]
     fn bad_files_are_errors_naming_the_file() {
         let good = png(DynamicImage::ImageLuma8(image::GrayImage::new(4, 4)));
@@ -158,6 +184,9 @@ mod tests {
             assert!(e.to_string().contains("bad/x.png"), "{what}: {e}");
         }
         assert!(matches!(read_image("/nonexistent/imprint.png"), Err(EmbedError::NotFound { .. })));
+        // A header that declares 65,535 x 65,535 pixels is refused before decoding.
+        let e = decode_image(&png_header(65_535, 65_535), Path::new("bomb.png")).unwrap_err();
+        assert!(e.to_string().contains("more than the limit"), "{e}");
         assert!(Pixels::new(2, 2, 2, vec![0; 8]).is_err());
         assert!(Pixels::new(0, 2, 1, vec![]).is_err());
     }
