@@ -15,6 +15,10 @@ pub enum CliError {
     /// An HDF5 embedding file or an atomic write failed (the message names the file).
     #[error(transparent)]
     Data(#[from] DataError),
+    /// Embedding extraction failed (the message names the file or the input).
+    #[cfg(feature = "embed")]
+    #[error(transparent)]
+    Embed(#[from] imprint_embed::EmbedError),
     /// An input file (`.npy`, CSV, labels) is missing, unreadable or malformed.
     #[error("{}: {reason}", path.display())]
     Input {

@@ -13,6 +13,7 @@
 //! | `imprint eval --head HEAD --test FILE [--unknown FILE]` | accuracy, per-class F1, confusion matrix, open-set AUROC |
 //! | `imprint calibrate --head HEAD --val FILE` | softmax temperature (and `--rejection` thresholds) |
 //! | `imprint inspect HEAD` | recipe, classes, proxies, dimension, format version, file size |
+//! | `imprint embed --model M --weights W (--images DIR\|LIST \| --text FILE) --out FILE.h5` | embeddings from images or text with `imprint-embed` (feature `embed`, on by default) |
 //!
 //! Results go to stdout, diagnostics (progress on a terminal, summaries,
 //! warnings) to stderr; errors are one line, `error: FILE: problem`, with
@@ -20,6 +21,8 @@
 
 pub mod add;
 pub mod calibrate;
+#[cfg(feature = "embed")]
+pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod fit;
@@ -84,6 +87,9 @@ pub enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Show a head's recipe, classes, proxies, dimension, format version and file size.
     Inspect(inspect::InspectArgs),
+    /// Embed images or text into an HDF5 embedding file (EfficientNet-Lite0/1/2, all-MiniLM-L6-v2).
+    #[cfg(feature = "embed")]
+    Embed(Box<embed::EmbedArgs>),
 }
 
 /// Options every subcommand shares.
@@ -115,6 +121,8 @@ pub fn run(cli: &Cli, stdout: &mut dyn Write) -> Result<()> {
         Command::Eval(a) => eval::run(a, &global, stdout),
         Command::Calibrate(a) => calibrate::run(a, &global, stdout),
         Command::Inspect(a) => inspect::run(a, stdout),
+        #[cfg(feature = "embed")]
+        Command::Embed(a) => embed::run(a, &global),
     }
 }
 

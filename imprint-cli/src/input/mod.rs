@@ -3,11 +3,12 @@
 //!
 //! | format | recognized by | embeddings | labels |
 //! |---|---|---|---|
-//! | HDF5 | extension `.h5`, `.hdf5`, `.hdf`, `.he5`, or the HDF5 signature | dataset `embeddings`, float32 `N x D` | dataset `labels`, integers `N` (the reference layout) |
+//! | HDF5 | extension `.h5`, `.hdf5`, `.hdf`, `.he5`, or the HDF5 signature | dataset `embeddings`, float32 `N x D` | dataset `labels`, integers `N` (the reference layout); class names when the file's `label_names` attribute names every label (`imprint embed` writes it) |
 //! | NumPy | extension `.npy`, or the `\x93NUMPY` magic | float32 or float64 `N x D`, C or Fortran order | `--labels FILE.npy` (integers or strings) or `--labels FILE.txt` |
 //! | CSV | extension `.csv` | a header row; every column but `label` | the `label` column, or `--labels` |
 //!
-//! Labels keep their kind: HDF5 and integer `.npy` labels are integers,
+//! Labels keep their kind: HDF5 labels are integers (or the class names of
+//! `label_names`), integer `.npy` labels are integers,
 //! string `.npy` labels strings; labels read from text (a CSV `label`
 //! column, a `.txt` file) are integers only if every one of them is written
 //! exactly as an integer (`7`, `-2`; not `07` or `+2`), and strings otherwise,
@@ -102,9 +103,13 @@ impl Input {
                         path.display()
                     )));
                 }
-                let (x, y) = imprint_data::EmbeddingFile::from_bytes(bytes, path)?.read()?.into_parts();
-                let y = y.into_iter().map(ClassLabel::from).collect();
-                (x, Some(y))
+                let file = imprint_data::EmbeddingFile::from_bytes(bytes, path)?;
+                let names = match file.attributes()?.remove(LABEL_NAMES) {
+                    Some(imprint_data::AttrValue::TextList(names)) => Some(names),
+                    _ => None,
+                };
+                let (x, y) = file.read()?.into_parts();
+                (x, Some(hdf5_labels(y, names)))
             }
             Format::Npy => (npy::read_matrix(&bytes).map_err(|r| CliError::input(path, r))?, None),
             Format::Csv => {
@@ -251,6 +256,21 @@ impl Input {
         self.x = self.x.select(ndarray::Axis(0), &rows);
         self.labels = Some(kept);
         Ok(())
+    }
+}
+
+/// The HDF5 attribute with the class names in label order (written by
+/// `imprint embed` and by `scripts/extract_embeddings.py`-style tools).
+pub const LABEL_NAMES: &str = "label_names";
+
+/// An HDF5 file's labels: the class names of its `label_names` attribute when
+/// it names every label, else the integer labels themselves.
+fn hdf5_labels(labels: Vec<usize>, names: Option<Vec<String>>) -> Vec<ClassLabel> {
+    match names {
+        Some(names) if labels.iter().all(|&l| l < names.len()) => {
+            labels.into_iter().map(|l| ClassLabel::from(&names[l])).collect()
+        }
+        _ => labels.into_iter().map(ClassLabel::from).collect(),
     }
 }
 
