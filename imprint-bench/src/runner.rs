@@ -16,15 +16,15 @@ use imprint::GeneratorSpec;
 use imprint_baselines::lambda_for_backbone;
 use imprint_core::metrics::{accuracy, per_class_f1};
 use imprint_core::{
-    Aggregation, AggregationMethod, Centering, Collapse, ImprintedHead, Imprinter, InputNorm, RngMode,
-    neural_collapse,
+    AggregateExt, Aggregation, AggregationMethod, Centering, Collapse, Distance, ImprintedHead, Imprinter,
+    InputNorm, Neighbours, RngMode, Weighting, neural_collapse,
 };
 use imprint_data::{FewShot, Prefilter, Presampling, PresamplingMethod, Task, TaskSpec};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayView2, CowArray, Ix2};
 use rayon::prelude::*;
 
-use imprint_compat::{Combination, DataCombination, ExperimentGrid, Record, Shard, TaskF1s};
+use imprint_compat::{Combination, DataCombination, ExperimentGrid, MethodParams, Record, Shard, TaskF1s};
 
 use crate::sources::SourceCache;
 use crate::store::ResultStore;
@@ -63,11 +63,34 @@ pub struct RunSummary {
 /// Runs the combinations of `grid` in `options.shard` that have no record in
 /// `store` yet (all of them if the store overwrites), writing one record each.
 ///
+/// Work is shared between the combinations of this run (see
+/// [`SharedWork`]): each task is built once; proxies once per distinct
+/// NORMpre, GEN, k, presampling, NORMpost (and seed, where the generator or
+/// the presampling draws random numbers); and one nearest-neighbour search
+/// per distinct proxies, NORMinf and m-nn distance, at the largest `m` its
+/// combinations need. Records are the same, bit for bit in every
+/// non-timing field, as those of [`run_grid_unshared`].
+///
 /// Every combination is translated and checked before anything runs, so a
 /// missing lambda or an unsupported setting fails at once. The first failing
 /// combination stops the run with an error naming it; records written before
 /// are kept.
 pub fn run_grid(grid: &ExperimentGrid, store: &ResultStore, options: &RunOptions) -> Result<RunSummary> {
+    run(grid, store, options, true)
+}
+
+/// [`run_grid`] without sharing: every combination imprints its own proxies
+/// and runs its own aggregation. Slower; kept as the plain reference that
+/// the shared runner is tested against.
+pub fn run_grid_unshared(
+    grid: &ExperimentGrid,
+    store: &ResultStore,
+    options: &RunOptions,
+) -> Result<RunSummary> {
+    run(grid, store, options, false)
+}
+
+fn run(grid: &ExperimentGrid, store: &ResultStore, options: &RunOptions, share: bool) -> Result<RunSummary> {
     let selected: Vec<&Combination> = options.shard.select(grid.combinations()).collect();
     let todo: Vec<&Combination> = selected.iter().copied().filter(|c| !store.is_done(c)).collect();
     let mut summary =
@@ -76,16 +99,7 @@ pub fn run_grid(grid: &ExperimentGrid, store: &ResultStore, options: &RunOptions
         todo.iter().map(|c| plan_of(c, &options.lambdas, options.rng_mode)).collect::<Result<_>>()?;
 
     // Group by the task each combination needs, keeping grid order.
-    let mut groups: Vec<(TaskKey, Vec<usize>)> = Vec::new();
-    let mut index: HashMap<TaskKey, usize> = HashMap::new();
-    for (i, c) in todo.iter().enumerate() {
-        let key = TaskKey::of(c, &plans[i]);
-        let g = *index.entry(key.clone()).or_insert_with(|| {
-            groups.push((key, Vec::new()));
-            groups.len() - 1
-        });
-        groups[g].1.push(i);
-    }
+    let groups = group_by(0..todo.len(), |&i| TaskKey::of(todo[i], &plans[i]));
 
     let bar = progress_bar(todo.len() as u64, options.progress);
     for (key, members) in &groups {
@@ -93,19 +107,233 @@ pub fn run_grid(grid: &ExperimentGrid, store: &ResultStore, options: &RunOptions
         let queries = TestQueries::new(&task, members.iter().map(|&i| plans[i].input_norm))
             .map_err(|source| BenchError::Imprint { context: format!("task {}", key.describe()), source })?;
         bar.set_message(key.describe());
-        let written = members
-            .par_iter()
-            .map(|&i| {
-                let record = run_combination(todo[i], &plans[i], &task, &queries)?;
-                store.write(&record)?;
-                bar.inc(1);
-                Ok(())
-            })
-            .collect::<Result<Vec<()>>>()?;
-        summary.written += written.len();
+        let finished = |record: Record| -> Result<()> {
+            store.write(&record)?;
+            bar.inc(1);
+            Ok(())
+        };
+        let written = if share {
+            let work = SharedWork { todo: &todo, plans: &plans, task: &task, queries: &queries };
+            let by_proxies = group_by(members.iter().copied(), |&i| ProxyKey::of(todo[i], &plans[i]));
+            by_proxies
+                .par_iter()
+                .map(|(_, users)| work.run_proxies(users, &finished))
+                .collect::<Result<Vec<usize>>>()?
+                .into_iter()
+                .sum()
+        } else {
+            members
+                .par_iter()
+                .map(|&i| finished(run_combination(todo[i], &plans[i], &task, &queries)?))
+                .collect::<Result<Vec<()>>>()?
+                .len()
+        };
+        summary.written += written;
     }
     bar.finish_and_clear();
     Ok(summary)
+}
+
+/// `items` grouped by `key`, groups in order of first appearance, items in order.
+fn group_by<T, K: Clone + Eq + std::hash::Hash>(
+    items: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<(K, Vec<T>)> {
+    let mut groups: Vec<(K, Vec<T>)> = Vec::new();
+    let mut index: HashMap<K, usize> = HashMap::new();
+    for item in items {
+        let k = key(&item);
+        let g = *index.entry(k.clone()).or_insert_with(|| {
+            groups.push((k, Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push(item);
+    }
+    groups
+}
+
+/// What the combinations of one task share: the proxies of a [`ProxyKey`],
+/// and for m-nn one neighbour search per NORMinf and distance at the largest
+/// `m` needed ([`Neighbours`]), from which every `m` and weighting votes.
+///
+/// Timing under sharing: a record's `total_GEN_time` is the GEN time of
+/// the one imprinting that made its proxies (every combination that shares
+/// them reports the same number), and its `runtime` is the time of that
+/// imprinting, plus the time of the neighbour search it used (m-nn), plus
+/// its own aggregation, prediction and metrics: what the combination would
+/// have taken alone, with its neighbours searched at the largest `m` of its
+/// group. Summed over records, runtimes therefore count shared work once per
+/// sharer; the wall time of the run is smaller.
+struct SharedWork<'a, 't> {
+    todo: &'a [&'a Combination],
+    plans: &'a [Plan],
+    task: &'t Task,
+    queries: &'a TestQueries<'t>,
+}
+
+impl SharedWork<'_, '_> {
+    /// Imprints the proxies of `users` (combinations with one [`ProxyKey`])
+    /// once, then runs each of them; returns the number of records written.
+    fn run_proxies(
+        &self,
+        users: &[usize],
+        finished: &(impl Fn(Record) -> Result<()> + Sync),
+    ) -> Result<usize> {
+        let first = users[0];
+        let context = || format!("combination {} ({})", self.todo[first].id(), describe(self.todo[first]));
+        let imprint = |source| BenchError::Imprint { context: context(), source };
+        let start = Instant::now();
+        let mut head =
+            ImprintedHead::with_inference(self.task.dim(), InputNorm::None, self.plans[first].aggregation)
+                .map_err(imprint)?;
+        let classes: Vec<(String, ArrayView2<'_, f32>)> =
+            self.task.classes().iter().map(|class| (class.label().to_string(), class.train())).collect();
+        let report = self.plans[first].imprinter.imprint_task(&mut head, &classes).map_err(imprint)?;
+        let imprinted = Imprinted {
+            head: &head,
+            proxy_classes: head.proxy_classes(),
+            seconds: start.elapsed().as_secs_f64(),
+            gen_seconds: report.gen_seconds,
+        };
+        let searches = group_by(users.iter().copied(), |&i| SearchKey::of(&self.plans[i], i));
+        searches
+            .par_iter()
+            .map(|(key, members)| self.run_search(key, members, &imprinted, finished))
+            .collect::<Result<Vec<usize>>>()
+            .map(|n| n.into_iter().sum())
+    }
+
+    /// Runs the combinations of one search group on the shared proxies.
+    fn run_search(
+        &self,
+        key: &SearchKey,
+        members: &[usize],
+        imprinted: &Imprinted<'_>,
+        finished: &(impl Fn(Record) -> Result<()> + Sync),
+    ) -> Result<usize> {
+        let head = imprinted.head;
+        let (n_classes, weights) = (head.n_classes(), head.weights());
+        let queries = self.queries.get(key.input_norm);
+        let imprint = |i: usize| {
+            let c = self.todo[i];
+            move |source| BenchError::Imprint {
+                context: format!("combination {} ({})", c.id(), describe(c)),
+                source,
+            }
+        };
+        match key.distance {
+            None => {
+                // `max`: one combination per key, nothing more to share.
+                let mut n = 0;
+                for &i in members {
+                    let start = Instant::now();
+                    let predicted = self.plans[i]
+                        .aggregation
+                        .predict(weights, &imprinted.proxy_classes, n_classes, queries)
+                        .map_err(imprint(i))?;
+                    let seconds = imprinted.seconds + start.elapsed().as_secs_f64();
+                    finished(self.record(i, &predicted, seconds, imprinted.gen_seconds)?)?;
+                    n += 1;
+                }
+                Ok(n)
+            }
+            Some(distance) => {
+                let m_max = members
+                    .iter()
+                    .map(|&i| match self.plans[i].aggregation {
+                        Aggregation::Mnn(p) => p.m(),
+                        Aggregation::Max { .. } => 1,
+                    })
+                    .max()
+                    .unwrap_or(1);
+                let start = Instant::now();
+                let found =
+                    Neighbours::search(distance, m_max, weights, queries).map_err(imprint(members[0]))?;
+                let searched = start.elapsed().as_secs_f64();
+                for &i in members {
+                    let start = Instant::now();
+                    let Aggregation::Mnn(params) = self.plans[i].aggregation else {
+                        unreachable!("internal: a search group holds m-nn combinations only")
+                    };
+                    let predicted =
+                        found.predict(&params, &imprinted.proxy_classes, n_classes).map_err(imprint(i))?;
+                    let seconds = imprinted.seconds + searched + start.elapsed().as_secs_f64();
+                    finished(self.record(i, &predicted, seconds, imprinted.gen_seconds)?)?;
+                }
+                Ok(members.len())
+            }
+        }
+    }
+
+    fn record(&self, i: usize, predicted: &[usize], runtime: f64, gen_seconds: f64) -> Result<Record> {
+        let c = self.todo[i];
+        let imprint = |source| BenchError::Imprint {
+            context: format!("combination {} ({})", c.id(), describe(c)),
+            source,
+        };
+        let start = Instant::now();
+        let (accuracy, f1s) = metrics_of(predicted, self.task).map_err(imprint)?;
+        Ok(Record::new(c.clone(), accuracy, f1s, runtime + start.elapsed().as_secs_f64(), gen_seconds))
+    }
+}
+
+/// Proxies imprinted once for a [`ProxyKey`].
+struct Imprinted<'h> {
+    head: &'h ImprintedHead,
+    proxy_classes: Vec<usize>,
+    /// Seconds of the whole imprinting (NORMpre, presampling, GEN, NORMpost).
+    seconds: f64,
+    /// Seconds of GEN alone.
+    gen_seconds: f64,
+}
+
+/// Generators whose proxies do not depend on the seed (the reference's
+/// deterministic `select_proxies` methods).
+const DETERMINISTIC_GENERATORS: [&str; 5] = ["all", "mean", "kmedoids", "cov_max", "ls"];
+
+/// What the proxies of a combination depend on within one task: everything
+/// but NORMinf and AGG, and the seed only where something draws random
+/// numbers (the generator, or presampling inside the imprinter).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ProxyKey {
+    params: MethodParams,
+    seed: Option<u64>,
+}
+
+impl ProxyKey {
+    fn of(c: &Combination, plan: &Plan) -> Self {
+        let mut params = c.params;
+        params.aggregation_distance_function = Distance::InnerProduct;
+        params.aggregation_method = AggregationMethod::Max;
+        params.aggregation_weighting = Weighting::Uniform;
+        params.m = -1;
+        params.normalize_input_data = InputNorm::None;
+        let draws = plan.presampling_draws || !DETERMINISTIC_GENERATORS.contains(&params.proxy_method);
+        Self { params, seed: draws.then_some(c.seed) }
+    }
+}
+
+/// One aggregation over shared proxies: `max` combinations each on their
+/// own (`distance: None`, keyed by their position), m-nn combinations by
+/// NORMinf and ranking distance.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SearchKey {
+    input_norm: InputNorm,
+    distance: Option<Distance>,
+    max_index: Option<usize>,
+}
+
+impl SearchKey {
+    fn of(plan: &Plan, i: usize) -> Self {
+        match plan.aggregation {
+            Aggregation::Max { .. } => {
+                Self { input_norm: plan.input_norm, distance: None, max_index: Some(i) }
+            }
+            Aggregation::Mnn(p) => {
+                Self { input_norm: plan.input_norm, distance: Some(p.ranking_distance()), max_index: None }
+            }
+        }
+    }
 }
 
 /// Checks, without loading data or writing anything, that every combination
@@ -167,6 +395,9 @@ struct Plan {
     /// Few shots drawn when the task is built (`-1`: all shots, or the
     /// imprinter presamples itself).
     task_fewshot: i64,
+    /// Whether the imprinter's presampling may draw random numbers (a
+    /// few-shot draw or a Weibull filter; keeping all shots draws nothing).
+    presampling_draws: bool,
 }
 
 /// The test embeddings of a task under each NORMinf its combinations use,
@@ -209,14 +440,20 @@ fn run_combination(c: &Combination, plan: &Plan, task: &Task, queries: &TestQuer
         task.classes().iter().map(|class| (class.label().to_string(), class.train())).collect();
     let report = plan.imprinter.imprint_task(&mut head, &classes).map_err(imprint)?;
     let predicted = head.predict(queries.get(plan.input_norm)).map_err(imprint)?;
-    let accuracy = 100.0 * accuracy(&predicted, task.test_labels()).map_err(imprint)?;
-    let f1 = per_class_f1(&predicted, task.test_labels(), task.n_classes()).map_err(imprint)?;
+    let (accuracy, f1s) = metrics_of(&predicted, task).map_err(imprint)?;
+    Ok(Record::new(c.clone(), accuracy, f1s, start.elapsed().as_secs_f64(), report.gen_seconds))
+}
+
+/// Accuracy (%) and per-class F1 (%) of `predicted` on the task's test labels.
+fn metrics_of(predicted: &[usize], task: &Task) -> imprint_core::Result<(f64, TaskF1s)> {
+    let accuracy = 100.0 * accuracy(predicted, task.test_labels())?;
+    let f1 = per_class_f1(predicted, task.test_labels(), task.n_classes())?;
     let f1s = TaskF1s {
         remapped_class_index: f1.iter().map(|f| f.class as i64).collect(),
         one_vs_rest_f1: f1.iter().map(|f| 100.0 * f.f1).collect(),
         class_size: f1.iter().map(|f| f.support as u64).collect(),
     };
-    Ok(Record::new(c.clone(), accuracy, f1s, start.elapsed().as_secs_f64(), report.gen_seconds))
+    Ok((accuracy, f1s))
 }
 
 /// The task a combination runs on. The seed only draws the few shots, so
@@ -327,13 +564,15 @@ fn plan_of(c: &Combination, lambdas: &BTreeMap<String, f64>, rng_mode: RngMode) 
             Prefilter::Weibull(q.low().value(), q.high().value())
         }
     };
-    let task_fewshot = if rng_mode == RngMode::Portable && prefilter == Prefilter::All {
-        p.presampling_fewshot_value
-    } else {
+    let in_imprinter = !(rng_mode == RngMode::Portable && prefilter == Prefilter::All);
+    let presampling_draws = in_imprinter && (fewshot.is_some() || prefilter != Prefilter::All);
+    let task_fewshot = if in_imprinter {
         imprinter = imprinter.with_presampler(Presampling { prefilter, fewshot });
         -1
+    } else {
+        p.presampling_fewshot_value
     };
-    Ok(Plan { imprinter, input_norm: p.normalize_input_data, aggregation, task_fewshot })
+    Ok(Plan { imprinter, input_norm: p.normalize_input_data, aggregation, task_fewshot, presampling_draws })
 }
 
 /// A short description of a combination for messages.

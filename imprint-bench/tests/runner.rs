@@ -142,3 +142,70 @@ fn missing_lambda_and_bad_tasks_are_clear_errors() {
     let err = run_grid(&missing, &store, &options(data.path(), Shard::ALL)).unwrap_err();
     assert!(err.to_string().contains("Nope"), "{err}");
 }
+
+/// Every distance, weighting, several m, both NORMinf, deterministic and
+/// random generators, few shots: what the shared runner groups.
+const SHARING_CONFIG: &str = r#"{
+    "backbones": ["toynet"],
+    "datasets": [["ToyA"]],
+    "label_remappings": {"none": {}},
+    "task_splits": {"all": [[0, 1, 2]]},
+    "seeds": [1, 2],
+    "normalize_input_data": ["none", "l2"],
+    "normalize_for_proxy_selection": ["none"],
+    "presampling_fewshot_values": [-1, 5],
+    "proxy_methods": ["all", "mean", "kmeans", "kmedoids", "cov_max", "random", "ls"],
+    "ks": [-1, 1, 2, 4],
+    "normalize_weights": ["none", "l2", "quantile"],
+    "aggregation_methods": ["max", "mnn"],
+    "aggregation_distance_functions": ["inner_product", "cosine", "euclidean", "manhattan", "chebyshev", "mahalanobis"],
+    "aggregation_weightings": ["uniform", "weighted_by_distance"],
+    "ms": [-1, 1, 3, 5, 20],
+}"#;
+
+#[test]
+fn shared_work_writes_the_records_of_the_unshared_runner() {
+    use imprint_bench::runner::run_grid_unshared;
+    use imprint_core::RngMode;
+    let data = tempfile::tempdir().unwrap();
+    write_toy_data(data.path());
+    let grid = ExperimentGrid::new(&ExperimentConfig::from_yaml_str(SHARING_CONFIG, "sharing").unwrap());
+    assert!(grid.len() > 1000, "{}", grid.len());
+    for rng_mode in [RngMode::Portable, RngMode::Reference] {
+        let run_options = RunOptions { rng_mode, ..options(data.path(), Shard::ALL) };
+        let shared = tempfile::tempdir().unwrap();
+        let store = ResultStore::open_for(shared.path(), false, rng_mode).unwrap();
+        assert_eq!(run_grid(&grid, &store, &run_options).unwrap().written, grid.len());
+        let plain = tempfile::tempdir().unwrap();
+        let store = ResultStore::open_for(plain.path(), false, rng_mode).unwrap();
+        assert_eq!(run_grid_unshared(&grid, &store, &run_options).unwrap().written, grid.len());
+        let shared_records = load_all(shared.path()).unwrap();
+        // Proxies were shared: a deterministic generator's GEN time, measured
+        // once, is the same in the records of both seeds.
+        let gen_times = |seed: u64| -> Vec<f64> {
+            let mut t: Vec<(String, f64)> = shared_records
+                .iter()
+                .filter(|r| {
+                    let p = &r.combination.params;
+                    r.combination.seed == seed
+                        && p.proxy_method == "kmedoids"
+                        && p.presampling_fewshot_value == -1
+                })
+                .map(|r| {
+                    let mut c = r.combination.clone();
+                    c.seed = 0;
+                    (c.id().file_name(), r.total_gen_time.unwrap())
+                })
+                .collect();
+            t.sort_by(|a, b| a.0.cmp(&b.0));
+            t.into_iter().map(|(_, g)| g).collect()
+        };
+        assert!(!gen_times(1).is_empty());
+        assert_eq!(gen_times(1), gen_times(2), "{rng_mode:?}: kmedoids proxies are shared across seeds");
+        assert_eq!(
+            comparable(shared_records),
+            comparable(load_all(plain.path()).unwrap()),
+            "{rng_mode:?}: shared and unshared records differ"
+        );
+    }
+}

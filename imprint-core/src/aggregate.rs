@@ -3,12 +3,16 @@
 use std::fmt;
 use std::str::FromStr;
 
+use std::ops::Range;
+
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
+use num_traits::{Float, One, Zero};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::check::{check_dim, check_embeddings, check_finite};
-use crate::distance::{Distance, DistanceKernel, PROXY_BLOCK, QUERY_BLOCK};
+use crate::distance::{Distance, DistanceKernel, PROXY_BLOCK, PreparedQueries, QUERY_BLOCK};
+use crate::mahalanobis::{MahalanobisKernel, WhitenedQueries};
 use crate::{ImprintError, Result};
 
 /// Weight added to a distance before inverting it for distance-weighted votes.
@@ -32,6 +36,20 @@ pub trait Aggregator: Send + Sync + fmt::Debug {
         n_classes: usize,
         queries: ArrayView2<'_, f32>,
     ) -> Result<Array2<f32>>;
+
+    /// Predicted class per query (same inputs and assumptions as
+    /// [`Aggregator::scores`]): by default the argmax of the scores, ties to
+    /// the lowest class index. An aggregator that ranks in more precision
+    /// than its f32 scores carry overrides this (Mahalanobis ranks in f64).
+    fn predictions(
+        &self,
+        proxies: ArrayView2<'_, f32>,
+        proxy_class: &[usize],
+        n_classes: usize,
+        queries: ArrayView2<'_, f32>,
+    ) -> Result<Vec<usize>> {
+        Ok(argmax_rows(self.scores(proxies, proxy_class, n_classes, queries)?.view()))
+    }
 }
 
 /// Validating entry points for every [`Aggregator`].
@@ -44,23 +62,13 @@ pub trait AggregateExt: Aggregator {
         n_classes: usize,
         queries: ArrayView2<'_, f32>,
     ) -> Result<Array2<f32>> {
-        check_embeddings(proxies, "proxies")?;
-        check_finite(queries, "queries")?;
-        check_dim(queries, proxies.ncols(), "aggregate: queries against proxies")?;
-        if proxy_class.len() != proxies.nrows() {
-            return Err(ImprintError::mismatch(
-                "aggregate: proxy labels",
-                format!("{} labels (one per proxy)", proxies.nrows()),
-                proxy_class.len(),
-            ));
-        }
-        if let Some(&class) = proxy_class.iter().find(|&&c| c >= n_classes) {
-            return Err(ImprintError::UnknownClass { class, n_classes });
-        }
+        check_inputs(proxies, proxy_class, n_classes, queries)?;
         self.scores(proxies, proxy_class, n_classes, queries)
     }
 
-    /// Predicted class per query: argmax of [`AggregateExt::class_scores`].
+    /// Predicted class per query: validates like
+    /// [`AggregateExt::class_scores`], then calls [`Aggregator::predictions`]
+    /// (the argmax of the scores, ties to the lowest class index).
     fn predict(
         &self,
         proxies: ArrayView2<'_, f32>,
@@ -68,14 +76,42 @@ pub trait AggregateExt: Aggregator {
         n_classes: usize,
         queries: ArrayView2<'_, f32>,
     ) -> Result<Vec<usize>> {
-        Ok(argmax_rows(self.class_scores(proxies, proxy_class, n_classes, queries)?.view()))
+        check_inputs(proxies, proxy_class, n_classes, queries)?;
+        self.predictions(proxies, proxy_class, n_classes, queries)
     }
 }
 
 impl<A: Aggregator + ?Sized> AggregateExt for A {}
 
+fn check_inputs(
+    proxies: ArrayView2<'_, f32>,
+    proxy_class: &[usize],
+    n_classes: usize,
+    queries: ArrayView2<'_, f32>,
+) -> Result<()> {
+    check_embeddings(proxies, "proxies")?;
+    check_finite(queries, "queries")?;
+    check_dim(queries, proxies.ncols(), "aggregate: queries against proxies")?;
+    if proxy_class.len() != proxies.nrows() {
+        return Err(ImprintError::mismatch(
+            "aggregate: proxy labels",
+            format!("{} labels (one per proxy)", proxies.nrows()),
+            proxy_class.len(),
+        ));
+    }
+    if let Some(&class) = proxy_class.iter().find(|&&c| c >= n_classes) {
+        return Err(ImprintError::UnknownClass { class, n_classes });
+    }
+    Ok(())
+}
+
 /// Index of the largest value per row; ties (and all-NaN rows) go to the lowest index.
 pub fn argmax_rows(scores: ArrayView2<'_, f32>) -> Vec<usize> {
+    argmax_rows_of(scores)
+}
+
+/// [`argmax_rows`] for f32 or f64 scores.
+fn argmax_rows_of<T: PartialOrd + Copy>(scores: ArrayView2<'_, T>) -> Vec<usize> {
     scores
         .outer_iter()
         .map(|row| {
@@ -315,72 +351,338 @@ impl Aggregator for Aggregation {
         n_classes: usize,
         queries: ArrayView2<'_, f32>,
     ) -> Result<Array2<f32>> {
-        let (distance, m, weighting) = match *self {
-            Self::Max { distance } => (distance, None, Weighting::Uniform),
-            Self::Mnn(p) => (p.ranking_distance(), Some(p.m().min(proxies.nrows())), p.weighting()),
-        };
+        let (distance, m, weighting) = self.settings(proxies.nrows());
+        if distance == Distance::Mahalanobis {
+            let kernel = MahalanobisKernel::new(proxies)?;
+            let scores = tiled_scores(&kernel, false, m, weighting, proxy_class, n_classes, queries);
+            return Ok(scores.mapv(|v| v as f32));
+        }
         let kernel = DistanceKernel::new(distance, proxies)?;
-        let n_proxies = proxies.nrows();
-        let mut scores = Array2::<f32>::zeros((queries.nrows(), n_classes));
-        // Blocks of queries run in parallel; each walks the proxies tile by
-        // tile in index order, so no distance matrix larger than a tile exists
-        // and every row's result is independent of the thread count.
-        let blocks: Vec<_> = scores.axis_chunks_iter_mut(Axis(0), QUERY_BLOCK).collect();
-        blocks.into_par_iter().enumerate().for_each(|(b, mut out)| {
-            let start = b * QUERY_BLOCK;
-            let q = kernel.prepare(queries.slice(s![start..start + out.nrows(), ..]));
-            let mut buffer = vec![0.0f32; q.len() * PROXY_BLOCK.min(n_proxies)];
-            let mut nearest: Vec<Nearest> = match m {
-                // Running smallest key per class.
-                None => {
-                    out.fill(f32::INFINITY);
-                    Vec::new()
+        Ok(tiled_scores(&kernel, distance == Distance::Cosine, m, weighting, proxy_class, n_classes, queries))
+    }
+
+    fn predictions(
+        &self,
+        proxies: ArrayView2<'_, f32>,
+        proxy_class: &[usize],
+        n_classes: usize,
+        queries: ArrayView2<'_, f32>,
+    ) -> Result<Vec<usize>> {
+        let (distance, m, weighting) = self.settings(proxies.nrows());
+        if distance == Distance::Mahalanobis {
+            // Ranked on the f64 scores: their f32 rounding can tie classes
+            // whose distances differ far below a large common part.
+            let kernel = MahalanobisKernel::new(proxies)?;
+            let scores = tiled_scores(&kernel, false, m, weighting, proxy_class, n_classes, queries);
+            return Ok(argmax_rows_of(scores.view()));
+        }
+        Ok(argmax_rows(self.scores(proxies, proxy_class, n_classes, queries)?.view()))
+    }
+}
+
+impl Aggregation {
+    /// The ranking distance, the number of neighbours (none for `max`) and
+    /// the weighting, for `n_proxies` proxies.
+    fn settings(&self, n_proxies: usize) -> (Distance, Option<usize>, Weighting) {
+        match *self {
+            Self::Max { distance } => (distance, None, Weighting::Uniform),
+            Self::Mnn(p) => (p.ranking_distance(), Some(p.m().min(n_proxies)), p.weighting()),
+        }
+    }
+}
+
+/// The number type of ranking keys, distances and scores: f32 for every
+/// distance but Mahalanobis, which is f64 (see `crate::mahalanobis`).
+trait Key: Float + std::ops::AddAssign + Send + Sync + fmt::Debug + 'static {
+    /// What a distance-weighted vote adds to the distance before inverting it.
+    const VOTE_EPSILON: Self;
+}
+
+impl Key for f32 {
+    const VOTE_EPSILON: f32 = VOTE_EPSILON;
+}
+
+impl Key for f64 {
+    const VOTE_EPSILON: f64 = 1e-10;
+}
+
+/// Proxies prepared for tiles of ranking keys: the f32 [`DistanceKernel`]
+/// or the f64 [`MahalanobisKernel`].
+trait Tiles: Sync {
+    type K: Key;
+    type Prepared<'q>;
+    fn n_proxies(&self) -> usize;
+    fn prepare<'q>(&self, queries: ArrayView2<'q, f32>) -> Self::Prepared<'q>;
+    fn n_queries(prepared: &Self::Prepared<'_>) -> usize;
+    fn keys_into(&self, queries: &Self::Prepared<'_>, proxies: Range<usize>, out: ArrayViewMut2<'_, Self::K>);
+    fn finish(&self, queries: &Self::Prepared<'_>, row: usize, key: Self::K) -> Self::K;
+}
+
+impl Tiles for DistanceKernel<'_> {
+    type K = f32;
+    type Prepared<'q> = PreparedQueries<'q>;
+    fn n_proxies(&self) -> usize {
+        DistanceKernel::n_proxies(self)
+    }
+    fn prepare<'q>(&self, queries: ArrayView2<'q, f32>) -> PreparedQueries<'q> {
+        DistanceKernel::prepare(self, queries)
+    }
+    fn n_queries(prepared: &PreparedQueries<'_>) -> usize {
+        prepared.len()
+    }
+    fn keys_into(&self, queries: &PreparedQueries<'_>, proxies: Range<usize>, out: ArrayViewMut2<'_, f32>) {
+        DistanceKernel::keys_into(self, queries, proxies, out)
+    }
+    fn finish(&self, queries: &PreparedQueries<'_>, row: usize, key: f32) -> f32 {
+        DistanceKernel::finish(self, queries, row, key)
+    }
+}
+
+impl Tiles for MahalanobisKernel {
+    type K = f64;
+    type Prepared<'q> = WhitenedQueries;
+    fn n_proxies(&self) -> usize {
+        MahalanobisKernel::n_proxies(self)
+    }
+    fn prepare<'q>(&self, queries: ArrayView2<'q, f32>) -> WhitenedQueries {
+        MahalanobisKernel::prepare(self, queries)
+    }
+    fn n_queries(prepared: &WhitenedQueries) -> usize {
+        prepared.len()
+    }
+    fn keys_into(&self, queries: &WhitenedQueries, proxies: Range<usize>, out: ArrayViewMut2<'_, f64>) {
+        MahalanobisKernel::keys_into(self, queries, proxies, out)
+    }
+    fn finish(&self, queries: &WhitenedQueries, row: usize, key: f64) -> f64 {
+        MahalanobisKernel::finish(self, queries, row, key)
+    }
+}
+
+/// Scores of every query: per class, the largest similarity (`m` = None:
+/// minus the distance, or `1 - d` for cosine) or the votes of the `m`
+/// nearest proxies.
+fn tiled_scores<T: Tiles>(
+    kernel: &T,
+    cosine: bool,
+    m: Option<usize>,
+    weighting: Weighting,
+    proxy_class: &[usize],
+    n_classes: usize,
+    queries: ArrayView2<'_, f32>,
+) -> Array2<T::K> {
+    match m {
+        None => class_max(kernel, cosine, proxy_class, n_classes, queries),
+        Some(m) => vote_scores(&nearest_lists(kernel, m, queries), m, weighting, proxy_class, n_classes),
+    }
+}
+
+/// Per class, the largest similarity of its proxies to each query.
+///
+/// Blocks of queries run in parallel; each walks the proxies tile by tile in
+/// index order, so no distance matrix larger than a tile exists and every
+/// row's result is independent of the thread count.
+fn class_max<T: Tiles>(
+    kernel: &T,
+    cosine: bool,
+    proxy_class: &[usize],
+    n_classes: usize,
+    queries: ArrayView2<'_, f32>,
+) -> Array2<T::K> {
+    let n_proxies = kernel.n_proxies();
+    let mut scores = Array2::<T::K>::zeros((queries.nrows(), n_classes));
+    let blocks: Vec<_> = scores.axis_chunks_iter_mut(Axis(0), QUERY_BLOCK).collect();
+    blocks.into_par_iter().enumerate().for_each(|(b, mut out)| {
+        let start = b * QUERY_BLOCK;
+        let q = kernel.prepare(queries.slice(s![start..start + out.nrows(), ..]));
+        let n_q = T::n_queries(&q);
+        let mut buffer = vec![T::K::zero(); n_q * PROXY_BLOCK.min(n_proxies)];
+        // Running smallest key per class.
+        out.fill(T::K::infinity());
+        let similarity = |d: T::K| if cosine { T::K::one() - d } else { -d };
+        for first in (0..n_proxies).step_by(PROXY_BLOCK) {
+            let last = (first + PROXY_BLOCK).min(n_proxies);
+            let mut t = ArrayViewMut2::from_shape((n_q, last - first), &mut buffer[..n_q * (last - first)])
+                .expect("internal: the buffer holds a full tile");
+            kernel.keys_into(&q, first..last, t.view_mut());
+            let classes = &proxy_class[first..last];
+            for (r, keys) in t.outer_iter().enumerate() {
+                let keys = keys.as_slice().expect("internal: tile rows are contiguous");
+                nearest_per_class(keys, classes, out.row_mut(r).as_slice_mut().expect("row"));
+            }
+        }
+        for (r, mut row) in out.outer_iter_mut().enumerate() {
+            let row = row.as_slice_mut().expect("internal: row of a standard array");
+            // The smallest key of a class gives its largest similarity.
+            row.iter_mut().for_each(|v| {
+                *v = if *v == T::K::infinity() {
+                    T::K::neg_infinity()
+                } else {
+                    similarity(kernel.finish(&q, r, *v))
                 }
-                Some(m) => (0..q.len()).map(|_| Nearest::new(m)).collect(),
-            };
-            let similarity = |d: f32| if distance == Distance::Cosine { 1.0 - d } else { -d };
+            });
+        }
+    });
+    scores
+}
+
+/// The `m` nearest proxies of every query, in query order.
+///
+/// Blocks of queries run in parallel, each walking the proxies tile by tile
+/// in index order (as [`class_max`]), so the lists do not depend on the
+/// thread count.
+fn nearest_lists<T: Tiles>(kernel: &T, m: usize, queries: ArrayView2<'_, f32>) -> Vec<Nearest<T::K>> {
+    let n_proxies = kernel.n_proxies();
+    let starts: Vec<usize> = (0..queries.nrows()).step_by(QUERY_BLOCK).collect();
+    let blocks: Vec<Vec<Nearest<T::K>>> = starts
+        .into_par_iter()
+        .map(|start| {
+            let end = (start + QUERY_BLOCK).min(queries.nrows());
+            let q = kernel.prepare(queries.slice(s![start..end, ..]));
+            let n_q = T::n_queries(&q);
+            let mut buffer = vec![T::K::zero(); n_q * PROXY_BLOCK.min(n_proxies)];
+            let mut nearest: Vec<Nearest<T::K>> = (0..n_q).map(|_| Nearest::new(m)).collect();
             for first in (0..n_proxies).step_by(PROXY_BLOCK) {
                 let last = (first + PROXY_BLOCK).min(n_proxies);
-                let mut t = ArrayViewMut2::from_shape(
-                    (q.len(), last - first),
-                    &mut buffer[..q.len() * (last - first)],
-                )
-                .expect("internal: the buffer holds a full tile");
+                let mut t =
+                    ArrayViewMut2::from_shape((n_q, last - first), &mut buffer[..n_q * (last - first)])
+                        .expect("internal: the buffer holds a full tile");
                 kernel.keys_into(&q, first..last, t.view_mut());
-                let classes = &proxy_class[first..last];
                 for (r, keys) in t.outer_iter().enumerate() {
                     let keys = keys.as_slice().expect("internal: tile rows are contiguous");
-                    match m {
-                        None => nearest_per_class(keys, classes, out.row_mut(r).as_slice_mut().expect("row")),
-                        Some(_) => nearest[r].offer(keys, first, |key| kernel.finish(&q, r, key)),
-                    }
+                    nearest[r].offer(keys, first, |key| kernel.finish(&q, r, key));
                 }
             }
-            for (r, mut row) in out.outer_iter_mut().enumerate() {
-                let row = row.as_slice_mut().expect("internal: row of a standard array");
-                match m {
-                    // The smallest key of a class gives its largest similarity.
-                    None => row.iter_mut().for_each(|v| {
-                        *v = if *v == f32::INFINITY {
-                            f32::NEG_INFINITY
-                        } else {
-                            similarity(kernel.finish(&q, r, *v))
-                        }
-                    }),
-                    Some(_) => {
-                        row.fill(0.0);
-                        nearest[r].vote(proxy_class, weighting, row);
-                    }
-                }
+            nearest
+        })
+        .collect();
+    blocks.into_iter().flatten().collect()
+}
+
+/// Votes of the `m` nearest proxies of each list (nearest first).
+fn vote_scores<K: Key>(
+    nearest: &[Nearest<K>],
+    m: usize,
+    weighting: Weighting,
+    proxy_class: &[usize],
+    n_classes: usize,
+) -> Array2<K> {
+    let mut scores = Array2::<K>::zeros((nearest.len(), n_classes));
+    for (mut row, list) in scores.outer_iter_mut().zip(nearest) {
+        list.vote(m, proxy_class, weighting, row.as_slice_mut().expect("internal: row of a standard array"));
+    }
+    scores
+}
+
+/// The nearest proxies of every query under one distance, searched once for
+/// the largest `m` needed and then voted from for any smaller `m` and any
+/// weighting: a grid that runs m-nn with several `m` and weightings on the
+/// same proxies and queries searches once.
+///
+/// The `m` nearest proxies are the first `m` of the `M >= m` nearest (both
+/// sorted by distance, then proxy index), and votes are added nearest first
+/// in the same precision, so [`Neighbours::predict`] equals
+/// [`AggregateExt::predict`] of the same m-nn aggregation bit for bit.
+#[derive(Debug)]
+pub struct Neighbours {
+    distance: Distance,
+    n_proxies: usize,
+    m: usize,
+    lists: NeighbourLists,
+}
+
+#[derive(Debug)]
+enum NeighbourLists {
+    F32(Vec<Nearest<f32>>),
+    F64(Vec<Nearest<f64>>),
+}
+
+impl Neighbours {
+    /// The `m` nearest `proxies` (`m` capped at their number) of every query
+    /// under `distance` ([`Distance::InnerProduct`] ranks by cosine, as m-nn
+    /// does).
+    ///
+    /// # Errors
+    /// As [`AggregateExt::class_scores`] for the inputs;
+    /// [`ImprintError::InvalidParameter`] for `m = 0`.
+    pub fn search(
+        distance: Distance,
+        m: usize,
+        proxies: ArrayView2<'_, f32>,
+        queries: ArrayView2<'_, f32>,
+    ) -> Result<Self> {
+        let distance = MnnParams::new(m, distance, Weighting::Uniform)?.ranking_distance();
+        check_embeddings(proxies, "proxies")?;
+        check_finite(queries, "queries")?;
+        check_dim(queries, proxies.ncols(), "Neighbours::search: queries against proxies")?;
+        let m = m.min(proxies.nrows());
+        let lists = if distance == Distance::Mahalanobis {
+            NeighbourLists::F64(nearest_lists(&MahalanobisKernel::new(proxies)?, m, queries))
+        } else {
+            NeighbourLists::F32(nearest_lists(&DistanceKernel::new(distance, proxies)?, m, queries))
+        };
+        Ok(Self { distance, n_proxies: proxies.nrows(), m, lists })
+    }
+
+    /// The number of neighbours kept per query.
+    pub fn m(&self) -> usize {
+        self.m
+    }
+
+    /// The distance the neighbours were ranked by.
+    pub fn distance(&self) -> Distance {
+        self.distance
+    }
+
+    /// Predicted class per query by m-nn voting with `params`: equal to
+    /// [`AggregateExt::predict`] of `Aggregation::Mnn(params)` on the
+    /// proxies and queries searched.
+    ///
+    /// # Errors
+    /// [`ImprintError::InvalidParameter`] if `params` ranks by another
+    /// distance or needs more neighbours than were searched;
+    /// [`ImprintError::DimensionMismatch`] or [`ImprintError::UnknownClass`]
+    /// for proxy labels that do not fit.
+    pub fn predict(&self, params: &MnnParams, proxy_class: &[usize], n_classes: usize) -> Result<Vec<usize>> {
+        if params.ranking_distance() != self.distance {
+            return Err(ImprintError::invalid(
+                "distance",
+                params.ranking_distance(),
+                format!("the neighbours were searched under {}", self.distance),
+            ));
+        }
+        let m = params.m().min(self.n_proxies);
+        if m > self.m {
+            return Err(ImprintError::invalid(
+                "m",
+                params.m(),
+                format!("only {} neighbours were searched", self.m),
+            ));
+        }
+        if proxy_class.len() != self.n_proxies {
+            return Err(ImprintError::mismatch(
+                "Neighbours::predict: proxy labels",
+                format!("{} labels (one per proxy)", self.n_proxies),
+                proxy_class.len(),
+            ));
+        }
+        if let Some(&class) = proxy_class.iter().find(|&&c| c >= n_classes) {
+            return Err(ImprintError::UnknownClass { class, n_classes });
+        }
+        let weighting = params.weighting();
+        Ok(match &self.lists {
+            NeighbourLists::F32(lists) => {
+                argmax_rows(vote_scores(lists, m, weighting, proxy_class, n_classes).view())
             }
-        });
-        Ok(scores)
+            NeighbourLists::F64(lists) => {
+                argmax_rows_of(vote_scores(lists, m, weighting, proxy_class, n_classes).view())
+            }
+        })
     }
 }
 
 /// Lowers each class's running smallest key with the proxies of one tile
 /// (NaN, possible only after overflow, never wins).
-fn nearest_per_class(keys: &[f32], proxy_class: &[usize], out: &mut [f32]) {
+fn nearest_per_class<K: Key>(keys: &[K], proxy_class: &[usize], out: &mut [K]) {
     for (&key, &c) in keys.iter().zip(proxy_class) {
         if key < out[c] {
             out[c] = key;
@@ -392,13 +694,13 @@ fn nearest_per_class(keys: &[f32], proxy_class: &[usize], out: &mut [f32]) {
 /// Proxies are offered in increasing index order, so a proxy enters only if
 /// strictly closer than the current `m`-th: ties keep the lower index.
 #[derive(Debug)]
-struct Nearest {
+struct Nearest<K> {
     m: usize,
     /// (distance, key, proxy index), sorted by (distance, index).
-    kept: Vec<(f32, f32, u32)>,
+    kept: Vec<(K, K, u32)>,
 }
 
-impl Nearest {
+impl<K: Key> Nearest<K> {
     fn new(m: usize) -> Self {
         Self { m, kept: Vec::with_capacity(m) }
     }
@@ -409,18 +711,18 @@ impl Nearest {
     /// chunks are usually passed over with one comparison of their minimum;
     /// the distance is computed only for a proxy that may enter. NaN
     /// (possible only after overflow) counts as infinitely far.
-    fn offer(&mut self, keys: &[f32], first: usize, finish: impl Fn(f32) -> f32) {
+    fn offer(&mut self, keys: &[K], first: usize, finish: impl Fn(K) -> K) {
         const CHUNK: usize = 16;
         for (c, chunk) in keys.chunks(CHUNK).enumerate() {
             if self.kept.len() == self.m {
                 let worst = self.kept[self.m - 1].1;
                 // f32::min skips NaN, so a chunk of NaN is passed over too.
-                if chunk.iter().fold(f32::INFINITY, |a, &b| a.min(b)) >= worst {
+                if chunk.iter().fold(K::infinity(), |a, &b| a.min(b)) >= worst {
                     continue;
                 }
             }
             for (j, &key) in chunk.iter().enumerate() {
-                let key = if key.is_nan() { f32::INFINITY } else { key };
+                let key = if key.is_nan() { K::infinity() } else { key };
                 let index = (first + c * CHUNK + j) as u32;
                 if self.kept.len() == self.m {
                     let (worst_distance, worst_key, _) = self.kept[self.m - 1];
@@ -440,18 +742,18 @@ impl Nearest {
         }
     }
 
-    fn insert(&mut self, distance: f32, key: f32, index: u32) {
-        let distance = if distance.is_nan() { f32::INFINITY } else { distance };
+    fn insert(&mut self, distance: K, key: K, index: u32) {
+        let distance = if distance.is_nan() { K::infinity() } else { distance };
         let at = self.kept.partition_point(|&(d, _, i)| d < distance || (d == distance && i < index));
         self.kept.insert(at, (distance, key, index));
     }
 
-    /// Adds the votes of the nearest proxies, nearest first, to `out`.
-    fn vote(&self, proxy_class: &[usize], weighting: Weighting, out: &mut [f32]) {
-        for &(d, _, i) in &self.kept {
+    /// Adds the votes of the `m` nearest proxies, nearest first, to `out`.
+    fn vote(&self, m: usize, proxy_class: &[usize], weighting: Weighting, out: &mut [K]) {
+        for &(d, _, i) in self.kept.iter().take(m) {
             let w = match weighting {
-                Weighting::Uniform => 1.0,
-                Weighting::InverseDistance => 1.0 / (d + VOTE_EPSILON),
+                Weighting::Uniform => K::one(),
+                Weighting::InverseDistance => K::one() / (d + K::VOTE_EPSILON),
             };
             out[proxy_class[i as usize]] += w;
         }
@@ -507,25 +809,41 @@ mod tests {
             Aggregation::Max { distance } => (distance, None, Weighting::Uniform),
             Aggregation::Mnn(p) => (p.ranking_distance(), Some(p.m().min(proxies.nrows())), p.weighting()),
         };
+        if distance == Distance::Mahalanobis {
+            // Mahalanobis distances, and everything after them, are f64.
+            let d = MahalanobisKernel::new(proxies.view()).unwrap().distances(q.view());
+            return naive_from(&d, false, m, weighting, classes, n_classes).mapv(|v| v as f32);
+        }
         let d = crate::distance::pairwise(distance, q.view(), proxies.view()).unwrap();
-        let mut out = Array2::<f32>::zeros((q.nrows(), n_classes));
+        naive_from(&d, distance == Distance::Cosine, m, weighting, classes, n_classes)
+    }
+
+    fn naive_from<K: Key>(
+        d: &Array2<K>,
+        cosine: bool,
+        m: Option<usize>,
+        weighting: Weighting,
+        classes: &[usize],
+        n_classes: usize,
+    ) -> Array2<K> {
+        let mut out = Array2::<K>::zeros((d.nrows(), n_classes));
         for (i, row) in d.outer_iter().enumerate() {
             match m {
                 None => {
                     for c in 0..n_classes {
-                        out[[i, c]] = (0..proxies.nrows())
+                        out[[i, c]] = (0..d.ncols())
                             .filter(|&j| classes[j] == c)
-                            .map(|j| if distance == Distance::Cosine { 1.0 - row[j] } else { -row[j] })
-                            .fold(f32::NEG_INFINITY, f32::max);
+                            .map(|j| if cosine { K::one() - row[j] } else { -row[j] })
+                            .fold(K::neg_infinity(), K::max);
                     }
                 }
                 Some(m) => {
-                    let mut order: Vec<usize> = (0..proxies.nrows()).collect();
-                    order.sort_by(|&a, &b| row[a].total_cmp(&row[b]).then(a.cmp(&b)));
+                    let mut order: Vec<usize> = (0..d.ncols()).collect();
+                    order.sort_by(|&a, &b| row[a].partial_cmp(&row[b]).unwrap().then(a.cmp(&b)));
                     for &j in &order[..m] {
                         out[[i, classes[j]]] += match weighting {
-                            Weighting::Uniform => 1.0,
-                            Weighting::InverseDistance => 1.0 / (row[j] + VOTE_EPSILON),
+                            Weighting::Uniform => K::one(),
+                            Weighting::InverseDistance => K::one() / (row[j] + K::VOTE_EPSILON),
                         };
                     }
                 }
@@ -565,6 +883,48 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn one_search_at_the_largest_m_predicts_every_smaller_m_and_weighting() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        // Two proxy tiles and two query blocks; coarse values make ties common.
+        let n_proxies = PROXY_BLOCK + 300;
+        let proxies = Array2::from_shape_fn((n_proxies, 6), |_| rng.random_range(-3i32..=3) as f32);
+        let classes: Vec<usize> = (0..n_proxies).map(|j| (j * 5) % 7).collect();
+        let q = Array2::from_shape_fn((QUERY_BLOCK + 20, 6), |_| rng.random_range(-3i32..=3) as f32);
+        for name in Distance::NAMES {
+            let distance: Distance = name.parse().unwrap();
+            let found = Neighbours::search(distance, 50, proxies.view(), q.view()).unwrap();
+            for m in [1, 3, 50] {
+                for weighting in [Weighting::Uniform, Weighting::InverseDistance] {
+                    let agg = Aggregation::mnn(m, distance, weighting).unwrap();
+                    let Aggregation::Mnn(params) = agg else { unreachable!() };
+                    assert_eq!(
+                        found.predict(&params, &classes, 7).unwrap(),
+                        agg.predict(proxies.view(), &classes, 7, q.view()).unwrap(),
+                        "{}",
+                        agg.describe()
+                    );
+                }
+            }
+            let Aggregation::Mnn(too_many) = Aggregation::mnn(51, distance, Weighting::Uniform).unwrap()
+            else {
+                unreachable!()
+            };
+            assert!(found.predict(&too_many, &classes, 7).is_err(), "more neighbours than searched");
+        }
+        // m is capped at the number of proxies, for the search and the vote.
+        let few = proxies.slice(s![..4, ..]);
+        let found = Neighbours::search(Distance::Euclidean, 10, few, q.view()).unwrap();
+        assert_eq!(found.m(), 4);
+        let agg = Aggregation::mnn(9, Distance::Euclidean, Weighting::InverseDistance).unwrap();
+        let Aggregation::Mnn(params) = agg else { unreachable!() };
+        assert_eq!(
+            found.predict(&params, &classes[..4], 7).unwrap(),
+            agg.predict(few, &classes[..4], 7, q.view()).unwrap()
+        );
     }
 
     #[test]

@@ -1,21 +1,21 @@
 //! Distances between queries and proxies, computed block by block.
 //!
 //! Inner product, cosine and Euclidean distances are one GEMM plus norms;
-//! Mahalanobis whitens both sides with the Cholesky factor of the proxies'
-//! covariance and is then Euclidean; Manhattan and Chebyshev have no GEMM form
-//! and are plain loops.
+//! Manhattan and Chebyshev have no GEMM form and are plain loops. Mahalanobis
+//! distances are computed in f64 by `crate::mahalanobis` (f32 cancels
+//! catastrophically there, see that module).
 
 use std::fmt;
 use std::str::FromStr;
 
 use std::ops::Range;
 
-use faer::{Mat, Par, Side};
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, CowArray, Ix2, s};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::gemm::{dots_seq_into, faer_ref as as_faer};
+use crate::gemm::dots_seq_into;
+use crate::mahalanobis::MahalanobisKernel;
 use crate::{ImprintError, Result};
 
 /// Ridge added to the proxies' covariance before inverting it for Mahalanobis
@@ -100,20 +100,18 @@ pub(crate) const QUERY_BLOCK: usize = 256;
 /// in a core's L2 cache while it is reduced.
 pub(crate) const PROXY_BLOCK: usize = 1024;
 
-/// Proxies prepared once for repeated distance blocks: norms, or the
-/// whitening factor for Mahalanobis.
+/// Proxies prepared once for repeated distance blocks, with their norms.
+/// Every distance but Mahalanobis (see [`MahalanobisKernel`]).
 #[derive(Debug)]
 pub(crate) struct DistanceKernel<'a> {
     distance: Distance,
     proxies: CowArray<'a, f32, Ix2>,
-    /// Squared norms (Euclidean, Mahalanobis after whitening) or norms (cosine).
+    /// Squared norms (Euclidean) or norms (cosine).
     proxy_norms: Array1<f32>,
-    /// Mahalanobis only: the lower Cholesky factor `L` (proxies are whitened).
-    factor: Option<Mat<f64>>,
 }
 
 /// A block of queries prepared for [`DistanceKernel::tile_into`]: in standard
-/// layout, whitened for Mahalanobis, with the norms the distance needs.
+/// layout, with the norms the distance needs.
 #[derive(Debug)]
 pub(crate) struct PreparedQueries<'q> {
     rows: CowArray<'q, f32, Ix2>,
@@ -129,18 +127,22 @@ impl PreparedQueries<'_> {
 
 impl<'a> DistanceKernel<'a> {
     /// Prepares `proxies` (finite, at least one row) for `distance`.
+    ///
+    /// # Errors
+    /// [`ImprintError::InvalidParameter`] for [`Distance::Mahalanobis`],
+    /// which is [`MahalanobisKernel`]'s.
     pub fn new(distance: Distance, proxies: ArrayView2<'a, f32>) -> Result<Self> {
         let proxies = standard_layout(proxies);
-        let mut kernel = Self { distance, proxies, proxy_norms: Array1::zeros(0), factor: None };
+        let mut kernel = Self { distance, proxies, proxy_norms: Array1::zeros(0) };
         match distance {
             Distance::Euclidean => kernel.proxy_norms = squared_norms(kernel.proxies.view()),
             Distance::Cosine => kernel.proxy_norms = squared_norms(kernel.proxies.view()).mapv(f32::sqrt),
             Distance::Mahalanobis => {
-                let factor = covariance_cholesky(kernel.proxies.view())?;
-                let white = whiten_blocks(kernel.proxies.view(), &factor);
-                kernel.proxy_norms = squared_norms(white.view());
-                kernel.proxies = CowArray::from(white);
-                kernel.factor = Some(factor);
+                return Err(ImprintError::invalid(
+                    "distance",
+                    "mahalanobis",
+                    "internal: Mahalanobis distances are computed in f64 by MahalanobisKernel",
+                ));
             }
             Distance::InnerProduct | Distance::Manhattan | Distance::Chebyshev => {}
         }
@@ -154,10 +156,7 @@ impl<'a> DistanceKernel<'a> {
 
     /// Prepares a block of queries (same dimension as the proxies).
     pub fn prepare<'q>(&self, queries: ArrayView2<'q, f32>) -> PreparedQueries<'q> {
-        let rows = match &self.factor {
-            Some(factor) => CowArray::from(whiten(queries, factor)),
-            None => standard_layout(queries),
-        };
+        let rows = standard_layout(queries);
         let norms = match self.distance {
             Distance::Euclidean | Distance::Mahalanobis => squared_norms(rows.view()),
             Distance::Cosine => squared_norms(rows.view()).mapv(f32::sqrt),
@@ -169,7 +168,7 @@ impl<'a> DistanceKernel<'a> {
     /// Ranking keys of the prepared queries against the proxies `proxies` (a
     /// range of proxy rows) into `out` (`queries x proxies.len()`, standard
     /// layout), on the calling thread. A key is the dissimilarity itself, or,
-    /// for the Euclidean and Mahalanobis distances, `|p|^2 - 2 <x, p>`: the
+    /// for the Euclidean distance, `|p|^2 - 2 <x, p>`: the
     /// square root and the query's norm are left for [`DistanceKernel::finish`],
     /// so that ranking many proxies costs one fused multiply-add per pair.
     /// `finish` is non-decreasing in the key, so a smaller key never means a
@@ -211,8 +210,8 @@ impl<'a> DistanceKernel<'a> {
     }
 
     /// The dissimilarity of query `row` (of `queries`) with ranking key `key`:
-    /// `sqrt(max(|x|^2 + key, 0))` for the Euclidean and Mahalanobis
-    /// distances, the key itself otherwise.
+    /// `sqrt(max(|x|^2 + key, 0))` for the Euclidean distance, the key
+    /// itself otherwise.
     #[inline]
     pub fn finish(&self, queries: &PreparedQueries<'_>, row: usize, key: f32) -> f32 {
         match self.distance {
@@ -267,6 +266,10 @@ pub fn pairwise(
     crate::check::check_finite(queries, "queries")?;
     crate::check::check_embeddings(proxies, "proxies")?;
     crate::check::check_dim(queries, proxies.ncols(), "distance::pairwise")?;
+    if distance == Distance::Mahalanobis {
+        // Computed in f64, rounded once at the end.
+        return Ok(MahalanobisKernel::new(proxies)?.distances(queries).mapv(|d| d as f32));
+    }
     Ok(DistanceKernel::new(distance, proxies)?.dissimilarity(queries))
 }
 
@@ -314,47 +317,6 @@ fn elementwise_into(
             *v = f(q, pr);
         }
     }
-}
-
-/// Lower Cholesky factor `L` of `cov(proxies) + 1e-6 I` (f64).
-fn covariance_cholesky(proxies: ArrayView2<'_, f32>) -> Result<Mat<f64>> {
-    let (n, dim) = proxies.dim();
-    let x = proxies.mapv(f64::from);
-    let mean = x.mean_axis(Axis(0)).expect("internal: proxies are non-empty");
-    let centred = &x - &mean;
-    let mut cov = if n > 1 {
-        crate::gemm::matmul_atb(centred.view(), centred.view())? / (n as f64 - 1.0)
-    } else {
-        Array2::zeros((dim, dim))
-    };
-    cov.diag_mut().mapv_inplace(|v| v + MAHALANOBIS_RIDGE);
-    let cov = as_faer(cov.view()).to_owned();
-    let llt = cov.llt(Side::Lower).map_err(|e| ImprintError::Numerical {
-        op: "Mahalanobis covariance factorization",
-        reason: format!("{e:?}"),
-    })?;
-    Ok(llt.L().to_owned())
-}
-
-/// `L^-1 x` for every row `x`, returned as rows.
-/// On the calling thread: callers parallelize over fixed blocks of rows.
-fn whiten(x: ArrayView2<'_, f32>, factor: &Mat<f64>) -> Array2<f32> {
-    let (n, dim) = x.dim();
-    // Columns of `rhs` are the vectors: rhs = x^T.
-    let mut rhs = Mat::<f64>::from_fn(dim, n, |i, j| f64::from(x[[j, i]]));
-    faer::linalg::triangular_solve::solve_lower_triangular_in_place(factor.as_ref(), rhs.as_mut(), Par::Seq);
-    Array2::from_shape_fn((n, dim), |(i, j)| rhs[(j, i)] as f32)
-}
-
-/// [`whiten`] over blocks of [`QUERY_BLOCK`] rows in parallel.
-fn whiten_blocks(x: ArrayView2<'_, f32>, factor: &Mat<f64>) -> Array2<f32> {
-    let mut out = Array2::<f32>::zeros(x.raw_dim());
-    let blocks: Vec<_> = out.axis_chunks_iter_mut(Axis(0), QUERY_BLOCK).collect();
-    blocks.into_par_iter().enumerate().for_each(|(b, mut o)| {
-        let start = b * QUERY_BLOCK;
-        o.assign(&whiten(x.slice(s![start..start + o.nrows(), ..]), factor));
-    });
-    out
 }
 
 #[cfg(test)]

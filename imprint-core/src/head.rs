@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use ndarray::{Array2, ArrayView2, Axis, concatenate, s};
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{AggregateExt, Aggregation, Aggregator, argmax_rows};
+use crate::aggregate::{AggregateExt, Aggregation, Aggregator};
 use crate::check::{check_dim, check_embeddings, check_finite};
 use crate::norm::InputNorm;
 use crate::{ImprintError, Result};
@@ -224,18 +224,30 @@ impl ImprintedHead {
         aggregator: &dyn Aggregator,
         queries: ArrayView2<'_, f32>,
     ) -> Result<Array2<f32>> {
+        let queries = self.inference_queries(queries, "ImprintedHead::scores (queries against head)")?;
+        aggregator.class_scores(self.weights.view(), &self.proxy_classes(), self.n_classes(), queries.view())
+    }
+
+    /// Predicted class index per query: the highest score, ties to the lowest
+    /// index ([`AggregateExt::predict`]: Mahalanobis ranks in f64, finer
+    /// than its f32 scores).
+    pub fn predict(&self, queries: ArrayView2<'_, f32>) -> Result<Vec<usize>> {
+        let queries = self.inference_queries(queries, "ImprintedHead::predict (queries against head)")?;
+        self.aggregation.predict(self.weights.view(), &self.proxy_classes(), self.n_classes(), queries.view())
+    }
+
+    /// Checks `queries` against a non-empty head and applies NORMinf.
+    fn inference_queries<'q>(
+        &self,
+        queries: ArrayView2<'q, f32>,
+        what: &'static str,
+    ) -> Result<ndarray::CowArray<'q, f32, ndarray::Ix2>> {
         if self.n_classes() == 0 {
             return Err(ImprintError::Empty { what: "the head (no class imprinted yet)".into() });
         }
         check_finite(queries, "queries")?;
-        check_dim(queries, self.dim, "ImprintedHead::scores (queries against head)")?;
-        let queries = self.input_norm.apply(queries, "queries (NORMinf)")?;
-        aggregator.class_scores(self.weights.view(), &self.proxy_classes(), self.n_classes(), queries.view())
-    }
-
-    /// Predicted class index per query: the highest score, ties to the lowest index.
-    pub fn predict(&self, queries: ArrayView2<'_, f32>) -> Result<Vec<usize>> {
-        Ok(argmax_rows(self.scores(queries)?.view()))
+        check_dim(queries, self.dim, what)?;
+        self.input_norm.apply_cow(queries, "queries (NORMinf)")
     }
 
     /// Writes the head as versioned JSON (f32 values round-trip exactly).

@@ -60,6 +60,7 @@ pub mod gemm;
 mod generator;
 mod head;
 mod imprinter;
+mod mahalanobis;
 pub mod metrics;
 mod norm;
 mod presampler;
@@ -70,7 +71,8 @@ mod running_mean;
 mod weight_norm;
 
 pub use aggregate::{
-    AggregateExt, Aggregation, AggregationMethod, Aggregator, MnnParams, VOTE_EPSILON, Weighting, argmax_rows,
+    AggregateExt, Aggregation, AggregationMethod, Aggregator, MnnParams, Neighbours, VOTE_EPSILON, Weighting,
+    argmax_rows,
 };
 pub use check::{Shots, check_dim, check_embeddings, check_finite};
 pub use collapse::{Centering, Collapse, neural_collapse};

@@ -3,11 +3,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// One attribute value: the scalar kinds provenance needs.
+/// One attribute value: the scalar kinds provenance needs, and lists of strings
+/// (e.g. the class names of an embedding file, in label order).
 ///
-/// Reading maps every HDF5 string kind to [`AttrValue::Text`], every integer kind that
-/// fits `i64` to [`AttrValue::Int`] and both float widths to [`AttrValue::Float`];
-/// attributes of other kinds (arrays, compounds) are skipped.
+/// Reading maps every HDF5 string kind to [`AttrValue::Text`], every one-dimensional
+/// string array to [`AttrValue::TextList`], every integer kind that fits `i64` to
+/// [`AttrValue::Int`] and both float widths to [`AttrValue::Float`]; attributes of other
+/// kinds (numeric arrays, compounds) are skipped.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum AttrValue {
@@ -17,6 +19,9 @@ pub enum AttrValue {
     Int(i64),
     /// A floating-point number.
     Float(f64),
+    /// A list of UTF-8 strings, written as a variable-length string array (h5py reads
+    /// it as an array of `str`).
+    TextList(Vec<String>),
 }
 
 impl fmt::Display for AttrValue {
@@ -25,6 +30,16 @@ impl fmt::Display for AttrValue {
             AttrValue::Text(s) => f.write_str(s),
             AttrValue::Int(i) => write!(f, "{i}"),
             AttrValue::Float(x) => write!(f, "{x}"),
+            AttrValue::TextList(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item:?}")?;
+                }
+                f.write_str("]")
+            }
         }
     }
 }
@@ -53,6 +68,12 @@ impl From<f64> for AttrValue {
     }
 }
 
+impl From<Vec<String>> for AttrValue {
+    fn from(items: Vec<String>) -> Self {
+        AttrValue::TextList(items)
+    }
+}
+
 /// Attributes by name, in name order.
 pub type Attributes = BTreeMap<String, AttrValue>;
 
@@ -75,6 +96,12 @@ pub(crate) fn from_hdf5(value: hdf5_pure::AttrValue) -> Option<AttrValue> {
         H::U64(i) => AttrValue::Int(i64::try_from(i).ok()?),
         H::F32(x) => AttrValue::Float(x.into()),
         H::F64(x) => AttrValue::Float(x),
+        H::StringArray(items)
+        | H::AsciiStringArray(items)
+        | H::VarLenStringArray(items)
+        | H::VarLenAsciiStringArray(items)
+        | H::StringArraySized { values: items, .. }
+        | H::AsciiStringArraySized { values: items, .. } => AttrValue::TextList(items),
         _ => return None,
     })
 }
@@ -85,5 +112,6 @@ pub(crate) fn to_hdf5(value: &AttrValue) -> hdf5_pure::AttrValue {
         AttrValue::Text(s) => hdf5_pure::AttrValue::VarLenString(s.clone()),
         AttrValue::Int(i) => hdf5_pure::AttrValue::I64(*i),
         AttrValue::Float(x) => hdf5_pure::AttrValue::F64(*x),
+        AttrValue::TextList(items) => hdf5_pure::AttrValue::VarLenStringArray(items.clone()),
     }
 }

@@ -130,6 +130,19 @@ impl EmbeddingFile {
         Ok(raw.into_iter().filter_map(|(k, v)| attrs::from_hdf5(v).map(|v| (k, v))).collect())
     }
 
+    /// Reads a one-dimensional string dataset beside the embeddings, e.g. the
+    /// `paths` that `imprint-embed` stores (one per row). Fixed- and
+    /// variable-length strings are both accepted.
+    ///
+    /// # Errors
+    /// [`DataError::MissingDataset`], [`DataError::WrongRank`], or
+    /// [`DataError::Corrupt`] when the strings cannot be decoded.
+    pub fn read_strings(&self, name: &'static str) -> Result<Vec<String>, DataError> {
+        let ds = dataset(&self.file, &self.path, name)?;
+        checked_shape(&ds, &self.path, name, 1)?;
+        ds.read_string().map_err(|e| corrupt(&self.path, &e))
+    }
+
     /// Reads and validates the data.
     ///
     /// # Errors

@@ -17,6 +17,7 @@ pub struct WriteOptions {
     deflate_level: Option<u32>,
     chunk_rows: usize,
     attributes: Attributes,
+    string_datasets: Vec<(String, Vec<String>)>,
 }
 
 impl Default for WriteOptions {
@@ -29,7 +30,13 @@ impl WriteOptions {
     /// Defaults: never overwrite, gzip (deflate) level 4 with the shuffle filter,
     /// 64 rows per chunk, no attributes.
     pub fn new() -> Self {
-        Self { overwrite: false, deflate_level: Some(4), chunk_rows: 64, attributes: Attributes::new() }
+        Self {
+            overwrite: false,
+            deflate_level: Some(4),
+            chunk_rows: 64,
+            attributes: Attributes::new(),
+            string_datasets: Vec::new(),
+        }
     }
 
     /// Replace an existing file (default: refuse with [`DataError::AlreadyExists`]).
@@ -53,6 +60,15 @@ impl WriteOptions {
     /// Adds one root-group attribute, e.g. provenance.
     pub fn attribute(mut self, name: impl Into<String>, value: impl Into<attrs::AttrValue>) -> Self {
         self.attributes.insert(name.into(), value.into());
+        self
+    }
+
+    /// Adds a one-dimensional dataset of variable-length UTF-8 strings beside
+    /// `embeddings` and `labels`, e.g. the relative path or text of each row (h5py
+    /// reads it with `f[name].asstr()[()]`). Writing fails with [`DataError::Encode`]
+    /// if `name` is `embeddings`, `labels` or given twice.
+    pub fn string_dataset(mut self, name: impl Into<String>, values: Vec<String>) -> Self {
+        self.string_datasets.push((name.into(), values));
         self
     }
 
@@ -126,6 +142,18 @@ fn encode(path: &Path, data: &Embeddings, options: &WriteOptions) -> Result<Vec<
         if let Some(level) = options.deflate_level {
             ds.with_shuffle().with_deflate(level);
         }
+    }
+    let mut names = vec![EMBEDDINGS_DATASET, LABELS_DATASET];
+    for (name, values) in &options.string_datasets {
+        if names.contains(&name.as_str()) {
+            return Err(DataError::Encode {
+                path: path.to_path_buf(),
+                reason: format!("string dataset `{name}` would clash with another dataset of that name"),
+            });
+        }
+        names.push(name);
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        builder.create_dataset(name).with_vlen_strings(&refs);
     }
     for (name, value) in &options.attributes {
         builder.set_attr(name, attrs::to_hdf5(value));

@@ -72,3 +72,29 @@ fn single_row_and_label_range() {
     assert!(!dir.join("huge.h5").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn string_lists_and_string_datasets_round_trip() {
+    let dir = temp_dir("strings");
+    let path = dir.join("s.h5");
+    let data = Embeddings::new(Array2::from_elem((3, 2), 0.5), vec![0, 1, 1]).unwrap();
+    let names = vec!["ankle boot".to_owned(), "Käfer".to_owned()];
+    let paths = vec!["a/1.png".to_owned(), "b/ü 2.jpg".to_owned(), String::new()];
+    let options =
+        WriteOptions::new().attribute("label_names", names.clone()).string_dataset("paths", paths.clone());
+    write_embeddings(&path, &data, &options).unwrap();
+    let file = EmbeddingFile::open(&path).unwrap();
+    assert_eq!(file.attributes().unwrap()["label_names"], AttrValue::TextList(names));
+    assert_eq!(file.read_strings("paths").unwrap(), paths);
+    assert_eq!(file.read().unwrap(), data);
+    let e = file.read_strings("missing").unwrap_err();
+    assert!(matches!(e, DataError::MissingDataset { dataset: "missing", .. }), "{e}");
+    assert_eq!(AttrValue::TextList(vec!["a".into(), "b\"".into()]).to_string(), r#"["a", "b\""]"#);
+
+    // A string dataset may not replace the embeddings or the labels.
+    let clash = WriteOptions::new().string_dataset("labels", vec!["x".into()]);
+    let e = write_embeddings(dir.join("clash.h5"), &data, &clash).unwrap_err();
+    assert!(matches!(e, DataError::Encode { .. }), "{e}");
+    assert!(!dir.join("clash.h5").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 
 use imprint_core::{
-    Aggregation, Generator, ImprintError, ImprintedHead, Imprinter, Incremental, Result, RngMode,
-    RunningMean, Stream, WeightNorm, check_dim, check_embeddings,
+    Aggregation, Generator, ImprintError, ImprintedHead, Imprinter, Incremental, InputNorm, Result, RngMode,
+    RunningMean, Stream, WeightNorm, ZeroVectorPolicy, check_dim, check_embeddings, sum_of_squares,
 };
 use ndarray::{Array2, ArrayView2, Axis, concatenate};
+use rayon::prelude::*;
 
 use crate::calibration::{Calibration, knownness_distance};
 use crate::label::{ClassLabel, check_one_kind};
@@ -155,6 +156,166 @@ impl Classifier {
         let classes: Vec<(ClassLabel, ArrayView2<'_, f32>)> =
             groups.iter().map(|(label, rows)| (label.clone(), rows.view())).collect();
         classifier.add_classes(&classes)?;
+        Ok(classifier)
+    }
+
+    /// Imprints the classes `classes`, in that order, from rows grouped by
+    /// class index: row `i` of `x` is a shot of class `classes[codes[i]]`.
+    /// Every class needs at least one row; labels are unique and of one kind.
+    ///
+    /// The result equals, bit for bit, [`Classifier::new`] followed by
+    /// [`Classifier::add_classes`] with each class's rows in row order (so,
+    /// with `classes` in ascending order, [`Classifier::fit`] with the rows'
+    /// labels). It is the entry point for callers that hold labels as
+    /// integer codes (NumPy, data frames): nothing is allocated per row, and
+    /// a `mean` generator with exact updates streams the rows once into each
+    /// class's running sum instead of copying them per class.
+    ///
+    /// # Errors
+    /// `codes` not one per row, a code without a class, a class without
+    /// rows, duplicate or mixed labels, and every error of
+    /// [`Classifier::fit`].
+    pub fn fit_indexed(
+        recipe: Recipe,
+        x: ArrayView2<'_, f32>,
+        codes: &[usize],
+        classes: &[ClassLabel],
+    ) -> Result<Self> {
+        if codes.len() != x.nrows() {
+            return Err(ImprintError::mismatch(
+                "labels",
+                format!("{} (one per row of the embeddings)", x.nrows()),
+                codes.len(),
+            ));
+        }
+        // Shape first; values are checked where they are read.
+        check_embeddings(x.slice(ndarray::s![..x.nrows().min(1), ..]), "embeddings")?;
+        check_one_kind(classes, "the labels")?;
+        let mut indices: Vec<Vec<usize>> = vec![Vec::new(); classes.len()];
+        for (i, &c) in codes.iter().enumerate() {
+            indices
+                .get_mut(c)
+                .ok_or_else(|| {
+                    ImprintError::invalid("label code", c, format!("row {i}: only {} classes", classes.len()))
+                })?
+                .push(i);
+        }
+        if let Some(c) = indices.iter().position(Vec::is_empty) {
+            return Err(ImprintError::Empty {
+                what: format!("class '{}' (no row has its code {c})", classes[c]),
+            });
+        }
+        let mut classifier = Self::new(recipe, x.ncols())?;
+        // Reference RNG mode keeps every class's shots (it refits all classes
+        // on every update), so only the portable mode streams.
+        let streams_mean = classifier.recipe.updates == Updates::Exact
+            && !classifier.refits_all()
+            && matches!(classifier.imprinter.generator(), Generator::PerClass(g) if g.incremental() == Incremental::RunningMean);
+        if !streams_mean {
+            check_embeddings(x, "embeddings")?;
+            let shots: Vec<Array2<f32>> = indices.iter().map(|r| x.select(Axis(0), r)).collect();
+            let groups: Vec<(ClassLabel, ArrayView2<'_, f32>)> =
+                classes.iter().cloned().zip(shots.iter().map(|s| s.view())).collect();
+            classifier.add_classes(&groups)?;
+            return Ok(classifier);
+        }
+        for (i, label) in classes.iter().enumerate() {
+            if classes[..i].contains(label) {
+                return Err(ImprintError::invalid(
+                    "class label",
+                    label,
+                    "the classifier already has a class with this label",
+                ));
+            }
+        }
+        // Each class's running sum of its NORMpre'd rows, in row order: what
+        // `initial_memory` keeps and, for Incremental::RunningMean, exactly
+        // the generator's mean. Classes run in parallel; each row is read
+        // once and normalized on the fly (the arithmetic of
+        // `l2_normalize_rows_in_place` and `RunningMean::add`, fused).
+        let pre_norm = classifier.recipe.pre_norm;
+        let dim = x.ncols();
+        let sums: Vec<std::result::Result<RunningMean, RowError>> = indices
+            .par_iter()
+            .map(|rows| {
+                let mut sum = vec![0.0f64; dim];
+                let mut scratch = vec![0.0f32; dim];
+                for &i in rows {
+                    let row = x.row(i);
+                    let r: &[f32] = match row.to_slice() {
+                        Some(r) => r,
+                        None => {
+                            scratch.iter_mut().zip(row).for_each(|(s, &v)| *s = v);
+                            &scratch
+                        }
+                    };
+                    let scale = match pre_norm {
+                        InputNorm::None => None,
+                        InputNorm::L2(policy) => {
+                            let norm = sum_of_squares(r).sqrt();
+                            if norm > 0.0 && norm.is_finite() {
+                                Some(1.0 / norm)
+                            } else if norm == 0.0 {
+                                if policy == ZeroVectorPolicy::Reject {
+                                    return Err(RowError::Zero(i));
+                                }
+                                None // a zero row stays as it is
+                            } else {
+                                return Err(RowError::NonFinite);
+                            }
+                        }
+                    };
+                    match scale {
+                        Some(inv) => sum
+                            .iter_mut()
+                            .zip(r)
+                            .for_each(|(s, &v)| *s += f64::from((f64::from(v) * inv) as f32)),
+                        None => {
+                            if r.iter().any(|v| !v.is_finite()) {
+                                return Err(RowError::NonFinite);
+                            }
+                            sum.iter_mut().zip(r).for_each(|(s, &v)| *s += f64::from(v));
+                        }
+                    }
+                }
+                RunningMean::from_parts(sum, rows.len() as u64).map_err(|_| RowError::NonFinite)
+            })
+            .collect();
+        // Whatever thread found it, the error `fit` reports: the first
+        // non-finite value in `x` (a full check, on error paths only: a
+        // class stops at its first bad row), else the first zero vector.
+        if sums.iter().any(std::result::Result::is_err) {
+            check_embeddings(x, "embeddings")?;
+        }
+        if let Some(row) = sums
+            .iter()
+            .filter_map(|s| match s {
+                Err(RowError::Zero(row)) => Some(*row),
+                _ => None,
+            })
+            .min()
+        {
+            return Err(ImprintError::ZeroVector { what: "embeddings (NORMpre)".to_owned(), row });
+        }
+        // Every error was reported above; a sum that still failed would be a
+        // bug, and is an error rather than a class silently left out.
+        let sums = sums
+            .into_iter()
+            .collect::<std::result::Result<Vec<RunningMean>, RowError>>()
+            .map_err(|_| ImprintError::invalid("embeddings", "a class's running sum", "is not finite"))?;
+        for (c, (label, running)) in classes.iter().zip(sums).enumerate() {
+            let raw = running.mean()?;
+            let proxies = classifier.imprinter.post_normalize(raw.view(), classifier.head.weights())?;
+            classifier.head.add_class(label.to_string(), proxies.view())?;
+            classifier.labels.push(label.clone());
+            classifier.states.push(ClassState {
+                stream: c,
+                memory: Memory::Mean(running),
+                raw: classifier.keeps_raw().then_some(raw),
+                appended: 0,
+            });
+        }
+        classifier.next_stream = classes.len();
         Ok(classifier)
     }
 
@@ -776,6 +937,14 @@ impl Classifier {
     fn refits_all(&self) -> bool {
         self.is_joint() || self.recipe.rng == RngMode::Reference
     }
+}
+
+/// Why the streamed `mean` path of [`Classifier::fit_indexed`] stopped at a row.
+enum RowError {
+    /// An all-zero row (of `x`) under NORMpre = l2 with zero vectors rejected.
+    Zero(usize),
+    /// A non-finite value somewhere in the class's rows.
+    NonFinite,
 }
 
 /// Adds the row index to errors about one query.

@@ -155,7 +155,8 @@ fn saved(reason: impl Into<String>) -> ImprintError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Precision {
     F32,
-    /// Symmetric per-proxy int8 (`proxy ~= int8 * scale`, `scale = max|proxy| / 127`).
+    /// Symmetric per-proxy int8 (`proxy ~= int8 * scale`): the clipping with the least
+    /// squared error, the scale that keeps the proxy's norm.
     Int8,
 }
 
@@ -355,15 +356,39 @@ impl Classifier {
     }
 }
 
-/// Symmetric per-row int8: `q = round(p / s)`, `s = max|p| / 127` (1 for an all-zero row).
+/// Symmetric per-row int8, `p ~= q * s`. The clipping level is the one of
+/// `max|p|`, 0.41 * `max|p|`, ... (61 steps) whose `q = round(p / s)` has the
+/// least squared error (proxies are heavy-tailed: a few large entries would
+/// otherwise set a step too coarse for the rest); then `s` is rescaled so that
+/// `|q * s| = |p|`, which keeps an L2-normalized proxy at unit norm, so
+/// cosine scores are not biased towards classes whose rounding shrank them.
+/// An all-zero row gets `s = 1`.
 fn quantize(weights: ArrayView2<'_, f32>) -> (Vec<i8>, Vec<f32>) {
     let mut q = Vec::with_capacity(weights.len());
     let mut scales = Vec::with_capacity(weights.nrows());
+    let round = |v: f32, step: f32| (v / step).round().clamp(-127.0, 127.0);
     for row in weights.outer_iter() {
         let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-        q.extend(row.iter().map(|&v| (v / scale).round().clamp(-127.0, 127.0) as i8));
-        scales.push(scale);
+        if max == 0.0 {
+            q.extend(std::iter::repeat_n(0i8, row.len()));
+            scales.push(1.0);
+            continue;
+        }
+        let mut best = (f64::INFINITY, max / 127.0);
+        for level in 0..=60u8 {
+            let step = max * (1.0 - 0.01 * f32::from(level)) / 127.0;
+            let err: f64 = row.iter().map(|&v| f64::from(round(v, step) * step - v).powi(2)).sum();
+            if err < best.0 {
+                best = (err, step);
+            }
+        }
+        let step = best.1;
+        let start = q.len();
+        q.extend(row.iter().map(|&v| round(v, step) as i8));
+        let q_norm = q[start..].iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+        let p_norm = row.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+        // A non-zero row keeps at least its largest entry (|round(max / step)| >= 1).
+        scales.push(if q_norm > 0.0 { (p_norm / q_norm) as f32 } else { step });
     }
     (q, scales)
 }
@@ -574,4 +599,40 @@ fn optional_counts(t: Option<Tensor>, name: &str, n_classes: usize) -> Result<Op
         })
         .collect::<Result<Vec<_>>>()
         .map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array2, array};
+
+    use super::quantize;
+
+    fn round_trip(w: &Array2<f32>) -> Array2<f32> {
+        let (q, s) = quantize(w.view());
+        Array2::from_shape_fn(w.dim(), |(r, j)| f32::from(q[r * w.ncols() + j]) * s[r])
+    }
+
+    #[test]
+    fn heavy_tailed_rows_lose_less_than_with_the_largest_entry_as_the_step() {
+        // One large entry and many small ones, as in unit-norm proxies.
+        let mut row: Vec<f32> = (0..256).map(|i| ((i * 37 % 101) as f32 - 50.0) * 1e-3).collect();
+        row[7] = 0.9;
+        let w = Array2::from_shape_vec((1, 256), row).unwrap();
+        let max_step = 0.9 / 127.0;
+        let plain: f32 = w.iter().map(|&v| ((v / max_step).round() * max_step - v).powi(2)).sum();
+        let ours: f32 = (round_trip(&w) - &w).mapv(|v| v * v).sum();
+        assert!(ours < plain, "least-error clipping {ours} against max|p| steps {plain}");
+        let norm = |a: &Array2<f32>| a.mapv(|v| v * v).sum().sqrt();
+        assert!((norm(&round_trip(&w)) - norm(&w)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn zero_rows_and_exact_rows_survive() {
+        let w = array![[0.0f32, 0.0, 0.0], [127.0, -64.0, 1.0]];
+        let back = round_trip(&w);
+        assert_eq!(back.row(0).to_vec(), vec![0.0, 0.0, 0.0]);
+        for (a, b) in back.row(1).iter().zip(w.row(1)) {
+            assert!((a - b).abs() <= 1e-4 * 127.0, "{a} vs {b}");
+        }
+    }
 }

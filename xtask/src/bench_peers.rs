@@ -71,12 +71,26 @@ pub fn run_command(args: Args) -> Result<(), BenchError> {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         memory().unwrap_or_else(|| "unknown memory".into()),
     );
-    let text = render_markdown(&report, &header);
+    let mut text = render_markdown(&report, &header);
     println!("{text}");
     let out = args.out.unwrap_or_else(|| root.join("BENCHMARKS.md"));
+    // Sections measured by other tools (the Python package's) stay.
+    if let Some(tail) = std::fs::read_to_string(&out).ok().as_deref().and_then(kept_tail) {
+        text = format!("{}\n\n{tail}", text.trim_end());
+    }
     write_report(&out, &text)?;
     eprintln!("wrote {}", out.display());
     Ok(())
+}
+
+/// The line that starts the part of `BENCHMARKS.md` that `bench-peers`
+/// does not measure and keeps when it rewrites the file.
+const KEPT_MARKER: &str =
+    "<!-- measured by other tools; cargo xtask bench-peers keeps everything from here -->";
+
+/// The kept part of an existing report: from [`KEPT_MARKER`] to the end.
+fn kept_tail(existing: &str) -> Option<&str> {
+    existing.find(KEPT_MARKER).map(|at| &existing[at..])
 }
 
 fn git_commit() -> Option<String> {
@@ -99,4 +113,16 @@ fn memory() -> Option<String> {
     let kib: f64 =
         info.lines().find(|l| l.starts_with("MemTotal:"))?.split_whitespace().nth(1)?.parse().ok()?;
     Some(format!("{:.0} GiB memory", kib / (1024.0 * 1024.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_part_after_the_marker_is_kept() {
+        let old = format!("# Benchmarks\nold tables\n\n{KEPT_MARKER}\n\n## Python package\n\n| a |\n");
+        assert_eq!(kept_tail(&old), Some(format!("{KEPT_MARKER}\n\n## Python package\n\n| a |\n").as_str()));
+        assert_eq!(kept_tail("# Benchmarks\nno marker\n"), None);
+    }
 }

@@ -1,0 +1,368 @@
+//! Input files of every subcommand (`--train`, `--test`, `--input`, `--val`,
+//! `--unknown`) and their labels.
+//!
+//! | format | recognized by | embeddings | labels |
+//! |---|---|---|---|
+//! | HDF5 | extension `.h5`, `.hdf5`, `.hdf`, `.he5`, or the HDF5 signature | dataset `embeddings`, float32 `N x D` | dataset `labels`, integers `N` (the reference layout); class names when the file's `label_names` attribute names every label (`imprint embed` writes it) |
+//! | NumPy | extension `.npy`, or the `\x93NUMPY` magic | float32 or float64 `N x D`, C or Fortran order | `--labels FILE.npy` (integers or strings) or `--labels FILE.txt` |
+//! | CSV | extension `.csv` | a header row; every column but `label` | the `label` column, or `--labels` |
+//!
+//! Labels keep their kind: HDF5 labels are integers (or the class names of
+//! `label_names`), integer `.npy` labels are integers,
+//! string `.npy` labels strings; labels read from text (a CSV `label`
+//! column, a `.txt` file) are integers only if every one of them is written
+//! exactly as an integer (`7`, `-2`; not `07` or `+2`), and strings otherwise,
+//! so that they are written back as they appear.
+
+mod csv_file;
+mod npy;
+
+use std::path::{Path, PathBuf};
+
+use imprint::ClassLabel;
+use ndarray::Array2;
+
+use crate::error::{CliError, Result};
+
+/// The formats of input files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// HDF5 in the reference layout (`embeddings`, `labels`).
+    Hdf5,
+    /// A NumPy `.npy` matrix.
+    Npy,
+    /// CSV with a header row.
+    Csv,
+}
+
+impl Format {
+    /// The format of `path`: by its extension, else by its first bytes.
+    pub fn of(path: &Path, start: &[u8]) -> Option<Self> {
+        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("h5" | "hdf5" | "hdf" | "he5") => return Some(Self::Hdf5),
+            Some("npy") => return Some(Self::Npy),
+            Some("csv") => return Some(Self::Csv),
+            _ => {}
+        }
+        if start.starts_with(b"\x89HDF\r\n\x1a\n") {
+            Some(Self::Hdf5)
+        } else if start.starts_with(npy::MAGIC) {
+            Some(Self::Npy)
+        } else {
+            None
+        }
+    }
+
+    /// The format's name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Hdf5 => "HDF5",
+            Self::Npy => "NumPy .npy",
+            Self::Csv => "CSV",
+        }
+    }
+}
+
+/// The rows of an input file, validated: at least one row and one column,
+/// every value finite, labels (where present) one per row and of one kind.
+#[derive(Debug)]
+pub struct Input {
+    /// The file the rows came from.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: Format,
+    /// `rows x features`.
+    pub x: Array2<f32>,
+    /// One label per row, when the file (or `--labels`) has them.
+    pub labels: Option<Vec<ClassLabel>>,
+}
+
+impl Input {
+    /// Reads `path`, with labels from `labels` (a `.npy` or text file) for
+    /// `.npy` and CSV files.
+    ///
+    /// # Errors
+    /// A missing or unreadable file, an unknown format, every malformed
+    /// content (see the readers), `--labels` with an HDF5 file or with a CSV
+    /// file that has a `label` column, and a label count other than the row count.
+    pub fn read(path: &Path, labels: Option<&Path>) -> Result<Self> {
+        let bytes = read_file(path)?;
+        let format = Format::of(path, &bytes).ok_or_else(|| {
+            CliError::input(
+                path,
+                "unknown input format: expected an HDF5 (.h5), NumPy (.npy) or CSV (.csv) file",
+            )
+        })?;
+        let (x, own) = match format {
+            Format::Hdf5 => {
+                if let Some(l) = labels {
+                    return Err(CliError::Usage(format!(
+                        "--labels {}: {} is an HDF5 file, which carries its own labels",
+                        l.display(),
+                        path.display()
+                    )));
+                }
+                let file = imprint_data::EmbeddingFile::from_bytes(bytes, path)?;
+                let names = match file.attributes()?.remove(LABEL_NAMES) {
+                    Some(imprint_data::AttrValue::TextList(names)) => Some(names),
+                    _ => None,
+                };
+                let (x, y) = file.read()?.into_parts();
+                (x, Some(hdf5_labels(y, names)))
+            }
+            Format::Npy => (npy::read_matrix(&bytes).map_err(|r| CliError::input(path, r))?, None),
+            Format::Csv => {
+                let table = csv_file::read(&bytes).map_err(|r| CliError::input(path, r))?;
+                (table.x, table.labels.map(labels_from_text))
+            }
+        };
+        let labels = match (own, labels) {
+            (Some(_), Some(l)) => {
+                return Err(CliError::Usage(format!(
+                    "--labels {}: {} already has a '{}' column",
+                    l.display(),
+                    path.display(),
+                    csv_file::LABEL_COLUMN
+                )));
+            }
+            (Some(own), None) => Some(own),
+            (None, Some(l)) => {
+                let labels = read_labels(l)?;
+                if labels.len() != x.nrows() {
+                    return Err(CliError::input(
+                        l,
+                        format!("{} labels, but {} has {} rows", labels.len(), path.display(), x.nrows()),
+                    ));
+                }
+                Some(labels)
+            }
+            (None, None) => None,
+        };
+        Ok(Self { path: path.to_path_buf(), format, x, labels })
+    }
+
+    /// Number of features per row.
+    pub fn dim(&self) -> usize {
+        self.x.ncols()
+    }
+
+    /// The labels, or an error saying how to give them.
+    pub fn require_labels(&self) -> Result<&[ClassLabel]> {
+        self.labels.as_deref().ok_or_else(|| {
+            let how = match self.format {
+                Format::Csv => "add a 'label' column or pass --labels FILE",
+                _ => "pass --labels FILE (.npy or one label per line)",
+            };
+            CliError::input(&self.path, format!("this {} file has no labels; {how}", self.format.name()))
+        })
+    }
+
+    /// Checks that the rows have the head's dimension.
+    pub fn check_dim(&self, head: &Path, dim: usize) -> Result<()> {
+        if self.dim() == dim {
+            return Ok(());
+        }
+        Err(CliError::input(
+            &self.path,
+            format!(
+                "rows have dimension {}, but the head {} has dimension {dim}",
+                self.dim(),
+                head.display()
+            ),
+        ))
+    }
+}
+
+/// A selection of classes by label, as given to `--classes`: labels separated
+/// by commas, and ranges of integer labels `A-B` (both ends included), e.g.
+/// `0-4,7` or `cat,dog`. A label is selected when it is written exactly as
+/// an item, or is an integer inside a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassFilter {
+    spec: String,
+    items: Vec<String>,
+    ranges: Vec<(i64, i64)>,
+}
+
+impl std::str::FromStr for ClassFilter {
+    type Err = String;
+
+    fn from_str(spec: &str) -> std::result::Result<Self, String> {
+        let mut items = Vec::new();
+        let mut ranges = Vec::new();
+        for item in spec.split(',').map(str::trim) {
+            if item.is_empty() {
+                return Err(format!(
+                    "'{spec}' has an empty item; write labels separated by commas, e.g. 0-4,7"
+                ));
+            }
+            let range = item.split_once('-').and_then(|(a, b)| {
+                let digits = |t: &str| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit());
+                (digits(a) && digits(b)).then(|| (a.parse::<i64>(), b.parse::<i64>()))
+            });
+            match range {
+                Some((Ok(a), Ok(b))) if a <= b => ranges.push((a, b)),
+                Some((Ok(a), Ok(b))) => {
+                    return Err(format!("range {a}-{b} is empty (its start is above its end)"));
+                }
+                Some(_) => return Err(format!("range '{item}' does not fit in 64-bit integers")),
+                None => items.push(item.to_string()),
+            }
+        }
+        Ok(Self { spec: spec.to_string(), items, ranges })
+    }
+}
+
+impl ClassFilter {
+    /// Whether `label` is selected.
+    pub fn contains(&self, label: &ClassLabel) -> bool {
+        if let ClassLabel::Int(v) = label
+            && self.ranges.iter().any(|&(a, b)| (a..=b).contains(v))
+        {
+            return true;
+        }
+        let text = label.to_string();
+        self.items.contains(&text)
+    }
+
+    /// As given.
+    pub fn spec(&self) -> &str {
+        &self.spec
+    }
+}
+
+impl Input {
+    /// Keeps only the rows whose label `filter` selects (`flag` names the
+    /// option in messages).
+    ///
+    /// # Errors
+    /// A file without labels, or a selection that keeps no row.
+    pub fn select(&mut self, filter: &ClassFilter, flag: &str) -> Result<()> {
+        let labels = self.labels.as_ref().ok_or_else(|| {
+            CliError::input(
+                &self.path,
+                format!("{flag} {} selects rows by label, but the file has no labels", filter.spec()),
+            )
+        })?;
+        let rows: Vec<usize> = (0..labels.len()).filter(|&i| filter.contains(&labels[i])).collect();
+        if rows.is_empty() {
+            return Err(CliError::input(
+                &self.path,
+                format!("no row has a label in {flag} {}", filter.spec()),
+            ));
+        }
+        let kept = rows.iter().map(|&i| labels[i].clone()).collect();
+        self.x = self.x.select(ndarray::Axis(0), &rows);
+        self.labels = Some(kept);
+        Ok(())
+    }
+}
+
+/// The HDF5 attribute with the class names in label order (written by
+/// `imprint embed` and by `scripts/extract_embeddings.py`-style tools).
+pub const LABEL_NAMES: &str = "label_names";
+
+/// An HDF5 file's labels: the class names of its `label_names` attribute when
+/// it names every label, else the integer labels themselves.
+fn hdf5_labels(labels: Vec<usize>, names: Option<Vec<String>>) -> Vec<ClassLabel> {
+    match names {
+        Some(names) if labels.iter().all(|&l| l < names.len()) => {
+            labels.into_iter().map(|l| ClassLabel::from(&names[l])).collect()
+        }
+        _ => labels.into_iter().map(ClassLabel::from).collect(),
+    }
+}
+
+/// Reads a whole file, with one-line errors for a missing or empty file.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => CliError::input(path, "file not found"),
+        std::io::ErrorKind::IsADirectory => CliError::input(path, "is a directory, not a file"),
+        _ => CliError::Io { path: path.to_path_buf(), action: "read", source },
+    })?;
+    if bytes.is_empty() {
+        return Err(CliError::input(path, "file is empty (0 bytes)"));
+    }
+    Ok(bytes)
+}
+
+/// Labels from a `.npy` file or a text file with one label per line.
+fn read_labels(path: &Path) -> Result<Vec<ClassLabel>> {
+    let bytes = read_file(path)?;
+    if Format::of(path, &bytes) == Some(Format::Npy) {
+        return npy::read_labels(&bytes).map_err(|r| CliError::input(path, r));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        CliError::input(
+            path,
+            format!("not a text file of labels (invalid UTF-8 at byte {})", e.valid_up_to()),
+        )
+    })?;
+    let mut lines: Vec<&str> = text.split('\n').map(|l| l.trim()).collect();
+    if lines.last() == Some(&"") {
+        lines.pop();
+    }
+    if let Some(i) = lines.iter().position(|l| l.is_empty()) {
+        return Err(CliError::input(path, format!("line {} is empty (one label per line)", i + 1)));
+    }
+    if lines.is_empty() {
+        return Err(CliError::input(path, "no labels"));
+    }
+    Ok(labels_from_text(lines.into_iter().map(String::from).collect()))
+}
+
+/// Integers if every label is written exactly as an integer, else strings.
+pub fn labels_from_text(labels: Vec<String>) -> Vec<ClassLabel> {
+    let ints: Option<Vec<i64>> =
+        labels.iter().map(|s| s.parse::<i64>().ok().filter(|v| v.to_string() == *s)).collect();
+    match ints {
+        Some(ints) => ints.into_iter().map(ClassLabel::Int).collect(),
+        None => labels.into_iter().map(ClassLabel::Text).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_labels_are_integers_only_when_all_are_written_as_integers() {
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(labels_from_text(s(&["3", "-1", "3"])), vec![3.into(), (-1).into(), 3.into()]);
+        assert_eq!(labels_from_text(s(&["3", "07"])), vec!["3".into(), "07".into()]);
+        assert_eq!(labels_from_text(s(&["+2"])), vec!["+2".into()]);
+        assert_eq!(labels_from_text(s(&["cat", "1"])), vec!["cat".into(), "1".into()]);
+    }
+
+    #[test]
+    fn class_filters_select_items_and_integer_ranges() {
+        let f: ClassFilter = "0-4, 7,cat,07".parse().unwrap();
+        for (label, selected) in [
+            (ClassLabel::Int(0), true),
+            (ClassLabel::Int(4), true),
+            (ClassLabel::Int(5), false),
+            (ClassLabel::Int(7), true),
+            (ClassLabel::Int(-1), false),
+            (ClassLabel::from("cat"), true),
+            (ClassLabel::from("07"), true),
+            (ClassLabel::from("3"), false),
+            (ClassLabel::from("dog"), false),
+        ] {
+            assert_eq!(f.contains(&label), selected, "{label:?}");
+        }
+        let names: ClassFilter = "cat-dog,a".parse().unwrap();
+        assert!(names.contains(&ClassLabel::from("cat-dog")), "a dash between words is a label");
+        assert!("3-1".parse::<ClassFilter>().unwrap_err().contains("empty"));
+        assert!("1,,2".parse::<ClassFilter>().unwrap_err().contains("empty item"));
+    }
+
+    #[test]
+    fn formats_by_extension_then_signature() {
+        assert_eq!(Format::of(Path::new("a.H5"), b""), Some(Format::Hdf5));
+        assert_eq!(Format::of(Path::new("a.csv"), b"\x93NUMPY"), Some(Format::Csv));
+        assert_eq!(Format::of(Path::new("a.bin"), b"\x93NUMPY\x01\x00"), Some(Format::Npy));
+        assert_eq!(Format::of(Path::new("a"), b"\x89HDF\r\n\x1a\n"), Some(Format::Hdf5));
+        assert_eq!(Format::of(Path::new("a.txt"), b"1,2"), None);
+    }
+}

@@ -1,0 +1,182 @@
+//! `imprint predict`: labels (and scores) of rows, as CSV or JSON lines.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use imprint::ClassLabel;
+
+use crate::error::{CliError, Result};
+use crate::input::Input;
+use crate::{Global, head, progress};
+
+/// Arguments of `imprint predict`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  imprint predict --head fashion.safetensors --input queries.h5
+  imprint predict --head fashion.safetensors --input queries.npy --top-k 3 --format jsonl
+  imprint predict --head fashion.safetensors --input queries.csv --reject --out predictions.csv
+
+Output (stdout unless --out): CSV with the header `row,label,score`, one line per input row
+(`row` counts from 0); with --top-k K the columns are `row,label_1,score_1,...,label_K,score_K`,
+best first. `score` is the class's probability when the head's temperature is calibrated
+(`imprint calibrate`), else its raw score (higher is better). --format jsonl writes one JSON object
+per row with the same keys. With --reject, rows whose similarity to their predicted class is below
+the class's calibrated threshold get the label `unknown` (in `label`, or `label_1` with --top-k);
+their scores are kept.")]
+pub struct PredictArgs {
+    /// The head.
+    #[arg(long, value_name = "HEAD")]
+    pub head: PathBuf,
+    /// Rows to classify: HDF5 (reference layout; labels ignored), .npy or .csv (a `label` column is ignored).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Write the K best classes per row.
+    #[arg(long, value_name = "K")]
+    pub top_k: Option<usize>,
+    /// Label rows that belong to no known class as unknown (needs calibrated rejection thresholds).
+    #[arg(long)]
+    pub reject: bool,
+    /// The label of rejected rows.
+    #[arg(long, value_name = "TEXT", default_value = "unknown")]
+    pub unknown_label: String,
+    /// Output format.
+    #[arg(long, value_name = "F", default_value = "csv", value_parser = ["csv", "jsonl"])]
+    pub format: String,
+    /// Write the predictions to this file (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Replace --out if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// One output line: the best classes with their scores, and whether the row was rejected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// `(label, score)` best first (one entry without --top-k).
+    pub best: Vec<(ClassLabel, f32)>,
+    /// Whether `--reject` found the row unknown.
+    pub rejected: bool,
+}
+
+/// Runs `imprint predict`.
+pub fn run(a: &PredictArgs, global: &Global, stdout: &mut dyn Write) -> Result<()> {
+    if let Some(out) = &a.out {
+        head::check_writable(out, a.force)?;
+    }
+    if a.top_k == Some(0) {
+        return Err(CliError::Usage("--top-k 0: K must be at least 1".into()));
+    }
+    let classifier = head::load(&a.head)?;
+    if a.reject {
+        crate::check_rejection_calibrated(&classifier, &a.head)?;
+        let marker = ClassLabel::Text(a.unknown_label.clone());
+        if classifier.class_index(&marker).is_some() {
+            return Err(CliError::Usage(format!(
+                "{} has a class labelled '{}', which rejected rows would be confused with; choose another \
+                 --unknown-label",
+                a.head.display(),
+                a.unknown_label
+            )));
+        }
+    }
+    let input = Input::read(&a.input, None)?;
+    input.check_dim(&a.head, classifier.dim())?;
+    crate::check_zero_rows(&input, &[classifier.recipe().input_norm], crate::HEAD_ZERO_HINT)?;
+    let k = a.top_k.unwrap_or(1).min(classifier.n_classes());
+    let bar = progress::rows_bar(progress::visible(global.quiet), input.x.nrows(), "predicting");
+    let context = || format!("classifying the rows of {} with {}", a.input.display(), a.head.display());
+    let predictions = progress::by_chunks(input.x.view(), &bar, |x, first| {
+        let fail = |e| crate::rows_error(e, first, context());
+        let top = classifier.top_k(x, k).map_err(fail)?;
+        let labels: Vec<Option<ClassLabel>> = if a.reject {
+            classifier.predict_open(x).map_err(fail)?
+        } else {
+            classifier.predict(x).map_err(fail)?.into_iter().map(Some).collect()
+        };
+        Ok(top
+            .into_iter()
+            .zip(labels)
+            .map(|(mut best, label)| {
+                let rejected = label.is_none();
+                if a.top_k.is_none()
+                    && let (Some(label), Some(first)) = (label, best.first_mut())
+                {
+                    // The argmax of the raw scores (as `eval` counts it); the
+                    // probability only differs from its score in exact ties.
+                    first.0 = label;
+                }
+                Prediction { best, rejected }
+            })
+            .collect())
+    })?;
+    bar.finish_and_clear();
+    let text = render(&predictions, a.top_k.is_some(), &a.format, &a.unknown_label)?;
+    match &a.out {
+        Some(out) => {
+            imprint_data::write_atomic(out, &text, a.force).map_err(|e| match e {
+                imprint_data::DataError::AlreadyExists { path } => CliError::Exists { path },
+                other => CliError::Data(other),
+            })?;
+            global.note(format_args!("wrote {} predictions to {}", predictions.len(), out.display()));
+        }
+        None => stdout.write_all(&text).map_err(CliError::Stdout)?,
+    }
+    if a.reject {
+        let n = predictions.iter().filter(|p| p.rejected).count();
+        global.note(format_args!(
+            "{n} of {} rows ({:.1}%) rejected as {}",
+            predictions.len(),
+            100.0 * n as f64 / predictions.len().max(1) as f64,
+            a.unknown_label
+        ));
+    }
+    Ok(())
+}
+
+/// The predictions as CSV or JSON lines.
+fn render(predictions: &[Prediction], top_k: bool, format: &str, unknown: &str) -> Result<Vec<u8>> {
+    let k = predictions.first().map_or(1, |p| p.best.len());
+    let names: Vec<(String, String)> = if top_k {
+        (1..=k).map(|i| (format!("label_{i}"), format!("score_{i}"))).collect()
+    } else {
+        vec![("label".into(), "score".into())]
+    };
+    let label_of = |p: &Prediction, i: usize, l: &ClassLabel| -> ClassLabel {
+        if p.rejected && i == 0 { ClassLabel::Text(unknown.to_string()) } else { l.clone() }
+    };
+    if format == "jsonl" {
+        let mut out = String::new();
+        for (row, p) in predictions.iter().enumerate() {
+            out.push_str(&format!("{{\"row\":{row}"));
+            for (i, ((label, score), (ln, sn))) in p.best.iter().zip(&names).enumerate() {
+                let label = serde_json::to_string(&label_of(p, i, label))
+                    .map_err(|e| CliError::Internal(format!("cannot write a label as JSON: {e}")))?;
+                out.push_str(&format!(",\"{ln}\":{label},\"{sn}\":{}", json_number(*score)));
+            }
+            out.push_str("}\n");
+        }
+        return Ok(out.into_bytes());
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["row".to_string()];
+    header.extend(names.iter().flat_map(|(l, s)| [l.clone(), s.clone()]));
+    let csv_error = |e: csv::Error| CliError::Internal(format!("cannot write CSV: {e}"));
+    writer.write_record(&header).map_err(csv_error)?;
+    for (row, p) in predictions.iter().enumerate() {
+        let mut record = vec![row.to_string()];
+        for (i, (label, score)) in p.best.iter().enumerate() {
+            record.push(label_of(p, i, label).to_string());
+            record.push(score.to_string());
+        }
+        writer.write_record(&record).map_err(csv_error)?;
+    }
+    writer.into_inner().map_err(|e| CliError::Internal(format!("cannot write CSV: {e}")))
+}
+
+/// A finite f32 as a JSON number (non-finite scores, which the library never returns, as null).
+fn json_number(v: f32) -> String {
+    if v.is_finite() { v.to_string() } else { "null".into() }
+}
