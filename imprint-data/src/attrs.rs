@@ -74,6 +74,10 @@ impl From<Vec<String>> for AttrValue {
     }
 }
 
+/// The attribute with an embedding file's class names in label order
+/// (`imprint embed` writes it; `imprint fit/predict` label rows with it).
+pub const LABEL_NAMES: &str = "label_names";
+
 /// Attributes by name, in name order.
 pub type Attributes = BTreeMap<String, AttrValue>;
 

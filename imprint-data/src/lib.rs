@@ -62,7 +62,7 @@ mod weibull;
 mod write;
 
 pub use atomic::write_atomic;
-pub use attrs::{AttrValue, Attributes};
+pub use attrs::{AttrValue, Attributes, LABEL_NAMES};
 pub use embeddings::Embeddings;
 pub use error::{DataError, Origin};
 pub use layout::{Split, reference_path};

@@ -325,7 +325,7 @@ impl Job<'_> {
             .attribute("generator", concat!("imprint-embed ", env!("CARGO_PKG_VERSION")))
             .string_dataset(self.rows_dataset, names);
         if !self.label_names.is_empty() {
-            options = options.attribute("label_names", self.label_names.to_vec());
+            options = options.attribute(imprint_data::LABEL_NAMES, self.label_names.to_vec());
         }
         if !skipped.is_empty() {
             let lines = skipped.iter().map(|s| format!("{}: {}", s.input, s.reason)).collect();

@@ -104,7 +104,7 @@ impl Input {
                     )));
                 }
                 let file = imprint_data::EmbeddingFile::from_bytes(bytes, path)?;
-                let names = match file.attributes()?.remove(LABEL_NAMES) {
+                let names = match file.attributes()?.remove(imprint_data::LABEL_NAMES) {
                     Some(imprint_data::AttrValue::TextList(names)) => Some(names),
                     _ => None,
                 };
@@ -258,10 +258,6 @@ impl Input {
         Ok(())
     }
 }
-
-/// The HDF5 attribute with the class names in label order (written by
-/// `imprint embed` and by `scripts/extract_embeddings.py`-style tools).
-pub const LABEL_NAMES: &str = "label_names";
 
 /// An HDF5 file's labels: the class names of its `label_names` attribute when
 /// it names every label, else the integer labels themselves.
