@@ -1,7 +1,8 @@
 //! Distances between queries and proxies, computed block by block.
 //!
 //! Inner product, cosine and Euclidean distances are one GEMM plus norms;
-//! Manhattan and Chebyshev have no GEMM form and are plain loops. Mahalanobis
+//! Manhattan and Chebyshev have no GEMM form and run on the register-tiled
+//! kernel of `crate::tiled`. Mahalanobis
 //! distances are computed in f64 by `crate::mahalanobis` (f32 cancels
 //! catastrophically there, see that module).
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::gemm::dots_seq_into;
 use crate::mahalanobis::MahalanobisKernel;
+use crate::tiled::{Chebyshev, Manhattan, PairOp, pairwise_into};
 use crate::{ImprintError, Result};
 
 /// Ridge added to the proxies' covariance before inverting it for Mahalanobis
@@ -200,12 +202,8 @@ impl<'a> DistanceKernel<'a> {
                 dots_seq_into(queries.rows.view(), p, out.view_mut());
                 with_norms(out, &queries.norms, pn, |dot, _, p_sq| p_sq - 2.0 * dot);
             }
-            Distance::Manhattan => elementwise_into(queries.rows.view(), p, out, |a, b| {
-                a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
-            }),
-            Distance::Chebyshev => elementwise_into(queries.rows.view(), p, out, |a, b| {
-                a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
-            }),
+            Distance::Manhattan => tiled_into::<Manhattan>(queries.rows.view(), p, out),
+            Distance::Chebyshev => tiled_into::<Chebyshev>(queries.rows.view(), p, out),
         }
     }
 
@@ -303,19 +301,20 @@ fn with_norms(
     }
 }
 
-fn elementwise_into(
+/// A [`PairOp`] of every query with every proxy (both in standard layout),
+/// by the register-tiled kernel of [`crate::tiled`].
+fn tiled_into<O: PairOp>(
     queries: ArrayView2<'_, f32>,
     proxies: ArrayView2<'_, f32>,
     mut out: ArrayViewMut2<'_, f32>,
-    f: impl Fn(&[f32], &[f32]) -> f32,
 ) {
-    let dim = proxies.ncols().max(1);
+    let out = out.as_slice_mut().expect("internal: tile in standard layout");
+    let q = queries.as_slice().expect("internal: queries in standard layout");
     let p = proxies.as_slice().expect("internal: proxies in standard layout");
-    for (mut row, q) in out.outer_iter_mut().zip(queries.outer_iter()) {
-        let q = q.as_slice().expect("internal: queries in standard layout");
-        for (v, pr) in row.iter_mut().zip(p.chunks(dim)) {
-            *v = f(q, pr);
-        }
+    match proxies.ncols() {
+        // Zero-dimensional rows are at distance 0 from each other.
+        0 => out.fill(0.0),
+        dim => pairwise_into::<O>(q, p, dim, out),
     }
 }
 

@@ -13,8 +13,8 @@
 use faer::traits::ComplexField;
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
-use pulp::{Simd, WithSimd};
 
+use crate::tiled::Dot;
 use crate::{ImprintError, Result};
 
 /// Up to this many rows of `b`, [`dots_seq`] uses its own register-tiled
@@ -145,7 +145,7 @@ pub(crate) fn dots_seq_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut 
         let dim = a.ncols();
         let (a, b) = (a.as_slice().expect("standard layout"), b.as_slice().expect("standard layout"));
         let out = out.as_slice_mut().expect("internal: output must be in standard layout");
-        pulp::Arch::new().dispatch(ThinDots { a, b, dim, out });
+        crate::tiled::pairwise_into::<Dot>(a, b, dim, out);
         return;
     }
     faer::linalg::matmul::matmul(
@@ -172,115 +172,7 @@ pub(crate) fn dots_seq_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut 
 /// # Panics
 /// If the slice lengths do not match `dim` (with `dim > 0`).
 pub fn dots_tiled_into(a: &[f32], b: &[f32], dim: usize, out: &mut [f32]) {
-    assert!(dim > 0, "internal: dots_tiled_into needs dim > 0");
-    assert!(a.len().is_multiple_of(dim) && b.len().is_multiple_of(dim), "internal: rows of dim values");
-    assert_eq!(out.len(), (a.len() / dim) * (b.len() / dim), "internal: output shape");
-    pulp::Arch::new().dispatch(ThinDots { a, b, dim, out });
-}
-
-/// `a * b^T` for row-major `a` (`n_a x dim`) and `b` (`n_b x dim`), tiled
-/// rows of `a` by rows of `b` (4 x 5 with 512-bit vectors, 2 x 4 with
-/// narrower ones) so that every loaded vector feeds several fused
-/// multiply-adds. Each entry is summed in a fixed order that does not depend
-/// on the tiling: SIMD lanes across the dimension, then the lanes, then the
-/// scalar tail.
-struct ThinDots<'a> {
-    a: &'a [f32],
-    b: &'a [f32],
-    dim: usize,
-    out: &'a mut [f32],
-}
-
-impl WithSimd for ThinDots<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
-        let ThinDots { a, b, dim, out } = self;
-        let (n_a, n_b) = (a.len() / dim, b.len() / dim);
-        // 32 vector registers with AVX-512 hold a 4 x 5 tile of accumulators
-        // and the 4 + 1 operands; 16 with AVX2 hold 2 x 4.
-        let wide = size_of::<S::f32s>() >= 64;
-        let (max_rows, max_cols) = if wide { (4, 5) } else { (2, 4) };
-        // Columns in groups of nearly equal size (20 = 4 x 5, 8 = 2 x 4).
-        let groups = n_b.div_ceil(max_cols).max(1);
-        let mut i = 0;
-        while i < n_a {
-            let rows = match n_a - i {
-                r if r >= max_rows => max_rows,
-                r if r >= 2 => 2,
-                _ => 1,
-            };
-            let mut j = 0;
-            for g in 0..groups {
-                // Group g covers columns [g * n_b / groups, (g + 1) * n_b / groups).
-                let cols = (g + 1) * n_b / groups - j;
-                let at = Tile { a, b, dim, i, j, n_b };
-                match (rows, cols) {
-                    (4, 5) => at.run::<S, 4, 5>(simd, out),
-                    (4, 4) => at.run::<S, 4, 4>(simd, out),
-                    (4, 3) => at.run::<S, 4, 3>(simd, out),
-                    (4, 2) => at.run::<S, 4, 2>(simd, out),
-                    (4, _) => at.run::<S, 4, 1>(simd, out),
-                    (2, 5) => at.run::<S, 2, 5>(simd, out),
-                    (2, 4) => at.run::<S, 2, 4>(simd, out),
-                    (2, 3) => at.run::<S, 2, 3>(simd, out),
-                    (2, 2) => at.run::<S, 2, 2>(simd, out),
-                    (2, _) => at.run::<S, 2, 1>(simd, out),
-                    (_, 5) => at.run::<S, 1, 5>(simd, out),
-                    (_, 4) => at.run::<S, 1, 4>(simd, out),
-                    (_, 3) => at.run::<S, 1, 3>(simd, out),
-                    (_, 2) => at.run::<S, 1, 2>(simd, out),
-                    _ => at.run::<S, 1, 1>(simd, out),
-                }
-                j += cols;
-            }
-            i += rows;
-        }
-    }
-}
-
-/// The tile of [`ThinDots`] at rows `i..` of `a` and `j..` of `b`.
-struct Tile<'a> {
-    a: &'a [f32],
-    b: &'a [f32],
-    dim: usize,
-    i: usize,
-    j: usize,
-    n_b: usize,
-}
-
-impl Tile<'_> {
-    #[inline(always)]
-    fn run<S: Simd, const R: usize, const C: usize>(&self, simd: S, out: &mut [f32]) {
-        if C == 0 {
-            return;
-        }
-        let dim = self.dim;
-        let a: [&[f32]; R] = std::array::from_fn(|r| &self.a[(self.i + r) * dim..(self.i + r + 1) * dim]);
-        let b: [&[f32]; C] = std::array::from_fn(|c| &self.b[(self.j + c) * dim..(self.j + c + 1) * dim]);
-        let a_split: [(&[S::f32s], &[f32]); R] = a.map(S::as_simd_f32s);
-        let b_split: [(&[S::f32s], &[f32]); C] = b.map(S::as_simd_f32s);
-        let len = a_split[0].0.len();
-        let a_vec: [&[S::f32s]; R] = a_split.map(|(v, _)| &v[..len]);
-        let b_vec: [&[S::f32s]; C] = b_split.map(|(v, _)| &v[..len]);
-        let mut acc = [[simd.splat_f32s(0.0); C]; R];
-        for l in 0..len {
-            let x: [S::f32s; R] = std::array::from_fn(|r| a_vec[r][l]);
-            for c in 0..C {
-                let y = b_vec[c][l];
-                for r in 0..R {
-                    acc[r][c] = simd.mul_add_e_f32s(x[r], y, acc[r][c]);
-                }
-            }
-        }
-        for r in 0..R {
-            for c in 0..C {
-                let tail: f32 = a_split[r].1.iter().zip(b_split[c].1).map(|(x, y)| x * y).sum();
-                out[(self.i + r) * self.n_b + self.j + c] = simd.reduce_sum_f32s(acc[r][c]) + tail;
-            }
-        }
-    }
+    crate::tiled::pairwise_into::<Dot>(a, b, dim, out);
 }
 
 /// Rows per block of [`add_gram_of_rows`]: bounds the f64 copy it makes to

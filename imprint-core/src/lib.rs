@@ -68,6 +68,7 @@ mod quantile;
 pub mod random;
 pub mod reference_rng;
 mod running_mean;
+mod tiled;
 mod weight_norm;
 
 pub use aggregate::{

@@ -36,6 +36,10 @@ pub struct Args {
     /// The peers' virtual environment (made from xtask/peers/requirements.txt).
     #[arg(long, default_value = ".venv-peers")]
     venv: PathBuf,
+    /// The reference's environment, for scikit-learn-extra (made from
+    /// scripts/reference_check/requirements.txt; shared with that script).
+    #[arg(long, default_value = ".venv-reference")]
+    reference_venv: PathBuf,
     /// Run every N-th combination of the preset grid in the whole-reproduction
     /// comparison (1 = all 2,190).
     #[arg(long, default_value_t = 1)]
@@ -54,10 +58,17 @@ pub fn run_command(args: Args) -> Result<(), BenchError> {
         requirements: peers.join("requirements.txt"),
         scripts: peers.clone(),
     });
+    let reference_python = (!args.no_python).then(|| PythonEnv {
+        base_python: args.python.clone(),
+        venv: root.join(&args.reference_venv),
+        requirements: root.join("scripts").join("reference_check").join("requirements.txt"),
+        scripts: peers.clone(),
+    });
     let options = PeerOptions {
         work_dir: root.join(&args.work_dir),
         scale: if args.quick { Scale::Quick } else { Scale::Paper },
         python,
+        reference_python,
         filter: args.filter.clone(),
         pipeline: (!args.no_pipeline).then(|| (root.join("data"), args.pipeline_every.max(1))),
     };

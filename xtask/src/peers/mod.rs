@@ -101,6 +101,9 @@ pub struct PeerOptions {
     pub scale: Scale,
     /// The Python environment of the peers; `None` measures ours only.
     pub python: Option<PythonEnv>,
+    /// The reference's Python environment (its pinned torch, NumPy,
+    /// scikit-learn, scikit-learn-extra); `None` skips its cases.
+    pub reference_python: Option<PythonEnv>,
     /// Run only the cases whose name contains this text.
     pub filter: Option<String>,
     /// Embeddings of the whole-reproduction comparison (the bundled `data/`),
@@ -150,10 +153,21 @@ pub fn run(options: &PeerOptions) -> Result<PeerReport> {
         cases::kmeans(&mut s, n, 512, k, Modes::Overlapping, reps)?;
     }
     cases::lloyd_vs_gemm(&mut s, n, 512, 20, reps)?;
+    for k in [1, 5, 20] {
+        cases::kmedoids(&mut s, n, 512, k, if paper { 3 } else { reps })?;
+    }
     cases::aggregation(&mut s, big_q, 200, 512, Aggregation::max(), reps, false)?;
     cases::aggregation(&mut s, big_q, 200, 512, mnn5, reps, false)?;
     cases::aggregation(&mut s, big_q, big_p, 512, mnn5, 1, true)?;
     cases::aggregation(&mut s, big_q, big_p, 512, Aggregation::max(), 1, true)?;
+    // Distances without a GEMM form: few proxies, and all data for a fifth of
+    // the queries (scikit-learn, the reference's path, takes minutes on all).
+    for distance in [Distance::Manhattan, Distance::Chebyshev] {
+        let mnn5 = Aggregation::mnn(5, distance, Weighting::Uniform)
+            .map_err(|source| BenchError::Imprint { context: "bench-peers".into(), source })?;
+        cases::aggregation(&mut s, big_q, 200, 512, mnn5, reps, false)?;
+        cases::aggregation(&mut s, big_q / 5, big_p, 512, mnn5, 1, true)?;
+    }
     for dim in [512, 2048] {
         cases::least_squares(&mut s, n, dim, None, 1e-4, if paper { 3 } else { reps })?;
     }
@@ -161,15 +175,28 @@ pub fn run(options: &PeerOptions) -> Result<PeerReport> {
     cases::collapse(&mut s, nc1_n, 2048)?;
 
     let mut measurements = s.ours;
+    // Cases for the reference's own libraries (scikit-learn-extra, which has
+    // no build for the peers' NumPy) run in the reference's environment.
+    let (reference_plan, plan): (Vec<_>, Vec<_>) =
+        s.plan.into_iter().partition(|case| case["environment"] == "reference");
     let mut versions = BTreeMap::new();
-    if let (Some(env), false) = (&options.python, s.plan.is_empty()) {
-        eprintln!("== Python peers");
-        let plan = serde_json::json!({ "cases": s.plan });
-        let plan_path = options.work_dir.join("plan.json");
-        npy::write_atomic(&plan_path, plan.to_string().as_bytes())?;
-        let out = options.work_dir.join("peers.json");
-        let peers = env.run_peers(&plan_path, &out)?;
-        versions = peers.versions;
+    for (env, script, plan, name) in [
+        (&options.python, "peers.py", plan, "peers"),
+        (&options.reference_python, "reference_peers.py", reference_plan, "reference_peers"),
+    ] {
+        let Some(env) = env else { continue };
+        if plan.is_empty() {
+            continue;
+        }
+        eprintln!("== Python peers ({script}, {})", env.venv.display());
+        let plan_path = options.work_dir.join(format!("{name}_plan.json"));
+        npy::write_atomic(&plan_path, serde_json::json!({ "cases": plan }).to_string().as_bytes())?;
+        let peers = env.run_peers(script, &plan_path, &options.work_dir.join(format!("{name}.json")))?;
+        for (library, version) in peers.versions {
+            let library =
+                if name == "peers" { library } else { format!("{library} (reference environment)") };
+            versions.insert(library, version);
+        }
         measurements.extend(peers.measurements);
     }
     // Group by case, keeping the order in which cases first appear.

@@ -20,7 +20,8 @@ pub struct PythonEnv {
     pub venv: PathBuf,
     /// The requirements file.
     pub requirements: PathBuf,
-    /// Folder of `peers.py` and `reference_pipeline.py`.
+    /// Folder of the peer scripts (`peers.py`, `reference_peers.py`,
+    /// `reference_pipeline.py`).
     pub scripts: PathBuf,
 }
 
@@ -69,17 +70,18 @@ impl PythonEnv {
         Ok(python)
     }
 
-    /// Runs `peers.py` on `plan`, writing and then reading `out`.
-    pub fn run_peers(&self, plan: &Path, out: &Path) -> Result<PeerResults> {
+    /// Runs the peer script `script` (`peers.py`, `reference_peers.py`) on
+    /// `plan`, writing and then reading `out`.
+    pub fn run_peers(&self, script: &str, plan: &Path, out: &Path) -> Result<PeerResults> {
         let python = self.ensure()?;
         run(
-            Command::new(python).arg(self.scripts.join("peers.py")).arg(plan).arg(out),
-            "run the Python peers (peers.py)",
+            Command::new(python).arg(self.scripts.join(script)).arg(plan).arg(out),
+            &format!("run the Python peers ({script})"),
         )?;
         let text = read(out)?;
         serde_json::from_str(&text).map_err(|e| BenchError::Unsupported {
             context: out.display().to_string(),
-            reason: format!("peers.py wrote unreadable results: {e}"),
+            reason: format!("{script} wrote unreadable results: {e}"),
         })
     }
 
