@@ -45,6 +45,8 @@ pub struct ReproduceOptions {
     pub progress: bool,
     /// Whose random draws: portable (the default) or the reference's.
     pub rng_mode: RngMode,
+    /// Run only this backbone of every config (each must list it).
+    pub backbone: Option<String>,
 }
 
 impl ReproduceOptions {
@@ -59,15 +61,27 @@ impl ReproduceOptions {
             overwrite: false,
             progress: false,
             rng_mode: RngMode::Portable,
+            backbone: None,
         }
     }
 
-    /// The named configs: the presets, or the given files.
+    /// The named configs: the presets, or the given files; restricted to
+    /// [`Self::backbone`] if set.
     fn named_configs(&self) -> Result<Vec<(String, ExperimentConfig)>> {
-        if self.configs.is_empty() {
-            return Ok(preset_configs()?.into_iter().map(|(n, c)| (format!("preset {n}"), c)).collect());
+        let configs: Vec<(String, ExperimentConfig)> = if self.configs.is_empty() {
+            preset_configs()?.into_iter().map(|(n, c)| (format!("preset {n}"), c)).collect()
+        } else {
+            self.configs
+                .iter()
+                .map(|p| Ok((p.display().to_string(), ExperimentConfig::from_path(p)?)))
+                .collect::<Result<_>>()?
+        };
+        match &self.backbone {
+            None => Ok(configs),
+            Some(backbone) => {
+                configs.into_iter().map(|(name, c)| Ok((name, c.only_backbone(backbone)?))).collect()
+            }
         }
-        self.configs.iter().map(|p| Ok((p.display().to_string(), ExperimentConfig::from_path(p)?))).collect()
     }
 
     /// The lambdas: the presets' own, then the user's.

@@ -541,7 +541,13 @@ fn plan_of(c: &Combination, lambdas: &BTreeMap<String, f64>, rng_mode: RngMode) 
         GeneratorSpec::new(p.proxy_method, k)
     };
     let aggregation = match p.aggregation_method {
-        AggregationMethod::Max => Aggregation::Max { distance: p.aggregation_distance_function },
+        AggregationMethod::Max => match p.aggregation_distance_function {
+            Distance::InnerProduct => Aggregation::max(),
+            // The reference's `forward`: `max` under any other distance is
+            // 1-nearest-neighbour (`mnn` with m = 1), ties to the lower proxy
+            // index. So it shares the neighbour search of its m-nn siblings.
+            distance => Aggregation::mnn(1, distance, Weighting::Uniform).map_err(imprint)?,
+        },
         AggregationMethod::Mnn => {
             let m = usize::try_from(p.m).map_err(|_| unsupported(format!("m = {} for mnn", p.m)))?;
             Aggregation::mnn(m, p.aggregation_distance_function, p.aggregation_weighting).map_err(imprint)?

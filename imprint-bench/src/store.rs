@@ -85,9 +85,11 @@ impl ResultStore {
         self.dir.join(combination.id().file_name())
     }
 
-    /// Whether `combination` already has a record (the reference's skip test).
+    /// Whether `combination` already has a record to keep (the reference's
+    /// skip test): never for a store that overwrites, whose every record is
+    /// recomputed.
     pub fn is_done(&self, combination: &Combination) -> bool {
-        self.path_of(combination).is_file()
+        !self.overwrite && self.path_of(combination).is_file()
     }
 
     /// Writes a record atomically (see [`write_atomic`]). Errors with
@@ -137,6 +139,8 @@ mod tests {
         assert!(matches!(store.write(&r), Err(BenchError::RecordExists { .. })));
         assert_eq!(store.load().unwrap(), vec![r.clone()]);
         let over = ResultStore::open(dir.path(), true).unwrap();
+        // An overwriting store recomputes every record, existing or not.
+        assert!(!over.is_done(&r.combination));
         let mut r2 = r.clone();
         r2.task_acc = 50.0;
         over.write(&r2).unwrap();

@@ -519,6 +519,24 @@ impl ExperimentConfig {
     pub fn backbones(&self) -> &[String] {
         &self.backbones
     }
+
+    /// This config restricted to one of its backbones (the paper's grid for
+    /// one backbone).
+    ///
+    /// # Errors
+    /// [`CompatError::InvalidValue`] if the config does not list `backbone`.
+    pub fn only_backbone(mut self, backbone: &str) -> Result<Self> {
+        if !self.backbones.iter().any(|b| b == backbone) {
+            return Err(CompatError::InvalidValue {
+                source_name: self.source_name,
+                key: "backbones".into(),
+                value: format!("{:?}", self.backbones),
+                reason: format!("backbone {backbone:?} was asked for, but the config does not list it"),
+            });
+        }
+        self.backbones = vec![backbone.to_owned()];
+        Ok(self)
+    }
     /// `datasets`: each entry is a list of datasets concatenated into one task.
     pub fn datasets(&self) -> &[Vec<String>] {
         &self.datasets
@@ -907,6 +925,19 @@ mod tests {
         assert_eq!(maps[1].1.pairs().collect::<Vec<_>>(), vec![(0, 0), (1, 1), (10, 0), (11, 1)]);
         assert_eq!(maps[1].1.description(), "0->0 & 10->0 & 1->1 & 11->1");
         assert_eq!(maps[2].0, "map1-0");
+    }
+
+    #[test]
+    fn restricting_to_one_backbone_keeps_the_rest() {
+        use crate::ExperimentGrid;
+        let text = r#"{"backbones": ["resnet18", "vit_b_16"], "proxy_methods": ["mean"], "ks": [1]}"#;
+        let c = ExperimentConfig::from_yaml_str(text, "two.yaml").unwrap();
+        let one = c.clone().only_backbone("vit_b_16").unwrap();
+        assert_eq!(one.backbones(), &["vit_b_16"]);
+        assert_eq!(one.datasets(), c.datasets());
+        assert_eq!(ExperimentGrid::new(&one).len() * 2, ExperimentGrid::new(&c).len());
+        let err = c.only_backbone("swin_b").unwrap_err();
+        assert!(err.to_string().contains("\"swin_b\"") && err.to_string().contains("two.yaml"), "{err}");
     }
 
     fn err(text: &str) -> CompatError {

@@ -18,8 +18,10 @@
 //! proxies' span, where `VI` is moderate, so the ranking key
 //! `|p'|^2 - 2 <x', p'>` is a moderate number (the large common part lives only
 //! in `|x'|^2`, the same for every proxy of a query); f64 then leaves the
-//! ranking exact to about `1e-12` relative. `tests/mahalanobis.rs` checks
-//! distances and predictions against a direct f64 evaluation of the
+//! ranking exact to about `1e-12` relative. The covariance is the
+//! reference's to the bit that matters: from the proxies centred in f32, as
+//! NumPy centres them (see `reference_centred`). `tests/mahalanobis.rs`
+//! checks distances and predictions against a direct f64 evaluation of the
 //! reference's formula.
 
 use std::ops::Range;
@@ -67,7 +69,8 @@ impl MahalanobisKernel {
         let mean = x.mean_axis(Axis(0)).expect("internal: proxies are non-empty");
         let centred = &x - &mean;
         let mut cov = if n > 1 {
-            crate::gemm::matmul_atb(centred.view(), centred.view())? / (n as f64 - 1.0)
+            let c = reference_centred(proxies);
+            crate::gemm::matmul_atb(c.view(), c.view())? / (n as f64 - 1.0)
         } else {
             Array2::zeros((dim, dim))
         };
@@ -146,6 +149,30 @@ impl MahalanobisKernel {
         });
         d
     }
+}
+
+/// The proxies centred as the reference centres them before `np.cov`:
+/// `w - np.mean(w, axis=0)` on the float32 array (column sums in row order
+/// in f32, divided in f32, subtracted in f32), then, as `np.cov` does, in
+/// f64 and centred again on its own mean.
+///
+/// In the regime this module is for, the f32 rounding of those centred
+/// values tilts the covariance's near-null directions enough to reorder
+/// proxies: from exactly centred proxies, a k-medoids k = 20 head over five
+/// classes in 512 dimensions disagreed with the reference on 347 of 5,000
+/// queries (0.40 points of accuracy); from these values, on none. The
+/// whitening itself stays exact (centred in f64 on the proxies' f64 mean).
+fn reference_centred(proxies: ArrayView2<'_, f32>) -> Array2<f64> {
+    let n = proxies.nrows();
+    let mut sums = vec![0.0f32; proxies.ncols()];
+    for row in proxies.outer_iter() {
+        sums.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
+    }
+    let mean32: Vec<f32> = sums.iter().map(|&s| s / n as f32).collect();
+    let mut c = Array2::from_shape_fn(proxies.dim(), |(i, j)| f64::from(proxies[[i, j]] - mean32[j]));
+    let mean = c.mean_axis(Axis(0)).expect("internal: proxies are non-empty");
+    c -= &mean;
+    c
 }
 
 /// `L^-1 x` for every row `x`, returned as rows, on the calling thread

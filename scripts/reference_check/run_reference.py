@@ -28,7 +28,11 @@ PATH_TO_IMPRINT_CHECKOUT is a checkout of the reference implementation
      compares with imprint-rs's reference RNG mode (CI needs no Python).
 
 `--make-rng-fixtures` instead runs make_rng_fixtures.py in the same
-environment. About 10 minutes on 2 cores (5.6 GB of wheels on first use).
+environment. `--combinations FILE.json --out OUT.json` instead runs the given
+combinations (a JSON list of records or combinations in the reference's
+format, e.g. imprint-rs's records of a paper-scale run; `cargo xtask
+bench-grid --reference` writes one) on `--data`, and writes each one's
+accuracy and wall time, data loading excluded. About 10 minutes on 2 cores (5.6 GB of wheels on first use).
 The bundled backbone has no lambda in the reference; the ls/kls
 configurations use imprint-rs's BUNDLED_LAMBDA (0.01), added to the
 runner's table for this run.
@@ -177,6 +181,49 @@ def combination(task, cfg, seed):
             "task_name": "all", "task_splits": [list(task["split"])]}
 
 
+# The 19 input keys of a record (the rest are results).
+COMBINATION_KEYS = [
+    "aggregation_distance_function", "aggregation_method", "aggregation_weighting", "backbone_name",
+    "dataset_name", "k", "m", "mapping", "mapping_name", "normalize_for_proxy_selection", "normalize_input_data",
+    "normalize_weights", "presampling_fewshot_value", "presampling_method", "presampling_quantiles_value",
+    "proxy_method", "seed", "task_name", "task_splits",
+]
+
+
+def run_listed(runner, args, device, versions):
+    """Runs every combination of --combinations through the reference's run_combination, timed."""
+    listed = json.load(open(args.combinations))
+    results = []
+    loaded = {}  # the runner's loader per task, loaded once (as run_combinations does)
+    with tempfile.TemporaryDirectory() as res_dir:
+        for i, record in enumerate(listed):
+            comb = {key: record[key] for key in COMBINATION_KEYS}
+            comb["mapping"] = {int(k): v for k, v in comb["mapping"].items()}
+            task = json.dumps([comb["backbone_name"], comb["dataset_name"], sorted(comb["mapping"].items()),
+                               comb["task_splits"]])
+            if task not in loaded:
+                loaded[task] = runner.load_data(
+                    comb["backbone_name"], comb["dataset_name"], comb["mapping"], comb["task_splits"], args.data,
+                    True, device, False)
+            loader, embedding_size = loaded[task]
+            start = time.perf_counter()
+            runner.run_combination(loader, comb["dataset_name"], embedding_size, False, res_dir, device, True, False,
+                                   comb)
+            seconds = time.perf_counter() - start
+            results.append({**{key: comb[key] for key in COMBINATION_KEYS if key != "mapping"},
+                            "task_acc": comb["task_acc"], "seconds": seconds})
+            print(f"[{i + 1}/{len(listed)}] {comb['proxy_method']} k={comb['k']} {comb['aggregation_method']} "
+                  f"{comb['aggregation_distance_function']}: {comb['task_acc']:.2f} % in {seconds:.1f} s",
+                  file=sys.stderr, flush=True)
+    out = {"generated_by": "scripts/reference_check/run_reference.py --combinations",
+           "reference_commit": reference_commit(args.reference), "versions": versions,
+           "torch_threads": args.threads, "results": results}
+    tmp = args.out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(out, f)
+    os.replace(tmp, args.out)
+
+
 def reference_commit(reference):
     try:
         out = subprocess.run(["git", "-C", reference, "rev-parse", "HEAD"], capture_output=True, text=True)
@@ -193,6 +240,7 @@ def main():
     parser.add_argument("--venv", default=os.path.join(REPO, ".venv-reference"))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--make-rng-fixtures", action="store_true", help="run make_rng_fixtures.py instead")
+    parser.add_argument("--combinations", help="JSON list of combinations to run and time instead of the fixture")
     args = parser.parse_args()
     ensure_environment(args)
     if args.make_rng_fixtures:
@@ -209,6 +257,10 @@ def main():
     torch.set_num_threads(args.threads)
     runner, stubbed = import_runner(args.reference)
     device = torch.device("cpu")
+    if args.combinations:
+        run_listed(runner, args, device, {"python": sys.version.split()[0], "torch": torch.__version__,
+                                          "numpy": np.__version__, "scikit-learn": sklearn.__version__})
+        return
     results = []
     start = time.time()
     with tempfile.TemporaryDirectory() as res_dir:

@@ -3,13 +3,13 @@
 //! BENCHMARKS.md.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use imprint_bench::BenchError;
 use imprint_compat::record::utc_timestamp;
 
 use crate::peers::{PeerOptions, PythonEnv, Scale, render_markdown, run, write_report};
 
+use crate::machine::{cpu_model, git_commit, memory};
 use crate::workspace_root;
 
 /// Arguments of `bench-peers`.
@@ -96,34 +96,12 @@ pub fn run_command(args: Args) -> Result<(), BenchError> {
 
 /// The line that starts the part of `BENCHMARKS.md` that `bench-peers`
 /// does not measure and keeps when it rewrites the file.
-const KEPT_MARKER: &str =
+pub(crate) const KEPT_MARKER: &str =
     "<!-- measured by other tools; cargo xtask bench-peers keeps everything from here -->";
 
 /// The kept part of an existing report: from [`KEPT_MARKER`] to the end.
 fn kept_tail(existing: &str) -> Option<&str> {
     existing.find(KEPT_MARKER).map(|at| &existing[at..])
-}
-
-fn git_commit() -> Option<String> {
-    let out = Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(workspace_root())
-        .output()
-        .ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-fn cpu_model() -> Option<String> {
-    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("model name"))?;
-    Some(line.split_once(':')?.1.trim().to_string())
-}
-
-fn memory() -> Option<String> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kib: f64 =
-        info.lines().find(|l| l.starts_with("MemTotal:"))?.split_whitespace().nth(1)?.parse().ok()?;
-    Some(format!("{:.0} GiB memory", kib / (1024.0 * 1024.0)))
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! `peers` is the Python peer harness of `bench-peers` (tooling: it makes
 //! virtual environments and runs Python, so it lives here, not in a library).
 
+mod bench_grid;
 mod bench_peers;
+mod machine;
 mod peers;
 mod report;
 mod reproduce;
@@ -34,6 +36,13 @@ enum Command {
     /// write BENCHMARKS.md (creates .venv-peers from
     /// xtask/peers/requirements.txt on first use).
     BenchPeers(bench_peers::Args),
+    /// Time the reference's grid at the paper's scale on this machine:
+    /// paper-sized synthetic embeddings in the reference layout, the nine
+    /// non-ImageNet reference configs restricted to one backbone, a uniform
+    /// shard sample (and with --full the whole grid), optionally the
+    /// reference's own runner on a few of the same records; writes a section
+    /// of BENCHMARKS.md.
+    BenchGrid(bench_grid::Args),
     /// Render tables, statistics and figures from a folder of result records
     /// (ours or the reference's own JSON output).
     Report {
@@ -54,6 +63,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Reproduce(args) => reproduce::run(args),
         Command::BenchPeers(args) => bench_peers::run_command(args),
+        Command::BenchGrid(args) => bench_grid::run(args),
         Command::Report { results, out, collapse } => {
             report::run(&results, out.as_deref(), collapse.as_deref())
         }

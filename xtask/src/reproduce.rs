@@ -24,6 +24,10 @@ pub struct Args {
     /// from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs) or SLURM_ARRAY_TASK_ID.
     #[arg(long)]
     shard: Option<String>,
+    /// Run only this backbone of every config (e.g. the paper's grid for
+    /// resnet18 alone); every config must list it.
+    #[arg(long)]
+    backbone: Option<String>,
     /// Lambda of ls/kls for a backbone, e.g. --lambda resnet18=1e-4 (repeatable).
     #[arg(long = "lambda", value_name = "BACKBONE=VALUE")]
     lambdas: Vec<String>,
@@ -64,6 +68,7 @@ pub fn run(args: Args) -> Result<(), BenchError> {
     let mut options =
         ReproduceOptions::presets(args.embeddings.unwrap_or_else(|| workspace_root().join("data")), args.out);
     options.configs = args.config;
+    options.backbone = args.backbone;
     for spec in &args.lambdas {
         let (backbone, value) = parse_lambda(spec)?;
         options.lambdas.insert(backbone, value);

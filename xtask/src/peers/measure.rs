@@ -46,6 +46,17 @@ pub fn peak_rss_growth<T>(f: impl FnOnce() -> T) -> (T, Option<f64>) {
     (out, growth)
 }
 
+/// Runs `f` and returns its result with this process's peak resident memory
+/// while it ran, in MiB (`VmHWM`, reset before by writing 5 to
+/// `/proc/self/clear_refs`): what a user of the work would see. `None` where
+/// `/proc` does not offer this (not Linux).
+pub fn peak_rss<T>(f: impl FnOnce() -> T) -> (T, Option<f64>) {
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let out = f();
+    let peak = status_kib("VmHWM:").filter(|_| reset).map(|kib| kib as f64 / 1024.0);
+    (out, peak)
+}
+
 fn status_kib(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(key))?;

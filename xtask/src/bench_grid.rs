@@ -1,0 +1,577 @@
+//! `cargo xtask bench-grid`: the reference's grid at the paper's scale, timed
+//! on this machine.
+//!
+//! 1. Writes paper-sized synthetic embeddings in the reference layout (three
+//!    data sets of 10 classes, 6,000 training and 1,000 test samples per
+//!    class, 512 dimensions, four modes per class; `imprint_data`'s
+//!    generator), once: a marker file remembers the settings.
+//! 2. Runs the nine non-ImageNet reference configs restricted to one backbone
+//!    through `cargo xtask reproduce`'s code path on a uniform shard sample
+//!    (`--sample N`: shard 0/N of every config) and, with `--full`, on the
+//!    whole grid, each timed with its peak memory.
+//! 3. With `--reference CHECKOUT`, runs the reference's own runner
+//!    (`scripts/reference_check/run_reference.py --combinations`) on a few
+//!    records of the sample and compares accuracy and time.
+//! 4. Writes its section of BENCHMARKS.md (between its markers, after the
+//!    part `bench-peers` keeps).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use imprint_bench::reproduce::{ReproduceOptions, reproduce};
+use imprint_bench::runner::describe;
+use imprint_bench::{BenchError, Result};
+use imprint_compat::record::utc_timestamp;
+use imprint_compat::{Combination, ExperimentConfig, ExperimentGrid, Record, Shard, load_all};
+use imprint_core::{AggregationMethod, Distance};
+use imprint_data::{Embeddings, Split, SyntheticParams, WriteOptions, reference_path, write_embeddings};
+use serde_json::{Value, json};
+
+use crate::bench_peers::KEPT_MARKER;
+use crate::machine::{cpu_model, git_commit, memory};
+use crate::peers::measure::{median, peak_rss};
+use crate::peers::npy::write_atomic;
+use crate::workspace_root;
+
+/// The reference's configs for the non-ImageNet experiments, without the
+/// digit-combination ones (MNIST-M, USPS and SVHN have no paper-size
+/// synthetic stand-in here): 87,630 combinations for one backbone.
+pub const NINE_CONFIGS: [&str; 9] = [
+    "config_reprod_fig6.yaml",
+    "config_reprod_subsec1_aggfixed.yaml",
+    "config_reprod_subsec1_aggfixed_kls.yaml",
+    "config_reprod_subsec1_aggfocus.yaml",
+    "config_reprod_subsec1_aggfocus_kls.yaml",
+    "config_reprod_subsec2.yaml",
+    "config_reprod_subsec2_kls.yaml",
+    "config_reprod_subsec3_non-imagenet.yaml",
+    "config_reprod_subsec3_non-imagenet_kls.yaml",
+];
+
+/// The data sets of those configs, each with its class spread (harder from
+/// MNIST to CIFAR10, as in the paper).
+const DATASETS: [(&str, f32); 3] = [("MNIST", 0.2), ("FashionMNIST", 0.12), ("CIFAR10", 0.08)];
+
+/// Paper sizes.
+const CLASSES: usize = 10;
+const TRAIN_PER_CLASS: usize = 6000;
+const TEST_PER_CLASS: usize = 1000;
+const DIM: usize = 512;
+const MODES: usize = 4;
+const MODE_SPREAD: f32 = 0.3;
+const NOISE: f32 = 1.0;
+/// Added to every feature: post-ReLU backbone features are positive with a
+/// common mean, which is what makes cosine scores crowd and the Mahalanobis
+/// whitening ill-conditioned.
+const OFFSET: f32 = 1.0;
+
+/// Markers around this command's section of BENCHMARKS.md.
+const SECTION_START: &str = "<!-- bench-grid: written by cargo xtask bench-grid, replaced on each run -->";
+const SECTION_END: &str = "<!-- /bench-grid -->";
+
+/// Arguments of `bench-grid`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The reference's config folder (`src/config` of a DATEXIS/IMPRINT checkout).
+    #[arg(long)]
+    configs: PathBuf,
+    /// The backbone the configs are restricted to (the data is written under it).
+    #[arg(long, default_value = "resnet18")]
+    backbone: String,
+    /// The sample: shard 0/N of every config (every N-th combination).
+    #[arg(long, default_value_t = 400)]
+    sample: usize,
+    /// Also run the whole grid (hours on two cores).
+    #[arg(long)]
+    full: bool,
+    /// Keep the records a previous run of a phase left and time only the rest.
+    #[arg(long)]
+    resume: bool,
+    /// A checkout of the reference (DATEXIS/IMPRINT): time its own runner on
+    /// a few records of the sample, in its pinned environment.
+    #[arg(long)]
+    reference: Option<PathBuf>,
+    /// Run the reference again even if its results for the same records are kept.
+    #[arg(long)]
+    rerun_reference: bool,
+    /// How many records of the sample the reference runs.
+    #[arg(long, default_value_t = 8)]
+    reference_records: usize,
+    /// The reference's environment (made by scripts/reference_check/run_reference.py).
+    #[arg(long, default_value = ".venv-reference")]
+    reference_venv: PathBuf,
+    /// Scratch folder: embeddings (about 1 GB) and records.
+    #[arg(long, default_value = "target/bench-grid")]
+    work_dir: PathBuf,
+    /// The report to update (default: BENCHMARKS.md at the workspace root).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// One timed run of the grid.
+#[derive(Debug)]
+struct Phase {
+    name: String,
+    selected: usize,
+    written: usize,
+    wall_seconds: f64,
+    peak_mib: Option<f64>,
+    records: Vec<Record>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if args.sample == 0 {
+        return Err(BenchError::InvalidOption {
+            option: "--sample".into(),
+            value: "0".into(),
+            reason: "need a shard count of at least 1".into(),
+        });
+    }
+    let root = workspace_root();
+    let work = root.join(&args.work_dir);
+    let configs: Vec<PathBuf> = NINE_CONFIGS.iter().map(|name| args.configs.join(name)).collect();
+    let grids: Vec<ExperimentGrid> = configs
+        .iter()
+        .map(|path| {
+            Ok(ExperimentGrid::new(&ExperimentConfig::from_path(path)?.only_backbone(&args.backbone)?))
+        })
+        .collect::<Result<_>>()?;
+    let total: usize = grids.iter().map(ExperimentGrid::len).sum();
+    let embeddings = work.join("embeddings");
+    let data_seconds = write_data(&embeddings, &args.backbone)?;
+
+    let sample_shard = Shard::parse(&format!("0/{}", args.sample))?;
+    let mut phases = vec![run_phase(&args, &configs, &grids, &embeddings, &work, sample_shard)?];
+    if args.full {
+        phases.push(run_phase(&args, &configs, &grids, &embeddings, &work, Shard::ALL)?);
+    }
+    let reference = match &args.reference {
+        Some(checkout) => Some(run_reference(&args, checkout, &embeddings, &work, &phases[0].records)?),
+        None => None,
+    };
+
+    let section = render(&args, total, data_seconds, &phases, reference.as_ref());
+    println!("{section}");
+    let out = args.out.clone().unwrap_or_else(|| root.join("BENCHMARKS.md"));
+    let existing = std::fs::read_to_string(&out).unwrap_or_default();
+    write_atomic(&out, with_section(&existing, &section).as_bytes())?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+/// Writes the synthetic data sets under `root` unless a marker says they are
+/// there with these settings; returns the seconds it took (0 if kept).
+fn write_data(root: &Path, backbone: &str) -> Result<f64> {
+    let settings = json!({
+        "backbone": backbone, "datasets": DATASETS.iter().map(|(d, s)| json!([d, s])).collect::<Vec<_>>(),
+        "classes": CLASSES, "train_per_class": TRAIN_PER_CLASS, "test_per_class": TEST_PER_CLASS,
+        "dim": DIM, "modes": MODES, "mode_spread": MODE_SPREAD, "noise": NOISE, "offset": OFFSET,
+    })
+    .to_string();
+    let marker = root.join("bench-grid-data.json");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(settings.as_str()) {
+        eprintln!("embeddings: kept {}", root.display());
+        return Ok(0.0);
+    }
+    let start = Instant::now();
+    for (seed, (dataset, class_spread)) in DATASETS.iter().enumerate() {
+        eprintln!(
+            "embeddings: writing {dataset} ({} x {DIM} train, {} test)",
+            CLASSES * TRAIN_PER_CLASS,
+            CLASSES * TEST_PER_CLASS
+        );
+        let data = SyntheticParams::new(CLASSES, MODES, DIM)
+            .n_train(TRAIN_PER_CLASS)
+            .n_test(TEST_PER_CLASS)
+            .class_spread(*class_spread)
+            .mode_spread(MODE_SPREAD)
+            .noise(NOISE)
+            .generate(seed as u64)
+            .map_err(|source| BenchError::Data { context: format!("synthetic {dataset}"), source })?;
+        for (split, part) in [(Split::Train, data.train), (Split::Test, data.test)] {
+            let (mut x, labels) = part.into_parts();
+            x += OFFSET;
+            let part = Embeddings::new(x, labels)
+                .map_err(|source| BenchError::Data { context: format!("synthetic {dataset}"), source })?;
+            let path = reference_path(root, dataset, backbone, split);
+            write_embeddings(&path, &part, &WriteOptions::new().overwrite(true))
+                .map_err(|source| BenchError::Data { context: path.display().to_string(), source })?;
+        }
+    }
+    write_atomic(&marker, settings.as_bytes())?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
+fn run_phase(
+    args: &Args,
+    configs: &[PathBuf],
+    grids: &[ExperimentGrid],
+    embeddings: &Path,
+    work: &Path,
+    shard: Shard,
+) -> Result<Phase> {
+    let name = if shard == Shard::ALL { "whole grid".to_string() } else { format!("sample (shard {shard})") };
+    let out =
+        work.join(if shard == Shard::ALL { "full".to_string() } else { format!("sample-{}", args.sample) });
+    eprintln!("== {name}: {}", out.display());
+    let mut options = ReproduceOptions::presets(embeddings, &out);
+    options.configs = configs.to_vec();
+    options.backbone = Some(args.backbone.clone());
+    options.shard = shard;
+    options.overwrite = !args.resume;
+    options.progress = true;
+    let start = Instant::now();
+    let (summary, peak_mib) = peak_rss(|| reproduce(&options));
+    let summary = summary?;
+    let wall_seconds = start.elapsed().as_secs_f64();
+    let wanted: HashSet<_> =
+        grids.iter().flat_map(|g| shard.select(g.combinations())).map(Combination::id).collect();
+    let records: Vec<Record> =
+        load_all(out.join("records"))?.into_iter().filter(|r| wanted.contains(&r.id())).collect();
+    Ok(Phase {
+        name,
+        selected: summary.runs.iter().map(|(_, r)| r.selected).sum(),
+        written: summary.runs.iter().map(|(_, r)| r.written).sum(),
+        wall_seconds,
+        peak_mib,
+        records,
+    })
+}
+
+/// The kind of a combination in the time table: generator, aggregation and
+/// distance (the issue's breakdown).
+fn kind(c: &Combination) -> String {
+    let p = &c.params;
+    let agg = match (p.aggregation_method, p.aggregation_distance_function) {
+        (AggregationMethod::Max, Distance::InnerProduct) => "max, inner product".to_string(),
+        (AggregationMethod::Max, d) => format!("max, {d}"),
+        (AggregationMethod::Mnn, d) => format!("m-nn, {d}"),
+    };
+    format!("`{}`, {agg}", p.proxy_method)
+}
+
+/// What the reference's runner did on some records of the sample.
+#[derive(Debug)]
+struct ReferenceRun {
+    /// (our record, the reference's accuracy, its seconds), in run order.
+    rows: Vec<(Record, f64, f64)>,
+    versions: BTreeMap<String, String>,
+}
+
+/// Runs the reference's runner on up to `--reference-records` records of
+/// the sample: first the k-medoids / Mahalanobis / `max` records (the
+/// fidelity case of issue 15), then one of each other kind the reference
+/// finishes in minutes (not `all` proxies with a distance search, which take
+/// it more than 20 minutes each).
+fn run_reference(
+    args: &Args,
+    checkout: &Path,
+    embeddings: &Path,
+    work: &Path,
+    sample: &[Record],
+) -> Result<ReferenceRun> {
+    let root = workspace_root();
+    let python = root.join(&args.reference_venv).join("bin").join("python");
+    if !python.is_file() {
+        return Err(BenchError::Unsupported {
+            context: "--reference".into(),
+            reason: format!(
+                "{} is missing; make the reference's environment first with \
+                 `python3 scripts/reference_check/run_reference.py --reference {}`",
+                python.display(),
+                checkout.display()
+            ),
+        });
+    }
+    let fidelity = |r: &Record| {
+        let p = &r.combination.params;
+        p.proxy_method == "kmedoids"
+            && p.aggregation_distance_function == Distance::Mahalanobis
+            && p.aggregation_method == AggregationMethod::Max
+    };
+    let slow = |r: &Record| {
+        let p = &r.combination.params;
+        p.proxy_method == "all" && p.aggregation_distance_function != Distance::InnerProduct
+    };
+    let mut chosen: Vec<&Record> = sample.iter().filter(|r| fidelity(r)).collect();
+    let mut kinds: HashSet<String> = chosen.iter().map(|r| kind(&r.combination)).collect();
+    // The reference loads a task's data in minutes: records of the tasks
+    // already chosen first.
+    let tasks: HashSet<_> = chosen.iter().map(|r| r.combination.data.clone()).collect();
+    let mut others: Vec<&Record> = sample.iter().filter(|r| !fidelity(r) && !slow(r)).collect();
+    others.sort_by_key(|r| !tasks.contains(&r.combination.data));
+    for r in others {
+        if kinds.insert(kind(&r.combination)) {
+            chosen.push(r);
+        }
+    }
+    chosen.truncate(args.reference_records);
+    let listed: Vec<Value> = chosen
+        .iter()
+        .map(|r| serde_json::from_str(&r.to_json_text()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| BenchError::Unsupported { context: "records".into(), reason: e.to_string() })?;
+    let dir = work.join("reference");
+    std::fs::create_dir_all(&dir).map_err(|source| BenchError::Io {
+        path: dir.clone(),
+        action: "create directory",
+        source,
+    })?;
+    let combinations = dir.join("combinations.json");
+    let out = dir.join("results.json");
+    // The reference's results stay valid while the records chosen and the
+    // data are the same (its runs take minutes): keep them unless asked.
+    let ids: Vec<String> = chosen.iter().map(|r| r.id().to_string()).collect();
+    let ids_file = dir.join("ids.json");
+    let same = std::fs::read_to_string(&ids_file).ok() == Some(json!(ids).to_string()) && out.is_file();
+    if same && !args.rerun_reference {
+        eprintln!("== the reference's runner: kept {} (--rerun-reference to run it again)", out.display());
+    } else {
+        write_atomic(&combinations, Value::Array(listed).to_string().as_bytes())?;
+        eprintln!("== the reference's runner on {} records", chosen.len());
+        run_reference_script(args, &python, checkout, embeddings, &combinations, &out)?;
+        write_atomic(&ids_file, json!(ids).to_string().as_bytes())?;
+    }
+    let text = std::fs::read_to_string(&out).map_err(|source| BenchError::Io {
+        path: out.clone(),
+        action: "read",
+        source,
+    })?;
+    let parsed: Value = serde_json::from_str(&text)
+        .map_err(|e| BenchError::Unsupported { context: out.display().to_string(), reason: e.to_string() })?;
+    let results = parsed["results"].as_array().cloned().unwrap_or_default();
+    if results.len() != chosen.len() {
+        return Err(BenchError::Unsupported {
+            context: out.display().to_string(),
+            reason: format!("{} results for {} combinations", results.len(), chosen.len()),
+        });
+    }
+    let rows = chosen
+        .into_iter()
+        .zip(&results)
+        .map(|(r, v)| {
+            (r.clone(), v["task_acc"].as_f64().unwrap_or(f64::NAN), v["seconds"].as_f64().unwrap_or(f64::NAN))
+        })
+        .collect();
+    let versions = parsed["versions"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .unwrap_or_default();
+    Ok(ReferenceRun { rows, versions })
+}
+
+/// `scripts/reference_check/run_reference.py --combinations` in the
+/// reference's environment, on all cores.
+fn run_reference_script(
+    args: &Args,
+    python: &Path,
+    checkout: &Path,
+    embeddings: &Path,
+    combinations: &Path,
+    out: &Path,
+) -> Result<()> {
+    let root = workspace_root();
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let status = Command::new(python)
+        .arg(root.join("scripts").join("reference_check").join("run_reference.py"))
+        .arg("--reference")
+        .arg(checkout)
+        .arg("--data")
+        .arg(embeddings)
+        .arg("--combinations")
+        .arg(combinations)
+        .arg("--out")
+        .arg(out)
+        .arg("--venv")
+        .arg(root.join(&args.reference_venv))
+        .arg("--threads")
+        .arg(threads.to_string())
+        .status()
+        .map_err(|e| BenchError::Unsupported { context: "run_reference.py".into(), reason: e.to_string() })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BenchError::Unsupported {
+            context: "run_reference.py".into(),
+            reason: format!("exited with {status}"),
+        })
+    }
+}
+
+fn render(
+    args: &Args,
+    total: usize,
+    data_seconds: f64,
+    phases: &[Phase],
+    reference: Option<&ReferenceRun>,
+) -> String {
+    let mut s = String::new();
+    s.push_str(&format!("{SECTION_START}\n\n## The paper's grid at the paper's scale\n\n"));
+    s.push_str(&format!(
+        "Measured by `cargo xtask bench-grid --configs REFERENCE/src/config --backbone {}{}{}` on {} UTC, \
+         commit {}, on {} ({} threads, {}).\n\n",
+        args.backbone,
+        if args.full { " --full" } else { "" },
+        if args.reference.is_some() { " --reference REFERENCE" } else { "" },
+        utc_timestamp(std::time::SystemTime::now()),
+        git_commit().unwrap_or_else(|| "unknown".into()),
+        cpu_model().unwrap_or_else(|| "an unknown CPU".into()),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        memory().unwrap_or_else(|| "unknown memory".into()),
+    ));
+    s.push_str(&format!(
+        "Data: {} synthetic data sets ({}) in the reference layout, {CLASSES} classes of {MODES} modes, \
+         {TRAIN_PER_CLASS} training and {TEST_PER_CLASS} test samples per class, {DIM} dimensions \
+         (`imprint_data::SyntheticParams`, mode spread {MODE_SPREAD}, noise {NOISE}, offset {OFFSET}){}. \
+         Grid: the nine non-ImageNet reference configs ({}) for one backbone, {total} combinations.\n\n",
+        DATASETS.len(),
+        DATASETS
+            .iter()
+            .map(|(d, spread)| format!("{d}: class spread {spread}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if data_seconds > 0.0 { format!(", written in {data_seconds:.0} s") } else { String::new() },
+        NINE_CONFIGS.join(", "),
+    ));
+    s.push_str("| run | combinations | run now | wall time | per combination | peak memory |\n|---|---:|---:|---:|---:|---:|\n");
+    for p in phases {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {:.3} s | {} |\n",
+            p.name,
+            p.selected,
+            p.written,
+            duration(p.wall_seconds),
+            p.wall_seconds / p.written.max(1) as f64,
+            p.peak_mib.map(|m| format!("{:.2} GiB", m / 1024.0)).unwrap_or_else(|| "-".into()),
+        ));
+    }
+    if let Some(sample) = phases.first().filter(|p| p.written > 0) {
+        s.push_str(&format!(
+            "\nThe sample's time per combination times {total} combinations would be {}; the whole grid shares \
+             more work per proxy set and neighbour search than a sample of every {}-th combination does, so \
+             that is an upper bound.\n",
+            duration(sample.wall_seconds / sample.written as f64 * total as f64),
+            args.sample,
+        ));
+    }
+    for p in phases {
+        s.push_str(&kinds_table(p));
+    }
+    if let Some(reference) = reference {
+        s.push_str(&reference_table(reference));
+    }
+    s.push_str(&format!("\n{SECTION_END}\n"));
+    s
+}
+
+/// Records' runtimes by kind, the kinds with the most total time first.
+fn kinds_table(p: &Phase) -> String {
+    let mut by_kind: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in &p.records {
+        by_kind.entry(kind(&r.combination)).or_default().push(r.runtime);
+    }
+    let mut rows: Vec<(String, Vec<f64>)> = by_kind.into_iter().collect();
+    rows.sort_by(|a, b| b.1.iter().sum::<f64>().total_cmp(&a.1.iter().sum::<f64>()));
+    let mut s = format!(
+        "\n### Time per combination by kind: {}\n\nFrom the records' `runtime`: the combination's own \
+         aggregation plus the shared proxies and neighbour search it used, so shared work counts once per \
+         sharer and the sum exceeds the wall time.\n\n| kind | combinations | median | max | sum |\n|---|---:|---:|---:|---:|\n",
+        p.name
+    );
+    for (kind, times) in rows {
+        s.push_str(&format!(
+            "| {kind} | {} | {:.3} s | {:.3} s | {:.1} s |\n",
+            times.len(),
+            median(&times),
+            times.iter().copied().fold(0.0, f64::max),
+            times.iter().sum::<f64>(),
+        ));
+    }
+    s
+}
+
+fn reference_table(reference: &ReferenceRun) -> String {
+    let mut s = format!(
+        "\n### The reference's runner on records of the sample\n\nIts own `run_combination` \
+         (`scripts/reference_check/run_reference.py --combinations`), data loading excluded, in its pinned \
+         environment ({}); ours is the record's `runtime`.\n\n\
+         | combination | imprint-rs % | reference % | difference | imprint-rs s | reference s | x ours |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+        reference.versions.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+    );
+    for (r, acc, seconds) in &reference.rows {
+        s.push_str(&format!(
+            "| {}{} | {:.2} | {:.2} | {:.2} | {:.3} | {:.2} | {:.1} |\n",
+            describe(&r.combination),
+            if draws_random_numbers(&r.combination) { " (random draws: portable RNG)" } else { "" },
+            r.task_acc,
+            acc,
+            r.task_acc - acc,
+            r.runtime,
+            seconds,
+            seconds / r.runtime.max(1e-9),
+        ));
+    }
+    s
+}
+
+/// Whether the combination's proxies come from random draws, which the
+/// portable RNG makes differently from the reference's (same distribution,
+/// other numbers: `cargo xtask reproduce --rng reference` matches them).
+fn draws_random_numbers(c: &Combination) -> bool {
+    !["all", "mean", "kmedoids", "cov_max", "ls"].contains(&c.params.proxy_method)
+        || c.params.presampling_fewshot_value != -1
+        || c.params.presampling_method != imprint_data::PresamplingMethod::All
+}
+
+fn duration(seconds: f64) -> String {
+    match seconds {
+        s if s < 120.0 => format!("{s:.1} s"),
+        s if s < 7200.0 => format!("{:.1} min", s / 60.0),
+        s => format!("{:.2} h", s / 3600.0),
+    }
+}
+
+/// `existing` with this command's section replaced, or added at the end
+/// (after the part `bench-peers` keeps, adding its marker if missing).
+fn with_section(existing: &str, section: &str) -> String {
+    if let (Some(start), Some(end)) = (existing.find(SECTION_START), existing.find(SECTION_END))
+        && start < end
+    {
+        let after = &existing[end + SECTION_END.len()..];
+        return format!("{}{}{}", &existing[..start], section.trim_end(), after);
+    }
+    let mut out = existing.trim_end().to_string();
+    if !out.contains(KEPT_MARKER) {
+        out.push_str(&format!("\n\n{KEPT_MARKER}"));
+    }
+    format!("{out}\n\n{}", section.trim_end()) + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_section_is_replaced_in_place_or_appended_after_the_kept_part() {
+        let section = format!("{SECTION_START}\nnew\n{SECTION_END}\n");
+        let fresh = with_section("# Benchmarks\n", &section);
+        assert_eq!(fresh, format!("# Benchmarks\n\n{KEPT_MARKER}\n\n{SECTION_START}\nnew\n{SECTION_END}\n"));
+        let old = format!("# B\n\n{KEPT_MARKER}\n\n{SECTION_START}\nold\n{SECTION_END}\n\n## Python\nkept\n");
+        let replaced = with_section(&old, &section);
+        assert_eq!(
+            replaced,
+            format!("# B\n\n{KEPT_MARKER}\n\n{SECTION_START}\nnew\n{SECTION_END}\n\n## Python\nkept\n")
+        );
+        assert_eq!(with_section(&replaced, &section), replaced);
+    }
+
+    #[test]
+    fn the_nine_configs_are_the_non_imagenet_ones_without_the_digit_combinations() {
+        assert!(NINE_CONFIGS.iter().all(|c| !c.contains("imagenet") || c.contains("non-imagenet")));
+        assert!(NINE_CONFIGS.iter().all(|c| !c.contains("combidigits")));
+        assert_eq!(NINE_CONFIGS.iter().collect::<HashSet<_>>().len(), 9);
+    }
+}
