@@ -16,8 +16,8 @@ use imprint::GeneratorSpec;
 use imprint_baselines::lambda_for_backbone;
 use imprint_core::metrics::{accuracy, per_class_f1};
 use imprint_core::{
-    AggregateExt, Aggregation, AggregationMethod, Centering, Collapse, Distance, ImprintedHead, Imprinter,
-    InputNorm, Neighbours, RngMode, Weighting, neural_collapse,
+    AggregateExt, Aggregation, AggregationMethod, Centering, Collapse, Distance, Generated, ImprintedHead,
+    Imprinter, InputNorm, Neighbours, RngMode, WeightNorm, Weighting, neural_collapse,
 };
 use imprint_data::{FewShot, Prefilter, Presampling, PresamplingMethod, Task, TaskSpec};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -114,10 +114,11 @@ fn run(grid: &ExperimentGrid, store: &ResultStore, options: &RunOptions, share: 
         };
         let written = if share {
             let work = SharedWork { todo: &todo, plans: &plans, task: &task, queries: &queries };
-            let by_proxies = group_by(members.iter().copied(), |&i| ProxyKey::of(todo[i], &plans[i]));
-            by_proxies
+            let by_generation =
+                group_by(members.iter().copied(), |&i| ProxyKey::of(todo[i], &plans[i]).generation());
+            by_generation
                 .par_iter()
-                .map(|(_, users)| work.run_proxies(users, &finished))
+                .map(|(_, users)| work.run_generation(users, &finished))
                 .collect::<Result<Vec<usize>>>()?
                 .into_iter()
                 .sum()
@@ -152,14 +153,15 @@ fn group_by<T, K: Clone + Eq + std::hash::Hash>(
     groups
 }
 
-/// What the combinations of one task share: the proxies of a [`ProxyKey`],
-/// and for m-nn one neighbour search per NORMinf and distance at the largest
-/// `m` needed ([`Neighbours`]), from which every `m` and weighting votes.
+/// What the combinations of one task share: NORMpre and GEN for every
+/// NORMpost, the proxies of a [`ProxyKey`], and for m-nn one neighbour
+/// search per NORMinf and distance at the largest `m` needed
+/// ([`Neighbours`]), from which every `m` and weighting votes.
 ///
 /// Timing under sharing: a record's `total_GEN_time` is the GEN time of
-/// the one imprinting that made its proxies (every combination that shares
+/// the one generation that made its proxies (every combination that shares
 /// them reports the same number), and its `runtime` is the time of that
-/// imprinting, plus the time of the neighbour search it used (m-nn), plus
+/// generation and of its NORMpost, plus the time of the neighbour search it used (m-nn), plus
 /// its own aggregation, prediction and metrics: what the combination would
 /// have taken alone, with its neighbours searched at the largest `m` of its
 /// group. Summed over records, runtimes therefore count shared work once per
@@ -172,28 +174,62 @@ struct SharedWork<'a, 't> {
 }
 
 impl SharedWork<'_, '_> {
-    /// Imprints the proxies of `users` (combinations with one [`ProxyKey`])
-    /// once, then runs each of them; returns the number of records written.
-    fn run_proxies(
+    /// NORMpre and GEN once for `users` (combinations whose proxies differ at
+    /// most in NORMpost), then, per NORMpost, the rest of the imprinting (what
+    /// [`Imprinter::imprint_task`] does after [`Imprinter::generate`]) and
+    /// the combinations; returns the number of records written.
+    fn run_generation(
         &self,
         users: &[usize],
         finished: &(impl Fn(Record) -> Result<()> + Sync),
     ) -> Result<usize> {
         let first = users[0];
-        let context = || format!("combination {} ({})", self.todo[first].id(), describe(self.todo[first]));
-        let imprint = |source| BenchError::Imprint { context: context(), source };
         let start = Instant::now();
-        let mut head =
-            ImprintedHead::with_inference(self.task.dim(), InputNorm::None, self.plans[first].aggregation)
-                .map_err(imprint)?;
-        let classes: Vec<(String, ArrayView2<'_, f32>)> =
-            self.task.classes().iter().map(|class| (class.label().to_string(), class.train())).collect();
-        let report = self.plans[first].imprinter.imprint_task(&mut head, &classes).map_err(imprint)?;
+        let shots: Vec<ArrayView2<'_, f32>> = self.task.classes().iter().map(|class| class.train()).collect();
+        let positions: Vec<usize> = (0..shots.len()).collect();
+        let generated =
+            self.plans[first].imprinter.generate(&shots, &positions).map_err(self.imprint_error(first))?;
+        let generation_seconds = start.elapsed().as_secs_f64();
+        let by_proxies = group_by(users.iter().copied(), |&i| ProxyKey::of(self.todo[i], &self.plans[i]));
+        by_proxies
+            .par_iter()
+            .map(|(_, users)| self.run_proxies(users, &generated, generation_seconds, finished))
+            .collect::<Result<Vec<usize>>>()
+            .map(|n| n.into_iter().sum())
+    }
+
+    fn imprint_error(&self, i: usize) -> impl Fn(imprint_core::ImprintError) -> BenchError + '_ {
+        move |source| BenchError::Imprint {
+            context: format!("combination {} ({})", self.todo[i].id(), describe(self.todo[i])),
+            source,
+        }
+    }
+
+    /// NORMpost of the generated proxies into a head, class by class in task
+    /// order (quantile NORMpost depends on the weights imprinted before), for
+    /// `users` (combinations with one [`ProxyKey`]), then runs each of them.
+    fn run_proxies(
+        &self,
+        users: &[usize],
+        generated: &Generated,
+        generation_seconds: f64,
+        finished: &(impl Fn(Record) -> Result<()> + Sync),
+    ) -> Result<usize> {
+        let first = users[0];
+        let imprint = self.imprint_error(first);
+        let start = Instant::now();
+        let plan = &self.plans[first];
+        let mut head = ImprintedHead::with_inference(self.task.dim(), InputNorm::None, plan.aggregation)
+            .map_err(&imprint)?;
+        for (class, proxies) in self.task.classes().iter().zip(&generated.proxies) {
+            let proxies = plan.imprinter.post_normalize(proxies.view(), head.weights()).map_err(&imprint)?;
+            head.add_class(class.label().to_string(), proxies.view()).map_err(&imprint)?;
+        }
         let imprinted = Imprinted {
             head: &head,
             proxy_classes: head.proxy_classes(),
-            seconds: start.elapsed().as_secs_f64(),
-            gen_seconds: report.gen_seconds,
+            seconds: generation_seconds + start.elapsed().as_secs_f64(),
+            gen_seconds: generated.gen_seconds,
         };
         let searches = group_by(users.iter().copied(), |&i| SearchKey::of(&self.plans[i], i));
         searches
@@ -301,6 +337,13 @@ struct ProxyKey {
 }
 
 impl ProxyKey {
+    /// What the generated proxies (before NORMpost) depend on: this key
+    /// without NORMpost.
+    fn generation(mut self) -> Self {
+        self.params.normalize_weights = WeightNorm::None;
+        self
+    }
+
     fn of(c: &Combination, plan: &Plan) -> Self {
         let mut params = c.params;
         params.aggregation_distance_function = Distance::InnerProduct;

@@ -202,6 +202,18 @@ fn shared_work_writes_the_records_of_the_unshared_runner() {
         };
         assert!(!gen_times(1).is_empty());
         assert_eq!(gen_times(1), gen_times(2), "{rng_mode:?}: kmedoids proxies are shared across seeds");
+        // GEN ran once for every NORMpost: records that differ only in it
+        // report the same GEN time.
+        let mut by_generation: std::collections::HashMap<String, Vec<f64>> = Default::default();
+        for r in &shared_records {
+            let mut c = r.combination.clone();
+            c.params.normalize_weights = imprint_core::WeightNorm::None;
+            by_generation.entry(c.id().file_name()).or_default().push(r.total_gen_time.unwrap());
+        }
+        assert!(
+            by_generation.values().all(|t| t.iter().all(|&g| g == t[0])),
+            "{rng_mode:?}: GEN is shared across NORMpost"
+        );
         assert_eq!(
             comparable(shared_records),
             comparable(load_all(plain.path()).unwrap()),

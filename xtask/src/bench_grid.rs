@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 
 use crate::bench_peers::KEPT_MARKER;
 use crate::machine::{cpu_model, git_commit, memory};
+use crate::peers::PythonEnv;
 use crate::peers::measure::{median, peak_rss};
 use crate::peers::npy::write_atomic;
 use crate::workspace_root;
@@ -67,6 +68,9 @@ const NOISE: f32 = 1.0;
 /// whitening ill-conditioned.
 const OFFSET: f32 = 1.0;
 
+/// The whole grid's folder under the work folder.
+const FULL_DIR: &str = "full";
+
 /// Markers around this command's section of BENCHMARKS.md.
 const SECTION_START: &str = "<!-- bench-grid: written by cargo xtask bench-grid, replaced on each run -->";
 const SECTION_END: &str = "<!-- /bench-grid -->";
@@ -99,7 +103,8 @@ pub struct Args {
     /// How many records of the sample the reference runs.
     #[arg(long, default_value_t = 8)]
     reference_records: usize,
-    /// The reference's environment (made by scripts/reference_check/run_reference.py).
+    /// The reference's environment (made from scripts/reference_check/requirements.txt
+    /// on first use; shared with bench-peers and run_reference.py).
     #[arg(long, default_value = ".venv-reference")]
     reference_venv: PathBuf,
     /// Scratch folder: embeddings (about 1 GB) and records.
@@ -118,7 +123,47 @@ struct Phase {
     written: usize,
     wall_seconds: f64,
     peak_mib: Option<f64>,
+    /// When and at which commit it ran (UTC).
+    measured: String,
     records: Vec<Record>,
+}
+
+/// Beside a phase's records: its timing, so that a later run without
+/// `--full` still reports the last whole-grid run.
+const PHASE_FILE: &str = "phase.json";
+
+impl Phase {
+    fn summary(&self) -> Value {
+        json!({
+            "name": self.name, "selected": self.selected, "written": self.written,
+            "wall_seconds": self.wall_seconds, "peak_mib": self.peak_mib, "measured": self.measured,
+        })
+    }
+
+    /// The phase saved in `dir` by an earlier run, with its records.
+    fn load(dir: &Path, grids: &[ExperimentGrid], shard: Shard) -> Result<Option<Self>> {
+        let Ok(text) = std::fs::read_to_string(dir.join(PHASE_FILE)) else { return Ok(None) };
+        let v: Value = serde_json::from_str(&text).map_err(|e| BenchError::Unsupported {
+            context: dir.join(PHASE_FILE).display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Some(Self {
+            name: v["name"].as_str().unwrap_or("whole grid").to_string(),
+            selected: v["selected"].as_u64().unwrap_or(0) as usize,
+            written: v["written"].as_u64().unwrap_or(0) as usize,
+            wall_seconds: v["wall_seconds"].as_f64().unwrap_or(f64::NAN),
+            peak_mib: v["peak_mib"].as_f64(),
+            measured: v["measured"].as_str().unwrap_or("unknown").to_string(),
+            records: phase_records(dir, grids, shard)?,
+        }))
+    }
+}
+
+/// The records in `dir/records` of the combinations of `grids` in `shard`.
+fn phase_records(dir: &Path, grids: &[ExperimentGrid], shard: Shard) -> Result<Vec<Record>> {
+    let wanted: HashSet<_> =
+        grids.iter().flat_map(|g| shard.select(g.combinations())).map(Combination::id).collect();
+    Ok(load_all(dir.join("records"))?.into_iter().filter(|r| wanted.contains(&r.id())).collect())
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -146,6 +191,9 @@ pub fn run(args: Args) -> Result<()> {
     let mut phases = vec![run_phase(&args, &configs, &grids, &embeddings, &work, sample_shard)?];
     if args.full {
         phases.push(run_phase(&args, &configs, &grids, &embeddings, &work, Shard::ALL)?);
+    } else if let Some(full) = Phase::load(&work.join(FULL_DIR), &grids, Shard::ALL)? {
+        eprintln!("== whole grid: reporting the run of {}", full.measured);
+        phases.push(full);
     }
     let reference = match &args.reference {
         Some(checkout) => Some(run_reference(&args, checkout, &embeddings, &work, &phases[0].records)?),
@@ -214,7 +262,7 @@ fn run_phase(
 ) -> Result<Phase> {
     let name = if shard == Shard::ALL { "whole grid".to_string() } else { format!("sample (shard {shard})") };
     let out =
-        work.join(if shard == Shard::ALL { "full".to_string() } else { format!("sample-{}", args.sample) });
+        work.join(if shard == Shard::ALL { FULL_DIR.to_string() } else { format!("sample-{}", args.sample) });
     eprintln!("== {name}: {}", out.display());
     let mut options = ReproduceOptions::presets(embeddings, &out);
     options.configs = configs.to_vec();
@@ -226,18 +274,21 @@ fn run_phase(
     let (summary, peak_mib) = peak_rss(|| reproduce(&options));
     let summary = summary?;
     let wall_seconds = start.elapsed().as_secs_f64();
-    let wanted: HashSet<_> =
-        grids.iter().flat_map(|g| shard.select(g.combinations())).map(Combination::id).collect();
-    let records: Vec<Record> =
-        load_all(out.join("records"))?.into_iter().filter(|r| wanted.contains(&r.id())).collect();
-    Ok(Phase {
+    let phase = Phase {
         name,
         selected: summary.runs.iter().map(|(_, r)| r.selected).sum(),
         written: summary.runs.iter().map(|(_, r)| r.written).sum(),
         wall_seconds,
         peak_mib,
-        records,
-    })
+        measured: format!(
+            "{} UTC, commit {}",
+            utc_timestamp(std::time::SystemTime::now()),
+            git_commit().unwrap_or_else(|| "unknown".into())
+        ),
+        records: phase_records(&out, grids, shard)?,
+    };
+    write_atomic(&out.join(PHASE_FILE), phase.summary().to_string().as_bytes())?;
+    Ok(phase)
 }
 
 /// The kind of a combination in the time table: generator, aggregation and
@@ -273,18 +324,13 @@ fn run_reference(
     sample: &[Record],
 ) -> Result<ReferenceRun> {
     let root = workspace_root();
-    let python = root.join(&args.reference_venv).join("bin").join("python");
-    if !python.is_file() {
-        return Err(BenchError::Unsupported {
-            context: "--reference".into(),
-            reason: format!(
-                "{} is missing; make the reference's environment first with \
-                 `python3 scripts/reference_check/run_reference.py --reference {}`",
-                python.display(),
-                checkout.display()
-            ),
-        });
+    let python = PythonEnv {
+        base_python: "python3".into(),
+        venv: root.join(&args.reference_venv),
+        requirements: root.join("scripts").join("reference_check").join("requirements.txt"),
+        scripts: root.join("xtask").join("peers"),
     }
+    .ensure()?;
     let fidelity = |r: &Record| {
         let p = &r.combination.params;
         p.proxy_method == "kmedoids"
@@ -435,16 +481,20 @@ fn render(
         if data_seconds > 0.0 { format!(", written in {data_seconds:.0} s") } else { String::new() },
         NINE_CONFIGS.join(", "),
     ));
-    s.push_str("| run | combinations | run now | wall time | per combination | peak memory |\n|---|---:|---:|---:|---:|---:|\n");
+    s.push_str(
+        "| run | combinations | run now | wall time | per combination | peak memory | measured |\n\
+         |---|---:|---:|---:|---:|---:|---|\n",
+    );
     for p in phases {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {:.3} s | {} |\n",
+            "| {} | {} | {} | {} | {:.3} s | {} | {} |\n",
             p.name,
             p.selected,
             p.written,
             duration(p.wall_seconds),
             p.wall_seconds / p.written.max(1) as f64,
             p.peak_mib.map(|m| format!("{:.2} GiB", m / 1024.0)).unwrap_or_else(|| "-".into()),
+            p.measured,
         ));
     }
     if let Some(sample) = phases.first().filter(|p| p.written > 0) {
