@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Instant;
 
 use imprint_bench::reproduce::{ReproduceOptions, reproduce};
@@ -132,6 +133,10 @@ struct Phase {
 /// `--full` still reports the last whole-grid run.
 const PHASE_FILE: &str = "phase.json";
 
+/// Beside a phase's records: when it started (UTC, `created_at` format), so
+/// that an interrupted run's records can be told from older ones.
+const STARTED_FILE: &str = "started.txt";
+
 impl Phase {
     fn summary(&self) -> Value {
         json!({
@@ -195,12 +200,18 @@ pub fn run(args: Args) -> Result<()> {
         eprintln!("== whole grid: reporting the run of {}", full.measured);
         phases.push(full);
     }
+    // A whole-grid run that was stopped before it finished: its groups' times.
+    let partial = if phases.len() == 1 { partial_run(&work.join(FULL_DIR), &grids)? } else { None };
     let reference = match &args.reference {
         Some(checkout) => Some(run_reference(&args, checkout, &embeddings, &work, &phases[0].records)?),
         None => None,
     };
 
-    let section = render(&args, total, data_seconds, &phases, reference.as_ref());
+    let mut section = render(&args, total, data_seconds, &phases, reference.as_ref());
+    if let Some(partial) = &partial {
+        let end = section.rfind(SECTION_END).unwrap_or(section.len());
+        section.insert_str(end, &render_partial(partial, &grids));
+    }
     println!("{section}");
     let out = args.out.clone().unwrap_or_else(|| root.join("BENCHMARKS.md"));
     let existing = std::fs::read_to_string(&out).unwrap_or_default();
@@ -270,6 +281,13 @@ fn run_phase(
     options.shard = shard;
     options.overwrite = !args.resume;
     options.progress = true;
+    std::fs::create_dir_all(&out).map_err(|source| BenchError::Io {
+        path: out.clone(),
+        action: "create directory",
+        source,
+    })?;
+    let started = utc_timestamp(std::time::SystemTime::now());
+    write_atomic(&out.join(STARTED_FILE), started.as_bytes())?;
     let start = Instant::now();
     let (summary, peak_mib) = peak_rss(|| reproduce(&options));
     let summary = summary?;
@@ -446,6 +464,139 @@ fn run_reference_script(
     }
 }
 
+/// One data combination of one config in a whole-grid run: the runner runs
+/// them one after another, in grid order.
+#[derive(Debug)]
+struct GroupTime {
+    config: usize,
+    task: String,
+    done: usize,
+    /// From the previous group's last record to this group's last record
+    /// (the first group: from the run's start), if the group is complete.
+    seconds: Option<f64>,
+}
+
+/// An interrupted whole-grid run: when it started and its groups.
+#[derive(Debug)]
+struct PartialRun {
+    started: String,
+    groups: Vec<GroupTime>,
+}
+
+/// The groups of the whole-grid run in `dir` that has no [`PHASE_FILE`]
+/// (stopped before the end), timed from its records' `created_at` (whole
+/// seconds); records older than its [`STARTED_FILE`] are ignored.
+fn partial_run(dir: &Path, grids: &[ExperimentGrid]) -> Result<Option<PartialRun>> {
+    let Ok(started) = std::fs::read_to_string(dir.join(STARTED_FILE)) else { return Ok(None) };
+    if dir.join(PHASE_FILE).is_file() {
+        return Ok(None);
+    }
+    let Some(start) = stamp_seconds(started.trim()) else { return Ok(None) };
+    let stamps: std::collections::HashMap<_, f64> = phase_records(dir, grids, Shard::ALL)?
+        .into_iter()
+        .filter_map(|r| stamp_seconds(&r.created_at).filter(|&t| t >= start).map(|t| (r.id(), t)))
+        .collect();
+    let mut groups = Vec::new();
+    let mut previous_end = start;
+    for (config, grid) in grids.iter().enumerate() {
+        let combinations = grid.combinations();
+        let mut i = 0;
+        while i < combinations.len() {
+            let data = &combinations[i].data;
+            let end = combinations[i..]
+                .iter()
+                .position(|c| !Arc::ptr_eq(&c.data, data))
+                .map_or(combinations.len(), |n| i + n);
+            let times: Vec<f64> =
+                combinations[i..end].iter().filter_map(|c| stamps.get(&c.id()).copied()).collect();
+            let last = times.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let complete = times.len() == end - i;
+            groups.push(GroupTime {
+                config,
+                task: data.task_name.clone(),
+                done: times.len(),
+                seconds: complete.then(|| last - previous_end),
+            });
+            if complete {
+                previous_end = last;
+            }
+            i = end;
+        }
+    }
+    Ok(Some(PartialRun { started: started.trim().to_string(), groups }))
+}
+
+/// Seconds since the epoch of a `%Y-%m-%d_%H:%M:%S` UTC stamp.
+fn stamp_seconds(stamp: &str) -> Option<f64> {
+    let (date, time) = stamp.split_once('_')?;
+    let d: Vec<i64> = date.split('-').map(str::parse).collect::<std::result::Result<_, _>>().ok()?;
+    let t: Vec<i64> = time.split(':').map(str::parse).collect::<std::result::Result<_, _>>().ok()?;
+    let ([y, m, day], [h, min, sec]) = (d.as_slice(), t.as_slice()) else { return None };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if *m <= 2 { y - 1 } else { *y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + h * 3600 + min * 60 + sec) as f64)
+}
+
+/// The interrupted run's table: per config, the groups it finished and
+/// their time, and for the others the mean time of the finished groups of
+/// the same config and task split (the data sets are the same size).
+fn render_partial(partial: &PartialRun, grids: &[ExperimentGrid]) -> String {
+    let mut s = format!(
+        "\n### The whole grid, stopped before the end\n\nThe `--full` run started {} UTC was stopped \
+         before it finished. The runner runs each config's data combinations one after another, so each \
+         finished one took from the previous one's last record to its own (`created_at`, whole seconds). \
+         A data combination not finished is estimated by the mean of the finished ones of the same config \
+         and task split (the three data sets have the same sizes).\n\n\
+         | config | combinations | done | data combinations finished | their wall time | estimated rest | estimated total |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+        partial.started
+    );
+    let (mut measured_all, mut estimated_all, mut unknown) = (0.0, 0.0, false);
+    for (config, name) in NINE_CONFIGS.iter().enumerate() {
+        let groups: Vec<&GroupTime> = partial.groups.iter().filter(|g| g.config == config).collect();
+        let measured: f64 = groups.iter().filter_map(|g| g.seconds).sum();
+        let mut rest = 0.0;
+        let mut rest_known = true;
+        for g in groups.iter().filter(|g| g.seconds.is_none()) {
+            let same: Vec<f64> =
+                groups.iter().filter(|o| o.task == g.task).filter_map(|o| o.seconds).collect();
+            if same.is_empty() {
+                rest_known = false;
+            } else {
+                rest += same.iter().sum::<f64>() / same.len() as f64;
+            }
+        }
+        measured_all += measured;
+        estimated_all += rest;
+        unknown |= !rest_known;
+        let finished = groups.iter().filter(|g| g.seconds.is_some()).count();
+        s.push_str(&format!(
+            "| {name} | {} | {} | {finished} of {} | {} | {} | {} |\n",
+            grids[config].len(),
+            groups.iter().map(|g| g.done).sum::<usize>(),
+            groups.len(),
+            duration(measured),
+            if rest_known { duration(rest) } else { "unknown".into() },
+            if rest_known { duration(measured + rest) } else { "unknown".into() },
+        ));
+    }
+    s.push_str(&format!(
+        "| all nine | {} | {} | | {} | {} | {} |\n",
+        grids.iter().map(ExperimentGrid::len).sum::<usize>(),
+        partial.groups.iter().map(|g| g.done).sum::<usize>(),
+        duration(measured_all),
+        if unknown { "unknown".into() } else { duration(estimated_all) },
+        if unknown { "unknown".into() } else { duration(measured_all + estimated_all) },
+    ));
+    s
+}
+
 fn render(
     args: &Args,
     total: usize,
@@ -616,6 +767,15 @@ mod tests {
             format!("# B\n\n{KEPT_MARKER}\n\n{SECTION_START}\nnew\n{SECTION_END}\n\n## Python\nkept\n")
         );
         assert_eq!(with_section(&replaced, &section), replaced);
+    }
+
+    #[test]
+    fn stamps_are_seconds_since_the_epoch() {
+        assert_eq!(stamp_seconds("1970-01-01_00:00:00"), Some(0.0));
+        assert_eq!(stamp_seconds("2026-12-02_02:30:13"), Some(1_796_178_613.0));
+        assert_eq!(stamp_seconds("2000-02-29_23:59:59"), Some(951_868_799.0));
+        assert_eq!(stamp_seconds("2026-12-02 02:30:13"), None);
+        assert_eq!(stamp_seconds("2026-12_02:30:13"), None);
     }
 
     #[test]
