@@ -515,7 +515,7 @@ fn partial_run(dir: &Path, grids: &[ExperimentGrid]) -> Result<Option<PartialRun
                 config,
                 task: data.task_name.clone(),
                 done: times.len(),
-                seconds: complete.then(|| last - previous_end),
+                seconds: complete.then_some(last - previous_end),
             });
             if complete {
                 previous_end = last;
