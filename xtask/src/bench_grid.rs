@@ -287,6 +287,8 @@ fn run_phase(
         source,
     })?;
     let started = utc_timestamp(std::time::SystemTime::now());
+    // The commit at the start: the binary running is the one built then.
+    let commit = git_commit().unwrap_or_else(|| "unknown".into());
     write_atomic(&out.join(STARTED_FILE), started.as_bytes())?;
     let start = Instant::now();
     let (summary, peak_mib) = peak_rss(|| reproduce(&options));
@@ -298,11 +300,7 @@ fn run_phase(
         written: summary.runs.iter().map(|(_, r)| r.written).sum(),
         wall_seconds,
         peak_mib,
-        measured: format!(
-            "{} UTC, commit {}",
-            utc_timestamp(std::time::SystemTime::now()),
-            git_commit().unwrap_or_else(|| "unknown".into())
-        ),
+        measured: format!("{} UTC, commit {commit}", utc_timestamp(std::time::SystemTime::now())),
         records: phase_records(&out, grids, shard)?,
     };
     write_atomic(&out.join(PHASE_FILE), phase.summary().to_string().as_bytes())?;
