@@ -325,7 +325,7 @@ struct Imprinted<'h> {
 
 /// Generators whose proxies do not depend on the seed (the reference's
 /// deterministic `select_proxies` methods).
-const DETERMINISTIC_GENERATORS: [&str; 5] = ["all", "mean", "kmedoids", "cov_max", "ls"];
+pub const DETERMINISTIC_GENERATORS: [&str; 5] = ["all", "mean", "kmedoids", "cov_max", "ls"];
 
 /// What the proxies of a combination depend on within one task: everything
 /// but NORMinf and AGG, and the seed only where something draws random

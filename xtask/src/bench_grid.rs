@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use imprint_bench::reproduce::{ReproduceOptions, reproduce};
-use imprint_bench::runner::describe;
+use imprint_bench::runner::{DETERMINISTIC_GENERATORS, describe};
 use imprint_bench::{BenchError, Result};
 use imprint_compat::record::utc_timestamp;
 use imprint_compat::{Combination, ExperimentConfig, ExperimentGrid, Record, Shard, load_all};
@@ -720,7 +720,7 @@ fn reference_table(reference: &ReferenceRun) -> String {
 /// portable RNG makes differently from the reference's (same distribution,
 /// other numbers: `cargo xtask reproduce --rng reference` matches them).
 fn draws_random_numbers(c: &Combination) -> bool {
-    !["all", "mean", "kmedoids", "cov_max", "ls"].contains(&c.params.proxy_method)
+    !DETERMINISTIC_GENERATORS.contains(&c.params.proxy_method)
         || c.params.presampling_fewshot_value != -1
         || c.params.presampling_method != imprint_data::PresamplingMethod::All
 }
