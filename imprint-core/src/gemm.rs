@@ -186,9 +186,9 @@ pub const GRAM_BLOCK: usize = 1024;
 /// is left alone (see [`symmetrize_lower`]).
 ///
 /// `map(i, row, out)` writes the f64 row to use for row `i` of `x` (e.g. a
-/// normalized, centred copy). Blocks are added in order; within a block faer splits the
-/// work by output blocks, so every entry is summed in the same order on any
-/// number of threads.
+/// normalized, centred copy). Blocks are added in order; within a block every
+/// entry is one sum over its rows in order ([`crate::gram`]), so it is the
+/// same on any number of threads.
 ///
 /// # Errors
 /// [`ImprintError::DimensionMismatch`] if `out` is not `dim x dim` for `dim = x.ncols()`.
@@ -206,25 +206,19 @@ pub fn add_gram_of_rows(
             format!("{:?}", out.dim()),
         ));
     }
+    let out = out.as_slice_mut().ok_or_else(|| {
+        ImprintError::mismatch("add_gram_of_rows", "an output in standard layout", "a strided view")
+    })?;
+    let mut gram = crate::gram::Gram::new(dim);
     let mut block = Array2::<f64>::zeros((GRAM_BLOCK.min(x.nrows()), dim));
     for (b, chunk) in x.axis_chunks_iter(ndarray::Axis(0), GRAM_BLOCK).enumerate() {
         let mut y = block.slice_mut(ndarray::s![..chunk.nrows(), ..]);
         for (r, (row, mut target)) in chunk.outer_iter().zip(y.outer_iter_mut()).enumerate() {
             map(b * GRAM_BLOCK + r, row, target.as_slice_mut().expect("internal: rows of a standard array"));
         }
-        let y = faer_ref(y.view());
-        faer::linalg::matmul::triangular::matmul(
-            as_faer_mut(&mut out.view_mut()),
-            faer::linalg::matmul::triangular::BlockStructure::TriangularLower,
-            Accum::Add,
-            y.transpose(),
-            faer::linalg::matmul::triangular::BlockStructure::Rectangular,
-            y,
-            faer::linalg::matmul::triangular::BlockStructure::Rectangular,
-            alpha,
-            parallelism_for(dim, dim),
-        );
+        gram.add(y.as_slice().expect("internal: leading rows of a standard array"), chunk.nrows());
     }
+    gram.add_lower_to(alpha, out);
     Ok(())
 }
 

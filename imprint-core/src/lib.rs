@@ -58,6 +58,7 @@ mod distance;
 mod error;
 pub mod gemm;
 mod generator;
+mod gram;
 mod head;
 mod imprinter;
 mod mahalanobis;
