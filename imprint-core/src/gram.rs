@@ -99,8 +99,9 @@ impl WithSimd for Update<'_> {
         let n_groups = dim.div_ceil(lanes).div_ceil(group);
         let mut panels = vec![0.0f64; n_groups * group * rows * lanes];
         for (s, row) in y.chunks_exact(dim).enumerate() {
-            for (j, &v) in row.iter().enumerate() {
-                panels[((j / lanes) * rows + s) * lanes + j % lanes] = v;
+            for (p, values) in row.chunks(lanes).enumerate() {
+                let at = (p * rows + s) * lanes;
+                panels[at..at + values.len()].copy_from_slice(values);
             }
         }
         if gram.shape.is_none() {
