@@ -13,6 +13,7 @@
 use faer::traits::ComplexField;
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
 
 use crate::tiled::Dot;
 use crate::{ImprintError, Result};
@@ -196,7 +197,7 @@ pub fn add_gram_of_rows(
     x: ArrayView2<'_, f32>,
     alpha: f64,
     out: &mut Array2<f64>,
-    map: impl Fn(usize, ndarray::ArrayView1<'_, f32>, &mut [f64]),
+    map: impl Fn(usize, ndarray::ArrayView1<'_, f32>, &mut [f64]) + Sync,
 ) -> Result<()> {
     let dim = x.ncols();
     if out.dim() != (dim, dim) {
@@ -206,6 +207,9 @@ pub fn add_gram_of_rows(
             format!("{:?}", out.dim()),
         ));
     }
+    if dim == 0 {
+        return Ok(());
+    }
     let out = out.as_slice_mut().ok_or_else(|| {
         ImprintError::mismatch("add_gram_of_rows", "an output in standard layout", "a strided view")
     })?;
@@ -213,9 +217,12 @@ pub fn add_gram_of_rows(
     let mut block = Array2::<f64>::zeros((GRAM_BLOCK.min(x.nrows()), dim));
     for (b, chunk) in x.axis_chunks_iter(ndarray::Axis(0), GRAM_BLOCK).enumerate() {
         let mut y = block.slice_mut(ndarray::s![..chunk.nrows(), ..]);
-        for (r, (row, mut target)) in chunk.outer_iter().zip(y.outer_iter_mut()).enumerate() {
-            map(b * GRAM_BLOCK + r, row, target.as_slice_mut().expect("internal: rows of a standard array"));
-        }
+        // Each row on its own, so in parallel (the same values on any thread count).
+        let targets = y.as_slice_mut().expect("internal: leading rows of a standard array");
+        targets
+            .par_chunks_mut(dim)
+            .enumerate()
+            .for_each(|(r, target)| map(b * GRAM_BLOCK + r, chunk.row(r), target));
         gram.add(y.as_slice().expect("internal: leading rows of a standard array"), chunk.nrows());
     }
     gram.add_lower_to(alpha, out);

@@ -98,12 +98,12 @@ impl WithSimd for Update<'_> {
         // columns up to a whole group.
         let n_groups = dim.div_ceil(lanes).div_ceil(group);
         let mut panels = vec![0.0f64; n_groups * group * rows * lanes];
-        for (s, row) in y.chunks_exact(dim).enumerate() {
-            for (p, values) in row.chunks(lanes).enumerate() {
-                let at = (p * rows + s) * lanes;
-                panels[at..at + values.len()].copy_from_slice(values);
+        panels.par_chunks_mut(rows * lanes).enumerate().for_each(|(p, panel)| {
+            let columns = (p * lanes).min(dim)..((p + 1) * lanes).min(dim);
+            for (row, out) in y.chunks_exact(dim).zip(panel.chunks_exact_mut(lanes)) {
+                out[..columns.len()].copy_from_slice(&row[columns.clone()]);
             }
-        }
+        });
         if gram.shape.is_none() {
             gram.shape = Some((lanes, group));
             gram.tiles = (0..n_groups).map(|g| vec![0.0; (g + 1) * group * lanes * group * lanes]).collect();

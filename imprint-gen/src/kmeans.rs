@@ -633,6 +633,32 @@ mod tests {
         }
     }
 
+    /// From `WIDE_K` centres on, the inner products come from faer's GEMM
+    /// over steps of rows (more than one step, more than one block): the same
+    /// labels, iterations and centres as the f64 reference.
+    #[test]
+    fn lloyd_with_many_centres_matches_the_reference() {
+        for seed in 0..2 {
+            let x = blobs(seed, 30, 90, 40, 1.5);
+            let (xc, _) = centred(&x);
+            let tol = KMeansParams::DEFAULT_TOL * mean_variance(&centre(x.view()));
+            let sq = sq_norms(xc.view());
+            let (init, _) = kmeans_plusplus(xc.view(), &sq, 30, 3, &mut Draws::Portable(&mut rng(seed)));
+            let start = gather(xc.view(), &init).mapv(f64::from);
+            for max_iter in [1, 300] {
+                let ours = lloyd(xc.view(), start.clone(), max_iter, tol);
+                let start_rows: Vec<Vec<f64>> = start.outer_iter().map(|r| r.to_vec()).collect();
+                let theirs = ref_lloyd(&rows64(xc.view()), start_rows, max_iter, tol);
+                let ctx = format!("seed {seed}, max_iter {max_iter}");
+                assert_eq!(ours.labels, theirs.labels, "{ctx}");
+                assert_eq!((ours.n_iter, ours.converged), (theirs.n_iter, theirs.converged), "{ctx}");
+                for (a, b) in ours.centres.iter().zip(theirs.centres.iter().flatten()) {
+                    assert!(close(*a, *b, 1e-9), "{ctx}: {a} vs {b}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn lloyd_matches_the_reference_from_the_same_init() {
         for seed in 0..6 {

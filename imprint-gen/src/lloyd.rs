@@ -63,6 +63,18 @@ const ASSIGN_BLOCK: usize = 1024;
 /// in the L1 cache (8 rows of 512 floats are 16 KiB).
 const STEP: usize = 8;
 
+/// From this many centres on, a step's inner products come from faer's GEMM
+/// ([`imprint_core::gemm::dots_seq`]) over [`WIDE_STEP`] rows: its packed
+/// microkernel ran at 45 to 58 G multiply-adds per second on one core for
+/// 24 to 50 centres (1,024 x 512 rows, AVX-512), the unpacked tiles of
+/// [`imprint_core::gemm::dots_tiled_into`] at 35 to 36; at 20 centres both
+/// ran at 37.
+const WIDE_K: usize = 24;
+
+/// Rows per step from [`WIDE_K`] centres on: the rows (512 KiB at 512
+/// dimensions) are still in the L2 cache when they are summed.
+const WIDE_STEP: usize = 256;
+
 /// Blocks whose partial sums [`assign`] holds at once: bounds its memory to
 /// `GROUP x min(k, ASSIGN_BLOCK) x dim` f64, independently of the thread count.
 const GROUP: usize = 8;
@@ -114,7 +126,8 @@ fn assign(
 }
 
 /// One block of [`assign`], [`STEP`] rows at a time: their inner products with
-/// the centres ([`imprint_core::gemm::dots_tiled_into`]), their labels, then
+/// the centres ([`imprint_core::gemm::dots_tiled_into`]; from [`WIDE_K`]
+/// centres on, [`WIDE_STEP`] rows through faer's GEMM), their labels, then
 /// the rows summed per cluster in f64. Run through `pulp` so that the loops
 /// compile for the SIMD level of the CPU (AVX-512 or AVX2 where present).
 struct LabelAndSum<'a> {
@@ -140,13 +153,25 @@ impl pulp::WithSimd for LabelAndSum<'_> {
         let mut present = Vec::new();
         let mut partial = Vec::new();
         let mut slot = vec![usize::MAX; k];
-        let mut dots = vec![0.0f32; STEP * k];
+        let wide = k >= WIDE_K;
+        let step_rows = if wide { WIDE_STEP } else { STEP };
+        let mut dots = vec![0.0f32; step_rows * k];
         let mut start = 0;
         while start < rows {
-            let step = (rows - start).min(STEP);
+            let step = (rows - start).min(step_rows);
             let dots = &mut dots[..step * k];
             let chunk = &block[start * dim..(start + step) * dim];
-            imprint_core::gemm::dots_tiled_into(chunk, centres, dim, dots);
+            if wide {
+                let rows_view =
+                    ArrayView2::from_shape((step, dim), chunk).expect("internal: step x dim rows");
+                let centres_view =
+                    ArrayView2::from_shape((k, dim), centres).expect("internal: k x dim centres");
+                let product =
+                    imprint_core::gemm::dots_seq(rows_view, centres_view).expect("internal: same dimension");
+                dots.copy_from_slice(product.as_slice().expect("internal: fresh array"));
+            } else {
+                imprint_core::gemm::dots_tiled_into(chunk, centres, dim, dots);
+            }
             for (r, d) in dots.chunks_exact(k).enumerate() {
                 // ||x||^2 is the same for every centre, so it is left out of the comparison.
                 let l = argmin_first(d.iter().zip(c_sq).map(|(&dot, &s)| s - 2.0 * f64::from(dot)));
