@@ -633,6 +633,19 @@ mod tests {
         }
     }
 
+    /// Our Lloyd iterations from `start` against the f64 reference's: the same
+    /// labels, iterations and convergence, centres within 1e-9.
+    fn same_as_reference(xc: ArrayView2<'_, f32>, start: &Array2<f64>, max_iter: usize, tol: f64, ctx: &str) {
+        let ours = lloyd(xc, start.clone(), max_iter, tol);
+        let start_rows: Vec<Vec<f64>> = start.outer_iter().map(|r| r.to_vec()).collect();
+        let theirs = ref_lloyd(&rows64(xc), start_rows, max_iter, tol);
+        assert_eq!(ours.labels, theirs.labels, "{ctx}");
+        assert_eq!((ours.n_iter, ours.converged), (theirs.n_iter, theirs.converged), "{ctx}");
+        for (a, b) in ours.centres.iter().zip(theirs.centres.iter().flatten()) {
+            assert!(close(*a, *b, 1e-9), "{ctx}: {a} vs {b}");
+        }
+    }
+
     /// From `WIDE_K` centres on, the inner products come from faer's GEMM
     /// over steps of rows (more than one step, more than one block): the same
     /// labels, iterations and centres as the f64 reference.
@@ -646,15 +659,13 @@ mod tests {
             let (init, _) = kmeans_plusplus(xc.view(), &sq, 30, 3, &mut Draws::Portable(&mut rng(seed)));
             let start = gather(xc.view(), &init).mapv(f64::from);
             for max_iter in [1, 300] {
-                let ours = lloyd(xc.view(), start.clone(), max_iter, tol);
-                let start_rows: Vec<Vec<f64>> = start.outer_iter().map(|r| r.to_vec()).collect();
-                let theirs = ref_lloyd(&rows64(xc.view()), start_rows, max_iter, tol);
-                let ctx = format!("seed {seed}, max_iter {max_iter}");
-                assert_eq!(ours.labels, theirs.labels, "{ctx}");
-                assert_eq!((ours.n_iter, ours.converged), (theirs.n_iter, theirs.converged), "{ctx}");
-                for (a, b) in ours.centres.iter().zip(theirs.centres.iter().flatten()) {
-                    assert!(close(*a, *b, 1e-9), "{ctx}: {a} vs {b}");
-                }
+                same_as_reference(
+                    xc.view(),
+                    &start,
+                    max_iter,
+                    tol,
+                    &format!("seed {seed}, max_iter {max_iter}"),
+                );
             }
         }
     }
@@ -677,15 +688,8 @@ mod tests {
             let with_far = ndarray::concatenate![Axis(0), gather(xc.view(), &[3, 4, 5]).mapv(f64::from), far];
             for (what, start) in [("k-means++", pp), ("duplicate", dup), ("far", with_far)] {
                 for max_iter in [1, 2, 300] {
-                    let ours = lloyd(xc.view(), start.clone(), max_iter, tol);
-                    let start_rows: Vec<Vec<f64>> = start.outer_iter().map(|r| r.to_vec()).collect();
-                    let theirs = ref_lloyd(&rows64(xc.view()), start_rows, max_iter, tol);
                     let ctx = format!("seed {seed}, {what} start, max_iter {max_iter}");
-                    assert_eq!(ours.labels, theirs.labels, "{ctx}");
-                    assert_eq!((ours.n_iter, ours.converged), (theirs.n_iter, theirs.converged), "{ctx}");
-                    for (a, b) in ours.centres.iter().zip(theirs.centres.iter().flatten()) {
-                        assert!(close(*a, *b, 1e-9), "{ctx}: {a} vs {b}");
-                    }
+                    same_as_reference(xc.view(), &start, max_iter, tol, &ctx);
                 }
             }
         }
