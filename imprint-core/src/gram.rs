@@ -71,6 +71,16 @@ impl Gram {
     }
 }
 
+/// Panels of rows per tile for vectors of `lanes` f64: 3 x 8 accumulators
+/// and their operands fill the 32 registers of AVX-512; 2 x 4 the 16 of AVX2.
+const fn group_for(lanes: usize) -> usize {
+    match lanes {
+        8 => 3,
+        2 | 4 => 2,
+        _ => 1,
+    }
+}
+
 struct Update<'a> {
     y: &'a [f64],
     rows: usize,
@@ -85,15 +95,7 @@ impl WithSimd for Update<'_> {
         let Update { y, rows, gram } = self;
         let dim = gram.dim;
         let lanes = size_of::<S::f64s>() / size_of::<f64>();
-        // Panels of rows per tile: 3 x 8 accumulators and their operands fill
-        // the 32 registers of AVX-512; 2 x 4 the 16 of AVX2.
-        let group = if lanes == 8 {
-            3
-        } else if lanes > 1 {
-            2
-        } else {
-            1
-        };
+        let group = group_for(lanes);
         // Panels of `lanes` columns, `[panel][row][lane]`, padded with zero
         // columns up to a whole group.
         let n_groups = dim.div_ceil(lanes).div_ceil(group);
@@ -112,7 +114,7 @@ impl WithSimd for Update<'_> {
         // One group per task: its panels stay in the L1 cache while the
         // column panels stream past.
         gram.tiles.par_iter_mut().enumerate().for_each(|(g, tiles)| {
-            pulp::Arch::new().dispatch(Tiles { panels, rows, lanes, group, g, tiles });
+            pulp::Arch::new().dispatch(Tiles { panels, rows, g, tiles });
         });
     }
 }
@@ -122,8 +124,6 @@ impl WithSimd for Update<'_> {
 struct Tiles<'a> {
     panels: &'a [f64],
     rows: usize,
-    lanes: usize,
-    group: usize,
     g: usize,
     tiles: &'a mut [f64],
 }
@@ -134,10 +134,10 @@ impl WithSimd for Tiles<'_> {
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         match size_of::<S::f64s>() / size_of::<f64>() {
-            8 => self.run::<S, 3, 8>(simd),
-            4 => self.run::<S, 2, 4>(simd),
-            2 => self.run::<S, 2, 2>(simd),
-            _ => self.run::<S, 1, 1>(simd),
+            8 => self.run::<S, { group_for(8) }, 8>(simd),
+            4 => self.run::<S, { group_for(4) }, 4>(simd),
+            2 => self.run::<S, { group_for(2) }, 2>(simd),
+            _ => self.run::<S, { group_for(1) }, 1>(simd),
         }
     }
 }
@@ -145,8 +145,7 @@ impl WithSimd for Tiles<'_> {
 impl Tiles<'_> {
     #[inline(always)]
     fn run<S: Simd, const R: usize, const L: usize>(self, simd: S) {
-        let Tiles { panels, rows, lanes, group, g, tiles } = self;
-        assert!(lanes == L && group == R, "internal: the packing's lanes and group");
+        let Tiles { panels, rows, g, tiles } = self;
         assert_eq!(L, size_of::<S::f64s>() / size_of::<f64>(), "internal: lanes of a vector");
         let panel = |p: usize| &panels[p * rows * L..(p + 1) * rows * L];
         let a: [&[S::f64s]; R] = std::array::from_fn(|v| &S::as_simd_f64s(panel(g * R + v)).0[..rows]);

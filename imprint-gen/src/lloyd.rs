@@ -156,6 +156,7 @@ impl pulp::WithSimd for LabelAndSum<'_> {
         let wide = k >= WIDE_K;
         let step_rows = if wide { WIDE_STEP } else { STEP };
         let mut dots = vec![0.0f32; step_rows * k];
+        let centres_view = ArrayView2::from_shape((k, dim), centres).expect("internal: k x dim centres");
         let mut start = 0;
         while start < rows {
             let step = (rows - start).min(step_rows);
@@ -164,8 +165,6 @@ impl pulp::WithSimd for LabelAndSum<'_> {
             if wide {
                 let rows_view =
                     ArrayView2::from_shape((step, dim), chunk).expect("internal: step x dim rows");
-                let centres_view =
-                    ArrayView2::from_shape((k, dim), centres).expect("internal: k x dim centres");
                 let product =
                     imprint_core::gemm::dots_seq(rows_view, centres_view).expect("internal: same dimension");
                 dots.copy_from_slice(product.as_slice().expect("internal: fresh array"));
