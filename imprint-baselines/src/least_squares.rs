@@ -3,7 +3,7 @@
 use faer::{Mat, MatRef, Par, Side};
 use imprint_core::gemm::{add_gram_of_rows, as_faer, parallelism, parallelism_for};
 use imprint_core::{ImprintError, JointGenerator, Result, Shots, StreamRng, check_dim, check_embeddings};
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut1, Zip};
 
 /// Parameters of [`LeastSquares`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,14 +88,10 @@ impl LeastSquares {
         let mut gram = Array2::<f64>::zeros((dim, dim));
         let mut means = Array2::<f64>::zeros((dim, classes.len()));
         for (c, x) in classes.iter().enumerate() {
-            add_gram_of_rows(*x, 1.0 / n_total as f64, &mut gram, |_, row, out| {
-                out.iter_mut().zip(row).for_each(|(o, &v)| *o = f64::from(v));
+            let sums = add_gram_of_rows(*x, 1.0 / n_total as f64, &mut gram, |_, row, out| {
+                Zip::from(ArrayViewMut1::from(out)).and(row).for_each(|o, &v| *o = f64::from(v));
             })?;
-            let mut sum = vec![0.0f64; dim];
-            for row in x.outer_iter() {
-                sum.iter_mut().zip(row).for_each(|(s, &v)| *s += f64::from(v));
-            }
-            means.column_mut(c).assign(&Array1::from_vec(sum).mapv(|s| s / x.nrows() as f64));
+            means.column_mut(c).assign(&(sums / x.nrows() as f64));
         }
         gram.diag_mut().mapv_inplace(|v| v + self.lambda);
         let llt = as_faer(gram.view())?.llt(Side::Lower).map_err(|e| ImprintError::Numerical {
@@ -118,7 +114,7 @@ impl LeastSquares {
         // X X^T is the Gram matrix of the columns of X (lower triangle).
         let mut gram = Array2::<f64>::zeros((n_total, n_total));
         add_gram_of_rows(x.t(), 1.0 / n_total as f64, &mut gram, |_, col, out| {
-            out.iter_mut().zip(col).for_each(|(o, &v)| *o = f64::from(v));
+            Zip::from(ArrayViewMut1::from(out)).and(col).for_each(|o, &v| *o = f64::from(v));
         })?;
         gram.diag_mut().mapv_inplace(|v| v + self.lambda);
         let llt = as_faer(gram.view())?.llt(Side::Lower).map_err(|e| ImprintError::Numerical {

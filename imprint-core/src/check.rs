@@ -2,8 +2,13 @@
 //! kernels behind it can assume finite, non-empty input.
 
 use ndarray::ArrayView2;
+use rayon::prelude::*;
 
 use crate::{ImprintError, Result};
+
+/// Values one task of [`check_finite`] reads at least: spawning costs more
+/// than checking fewer.
+const CHECK_PER_TASK: usize = 1 << 16;
 
 /// Checks that `x` has at least one row and one column and only finite values.
 ///
@@ -21,18 +26,22 @@ pub fn check_finite(x: ArrayView2<'_, f32>, what: &str) -> Result<()> {
     if x.ncols() == 0 {
         return Err(ImprintError::ZeroDim { what: what.to_string() });
     }
-    for (row, r) in x.outer_iter().enumerate() {
-        // A branch-free pass per row (it vectorizes); the position is looked
-        // up only when something is wrong.
-        let finite = match r.as_slice() {
+    // A branch-free pass per row (it vectorizes); the position is looked up
+    // only when something is wrong. Rows are read in parallel: the first bad
+    // row is reported whatever the number of threads.
+    let row_is_finite = |r: usize| {
+        let r = x.row(r);
+        match r.as_slice() {
             Some(r) => r.iter().fold(true, |ok, v| ok & v.is_finite()),
             None => r.iter().all(|v| v.is_finite()),
-        };
-        if !finite {
-            let (col, &value) =
-                r.iter().enumerate().find(|(_, v)| !v.is_finite()).expect("a non-finite value");
-            return Err(ImprintError::NonFinite { what: what.to_string(), row, col, value });
         }
+    };
+    let rows_per_task = (CHECK_PER_TASK / x.ncols()).max(1);
+    let bad = (0..x.nrows()).into_par_iter().with_min_len(rows_per_task).find_first(|&r| !row_is_finite(r));
+    if let Some(row) = bad {
+        let (col, &value) =
+            x.row(row).into_iter().enumerate().find(|(_, v)| !v.is_finite()).expect("a non-finite value");
+        return Err(ImprintError::NonFinite { what: what.to_string(), row, col, value });
     }
     Ok(())
 }

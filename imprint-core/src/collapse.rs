@@ -383,9 +383,10 @@ mod tests {
     fn matches_the_full_matrix_formulas_with_more_or_fewer_samples_than_dims() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        // 5 classes of 30 (Sigma_T full rank in 6 dims; Cholesky) and of 3
-        // (rank-deficient in 40 dims; eigendecomposition), rows over 2 Gram blocks.
-        for (n, dim) in [(30, 6), (3, 40), (crate::gemm::GRAM_BLOCK + 7, 5)] {
+        // 5 classes of 30 (Sigma_T full rank in 6 dims; Cholesky), of 3
+        // (rank-deficient in 40 dims; eigendecomposition) and of 1,031 (rows
+        // over several of the Gram kernel's 128-row blocks).
+        for (n, dim) in [(30, 6), (3, 40), (1031, 5)] {
             let classes: Vec<Array2<f32>> = (0..5)
                 .map(|c| {
                     let centre: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect();

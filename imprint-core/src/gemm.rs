@@ -12,8 +12,7 @@
 
 use faer::traits::ComplexField;
 use faer::{Accum, MatMut, MatRef, Par};
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
-use rayon::prelude::*;
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
 
 use crate::tiled::Dot;
 use crate::{ImprintError, Result};
@@ -176,20 +175,17 @@ pub fn dots_tiled_into(a: &[f32], b: &[f32], dim: usize, out: &mut [f32]) {
     crate::tiled::pairwise_into::<Dot>(a, b, dim, out);
 }
 
-/// Rows per block of [`add_gram_of_rows`]: bounds the f64 copy it makes to
-/// `GRAM_BLOCK x dim`, independently of the number of rows and threads.
-pub const GRAM_BLOCK: usize = 1024;
-
 /// Adds `alpha * y^T y` to the lower triangle (diagonal included) of the
-/// `dim x dim` matrix `out`, where the rows of `y` are `map(row of x)` in f64:
-/// a symmetric product computes only half of the entries, and `x` is
-/// converted block by block, never as a whole. The upper triangle of `out`
-/// is left alone (see [`symmetrize_lower`]).
+/// `dim x dim` matrix `out`, where the rows of `y` are `map(row of x)` in f64,
+/// and returns the column sums of `y` (unscaled; they come free with the
+/// packing): a symmetric product computes only half of the entries, and
+/// rows are mapped straight into the kernel's packed layout, never copied as
+/// a whole. The upper triangle of `out` is left alone (see [`symmetrize_lower`]).
 ///
 /// `map(i, row, out)` writes the f64 row to use for row `i` of `x` (e.g. a
-/// normalized, centred copy). Blocks are added in order; within a block every
-/// entry is one sum over its rows in order ([`crate::gram`]), so it is the
-/// same on any number of threads.
+/// normalized, centred copy). Every product is one sum over each 128 rows in
+/// order, those sums added in order, and every column sum one over each 16
+/// rows ([`crate::gram`]), so both are the same on any number of threads.
 ///
 /// # Errors
 /// [`ImprintError::DimensionMismatch`] if `out` is not `dim x dim` for `dim = x.ncols()`.
@@ -198,7 +194,7 @@ pub fn add_gram_of_rows(
     alpha: f64,
     out: &mut Array2<f64>,
     map: impl Fn(usize, ndarray::ArrayView1<'_, f32>, &mut [f64]) + Sync,
-) -> Result<()> {
+) -> Result<Array1<f64>> {
     let dim = x.ncols();
     if out.dim() != (dim, dim) {
         return Err(ImprintError::mismatch(
@@ -207,26 +203,13 @@ pub fn add_gram_of_rows(
             format!("{:?}", out.dim()),
         ));
     }
-    if dim == 0 {
-        return Ok(());
-    }
     let out = out.as_slice_mut().ok_or_else(|| {
         ImprintError::mismatch("add_gram_of_rows", "an output in standard layout", "a strided view")
     })?;
     let mut gram = crate::gram::Gram::new(dim);
-    let mut block = Array2::<f64>::zeros((GRAM_BLOCK.min(x.nrows()), dim));
-    for (b, chunk) in x.axis_chunks_iter(ndarray::Axis(0), GRAM_BLOCK).enumerate() {
-        let mut y = block.slice_mut(ndarray::s![..chunk.nrows(), ..]);
-        // Each row on its own, so in parallel (the same values on any thread count).
-        let targets = y.as_slice_mut().expect("internal: leading rows of a standard array");
-        targets
-            .par_chunks_mut(dim)
-            .enumerate()
-            .for_each(|(r, target)| map(b * GRAM_BLOCK + r, chunk.row(r), target));
-        gram.add(y.as_slice().expect("internal: leading rows of a standard array"), chunk.nrows());
-    }
+    gram.add(x.nrows(), |i, target| map(i, x.row(i), target));
     gram.add_lower_to(alpha, out);
-    Ok(())
+    Ok(Array1::from_vec(gram.sums().to_vec()))
 }
 
 /// Copies the lower triangle of a square matrix onto its upper triangle.
