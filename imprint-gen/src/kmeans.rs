@@ -251,6 +251,55 @@ impl KMeans {
     /// # Errors
     /// [`ImprintError::InvalidParameter`] if `k` exceeds the number of samples.
     pub fn fit(&self, shots: Shots<'_>, rng: &mut dyn RngCore) -> Result<KMeansFit> {
+        let Some(xc) = self.prepare(shots)? else { return self.closed_form(shots) };
+        let (init, init_ties) = match self.random_state {
+            None => kmeans_plusplus(
+                xc.data.view(),
+                &xc.sq,
+                self.k,
+                self.n_local_trials,
+                &mut Draws::Portable(rng),
+            ),
+            Some((seed, input)) => {
+                let mut draws = Draws::Sklearn(Box::new(RandomState::new(seed)), input);
+                kmeans_plusplus(xc.data.view(), &xc.sq, self.k, self.n_local_trials, &mut draws)
+            }
+        };
+        Ok(self.lloyd_from(shots, &xc, init, init_ties))
+    }
+
+    /// Lloyd's iterations from the samples `init` (indices into `shots`, one
+    /// per cluster) as the initial centres, without k-means++: scikit-learn's
+    /// `KMeans(init=X[init], n_init=1)`. With the [`KMeansFit::init`] of a
+    /// [`KMeans::fit`] it repeats that fit's iterations exactly (the same
+    /// centroids, labels and iterations), so it times Lloyd's part alone.
+    ///
+    /// `k = 1` is solved in closed form, as by [`KMeans::fit`] (`init` may be
+    /// empty then).
+    ///
+    /// # Errors
+    /// [`ImprintError::InvalidParameter`] if `k` exceeds the number of
+    /// samples, if `init` does not hold `k` indices, or if one is not a sample.
+    pub fn fit_from(&self, shots: Shots<'_>, init: &[usize]) -> Result<KMeansFit> {
+        let n = shots.n_shots();
+        // `k = 1` needs no start: its fits report none.
+        if init.len() != self.k && !(self.k == 1 && init.is_empty()) {
+            return Err(ImprintError::invalid(
+                "init",
+                init.len(),
+                format!("k-means with k = {} needs {} initial samples", self.k, self.k),
+            ));
+        }
+        if let Some(&i) = init.iter().find(|&&i| i >= n) {
+            return Err(ImprintError::invalid("init", i, format!("is not a sample index (n = {n} samples)")));
+        }
+        let Some(xc) = self.prepare(shots)? else { return self.closed_form(shots) };
+        Ok(self.lloyd_from(shots, &xc, init.to_vec(), 0))
+    }
+
+    /// Checks `k` against the samples and centres them for Lloyd's
+    /// iterations; `None` for `k = 1` ([`KMeans::closed_form`]).
+    fn prepare(&self, shots: Shots<'_>) -> Result<Option<Centred>> {
         let (n, k) = (shots.n_shots(), self.k);
         if k > n {
             return Err(ImprintError::invalid(
@@ -259,22 +308,10 @@ impl KMeans {
                 format!("k-means cannot make {k} clusters from n = {n} samples"),
             ));
         }
-        let x = shots.view();
         if k == 1 {
-            let centroids = class_mean(x)?;
-            let labels = vec![0; n];
-            let inertia = inertia(x, centroids.view(), &labels);
-            return Ok(KMeansFit {
-                centroids,
-                init: Vec::new(),
-                init_ties: 0,
-                labels,
-                inertia,
-                n_iter: 0,
-                converged: true,
-            });
+            return Ok(None);
         }
-        let xc = centre(x);
+        let xc = centre(shots.view());
         // Distances are f32 inner products: beyond this scale they overflow
         // and Lloyd's labels would be noise (and might never settle).
         if let Some((row, &sq)) = xc.sq.iter().enumerate().find(|&(_, &sq)| sq > MAX_SQUARED_NORM) {
@@ -287,21 +324,35 @@ impl KMeans {
                 ),
             });
         }
-        let tol = self.tol * mean_variance(&xc);
-        let (init, init_ties) = match self.random_state {
-            None => {
-                kmeans_plusplus(xc.data.view(), &xc.sq, k, self.n_local_trials, &mut Draws::Portable(rng))
-            }
-            Some((seed, input)) => {
-                let mut draws = Draws::Sklearn(Box::new(RandomState::new(seed)), input);
-                kmeans_plusplus(xc.data.view(), &xc.sq, k, self.n_local_trials, &mut draws)
-            }
-        };
+        Ok(Some(xc))
+    }
+
+    /// `k = 1`: the mean, accumulated in f64.
+    fn closed_form(&self, shots: Shots<'_>) -> Result<KMeansFit> {
+        let x = shots.view();
+        let centroids = class_mean(x)?;
+        let labels = vec![0; x.nrows()];
+        let inertia = inertia(x, centroids.view(), &labels);
+        Ok(KMeansFit {
+            centroids,
+            init: Vec::new(),
+            init_ties: 0,
+            labels,
+            inertia,
+            n_iter: 0,
+            converged: true,
+        })
+    }
+
+    /// Lloyd's iterations from the centred samples `init`, back in the
+    /// coordinates of the input.
+    fn lloyd_from(&self, shots: Shots<'_>, xc: &Centred, init: Vec<usize>, init_ties: usize) -> KMeansFit {
+        let tol = self.tol * mean_variance(xc);
         let start = gather(xc.data.view(), &init).mapv(f64::from);
         let run = lloyd(xc.data.view(), start, self.max_iter, tol);
-        let centroids = (run.centres + &xc.mean.insert_axis(Axis(0))).mapv(|v| v as f32);
-        let inertia = inertia(x, centroids.view(), &run.labels);
-        Ok(KMeansFit {
+        let centroids = (run.centres + xc.mean.view().insert_axis(Axis(0))).mapv(|v| v as f32);
+        let inertia = inertia(shots.view(), centroids.view(), &run.labels);
+        KMeansFit {
             centroids,
             init,
             init_ties,
@@ -309,7 +360,7 @@ impl KMeans {
             inertia,
             n_iter: run.n_iter,
             converged: run.converged,
-        })
+        }
     }
 }
 
@@ -716,6 +767,33 @@ mod tests {
             total += d[fit.labels()[i]];
         }
         assert!(close(fit.inertia(), total, 1e-12));
+    }
+
+    /// From a fit's own k-means++ samples, `fit_from` repeats its Lloyd
+    /// iterations exactly; bad starts are errors; `k = 1` is the mean.
+    #[test]
+    fn fit_from_the_init_of_a_fit_repeats_it() {
+        let x = blobs(5, 6, 70, 12, 1.0);
+        for k in [2, 6, 9] {
+            let km = KMeansParams::new(k).check().unwrap();
+            let fit = km.fit(shots(&x), &mut rng(3)).unwrap();
+            let again = km.fit_from(shots(&x), fit.init()).unwrap();
+            assert_eq!(again.labels(), fit.labels(), "k = {k}");
+            assert_eq!(again.centroids(), fit.centroids(), "k = {k}");
+            assert_eq!((again.n_iter(), again.converged()), (fit.n_iter(), fit.converged()), "k = {k}");
+            assert_eq!(again.inertia().to_bits(), fit.inertia().to_bits(), "k = {k}");
+            assert_eq!(again.init(), fit.init());
+        }
+        let km = KMeansParams::new(3).check().unwrap();
+        for bad in [vec![0, 1], vec![0, 1, 2, 3], vec![0, 1, x.nrows()]] {
+            let err = km.fit_from(shots(&x), &bad).unwrap_err();
+            assert!(matches!(err, ImprintError::InvalidParameter { .. }), "{bad:?}: {err}");
+        }
+        let one = KMeansParams::new(1).check().unwrap();
+        assert_eq!(
+            one.fit_from(shots(&x), &[]).unwrap().centroids(),
+            one.fit(shots(&x), &mut rng(0)).unwrap().centroids()
+        );
     }
 
     #[test]

@@ -32,6 +32,10 @@ use imprint_bench::{BenchError, Result};
 /// Name of our implementation in the tables.
 pub const OURS: &str = "imprint-rs";
 
+/// Our k-means without its k-means++ initialization: Lloyd from the centres
+/// it chose, the work of the peers that start from them.
+pub const OURS_FROM_INIT: &str = "imprint-rs (our init)";
+
 /// One implementation's result on one case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
@@ -68,6 +72,12 @@ impl Measurement {
     /// Adds a quality figure.
     pub fn quality(mut self, name: &str, value: f64) -> Self {
         self.quality.insert(name.to_string(), value);
+        self
+    }
+
+    /// Sets the remark shown in the table.
+    pub fn note(mut self, note: &str) -> Self {
+        self.note = note.to_string();
         self
     }
 
