@@ -721,6 +721,21 @@ mod tests {
         }
     }
 
+    /// Above `WIDE_DIM` dimensions the GEMM path runs for few centres too:
+    /// the same labels, iterations and centres as the f64 reference.
+    #[test]
+    fn lloyd_in_many_dimensions_matches_the_reference() {
+        let x = blobs(4, 5, 60, 1100, 1.5);
+        let (xc, _) = centred(&x);
+        let tol = KMeansParams::DEFAULT_TOL * mean_variance(&centre(x.view()));
+        let sq = sq_norms(xc.view());
+        let (init, _) = kmeans_plusplus(xc.view(), &sq, 5, 3, &mut Draws::Portable(&mut rng(4)));
+        let start = gather(xc.view(), &init).mapv(f64::from);
+        for max_iter in [1, 300] {
+            same_as_reference(xc.view(), &start, max_iter, tol, &format!("max_iter {max_iter}"));
+        }
+    }
+
     #[test]
     fn lloyd_matches_the_reference_from_the_same_init() {
         for seed in 0..6 {

@@ -71,8 +71,18 @@ const STEP: usize = 8;
 /// ran at 37.
 const WIDE_K: usize = 24;
 
-/// Rows per step from [`WIDE_K`] centres on: the rows (512 KiB at 512
-/// dimensions) are still in the L2 cache when they are summed.
+/// Above this many dimensions the inner products come from faer's GEMM
+/// whatever the number of centres: a tile of the unpacked kernel reads 9
+/// rows at once (4 of the data, 5 centres), 36 KiB at 1,024 dimensions but
+/// 72 KiB at 2,048, past the 48 KiB L1 cache, while faer's packing blocks
+/// the summed dimension. k-means from the same centres, n = 6,000, k = 20:
+/// at d = 1,024 tiles 0.082 to 0.090 s, GEMM 0.099 to 0.102 s; at d = 2,048
+/// tiles 0.40 s, GEMM 0.29 s (`cargo xtask bench-peers`, "our init" rows).
+const WIDE_DIM: usize = 1024;
+
+/// Rows per step from [`WIDE_K`] centres (or [`WIDE_DIM`] dimensions) on:
+/// the rows (512 KiB at 512 dimensions) are still in the L2 cache when they
+/// are summed.
 const WIDE_STEP: usize = 256;
 
 /// Blocks whose partial sums [`assign`] holds at once: bounds its memory to
@@ -127,7 +137,8 @@ fn assign(
 
 /// One block of [`assign`], [`STEP`] rows at a time: their inner products with
 /// the centres ([`imprint_core::gemm::dots_tiled_into`]; from [`WIDE_K`]
-/// centres on, [`WIDE_STEP`] rows through faer's GEMM), their labels, then
+/// centres or above [`WIDE_DIM`] dimensions, [`WIDE_STEP`] rows through
+/// faer's GEMM), their labels, then
 /// the rows summed per cluster in f64. Run through `pulp` so that the loops
 /// compile for the SIMD level of the CPU (AVX-512 or AVX2 where present).
 struct LabelAndSum<'a> {
@@ -153,7 +164,7 @@ impl pulp::WithSimd for LabelAndSum<'_> {
         let mut present = Vec::new();
         let mut partial = Vec::new();
         let mut slot = vec![usize::MAX; k];
-        let wide = k >= WIDE_K;
+        let wide = k >= WIDE_K || dim > WIDE_DIM;
         let step_rows = if wide { WIDE_STEP } else { STEP };
         let mut dots = vec![0.0f32; step_rows * k];
         let centres_view = ArrayView2::from_shape((k, dim), centres).expect("internal: k x dim centres");
