@@ -4,16 +4,19 @@
 //!
 //! faer's triangular product ran at about a quarter of the machine's f64
 //! multiply-add rate on the least-squares shape (60,000 x 512 in blocks of
-//! 1,024 rows; `docs/performance.md`). Here every [`DEPTH`] rows are packed
-//! into panels of one vector's width (`[panel][row][lane]`, f64), and a tile
-//! keeps `R x L` accumulators of `L` lanes in registers (3 x 8 with AVX-512:
-//! 24 fused multiply-adds per 3 vector loads and 8 broadcasts) while it
-//! walks the rows in order. Only tiles that touch the lower triangle run; a
-//! task owns one group of row panels (kept in the L1 cache) and its tiles.
+//! 1,024 rows; `docs/performance.md`). Here the caller's rows are mapped
+//! straight into panels of one vector's width (`[panel][row][lane]`, f64),
+//! [`DEPTH`] rows at a time, and their column sums taken on the way; then a
+//! tile keeps `R x L` accumulators of `L` lanes in registers (3 x 8 with
+//! AVX-512: 24 fused multiply-adds per 3 vector loads and 8 broadcasts)
+//! while it walks the rows in order. Only tiles that touch the lower
+//! triangle run; a task owns one group of row panels (kept in the L1 cache)
+//! and up to [`PANELS_PER_TASK`] of its column panels.
 //!
 //! Every entry is a sum over each [`DEPTH`] rows in order, the partial sums
 //! added in order; each entry is computed on one thread, so results do not
-//! depend on the number of threads.
+//! depend on the number of threads (nor do the column sums, see
+//! [`ROWS_PER_TASK`]).
 
 use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
