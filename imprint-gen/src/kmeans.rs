@@ -252,19 +252,12 @@ impl KMeans {
     /// [`ImprintError::InvalidParameter`] if `k` exceeds the number of samples.
     pub fn fit(&self, shots: Shots<'_>, rng: &mut dyn RngCore) -> Result<KMeansFit> {
         let Some(xc) = self.prepare(shots)? else { return self.closed_form(shots) };
-        let (init, init_ties) = match self.random_state {
-            None => kmeans_plusplus(
-                xc.data.view(),
-                &xc.sq,
-                self.k,
-                self.n_local_trials,
-                &mut Draws::Portable(rng),
-            ),
-            Some((seed, input)) => {
-                let mut draws = Draws::Sklearn(Box::new(RandomState::new(seed)), input);
-                kmeans_plusplus(xc.data.view(), &xc.sq, self.k, self.n_local_trials, &mut draws)
-            }
+        let mut draws = match self.random_state {
+            None => Draws::Portable(rng),
+            Some((seed, input)) => Draws::Sklearn(Box::new(RandomState::new(seed)), input),
         };
+        let (init, init_ties) =
+            kmeans_plusplus(xc.data.view(), &xc.sq, self.k, self.n_local_trials, &mut draws);
         Ok(self.lloyd_from(shots, &xc, init, init_ties))
     }
 
