@@ -15,7 +15,7 @@ use faer::{Mat, Par, Side};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use crate::gemm::{add_gram_of_rows, faer_ref as as_faer, symmetrize_lower};
+use crate::gemm::{GramPrecision, add_gram_of_rows, faer_ref as as_faer, symmetrize_lower};
 use crate::{ImprintError, Result};
 
 /// How within-class scatter is centred.
@@ -150,11 +150,17 @@ impl Within {
         for (c, x) in classes.iter().enumerate() {
             let mean = means.row(c);
             let inv = &inv_norms[c];
-            add_gram_of_rows(*x, 1.0 / (x.nrows() as f64 * n_classes), &mut sigma_w, |i, r, out| {
-                for ((o, &v), &m) in out.iter_mut().zip(r).zip(mean) {
-                    *o = unit(v, inv[i]) - m;
-                }
-            })
+            add_gram_of_rows(
+                *x,
+                1.0 / (x.nrows() as f64 * n_classes),
+                &mut sigma_w,
+                GramPrecision::F64,
+                |i, r, out| {
+                    for ((o, &v), &m) in out.iter_mut().zip(r).zip(mean) {
+                        *o = unit(v, inv[i]) - m;
+                    }
+                },
+            )
             .expect("internal: sigma_w is dim x dim");
         }
         symmetrize_lower(&mut sigma_w).expect("internal: sigma_w is square");

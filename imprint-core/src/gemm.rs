@@ -175,6 +175,20 @@ pub fn dots_tiled_into(a: &[f32], b: &[f32], dim: usize, out: &mut [f32]) {
     crate::tiled::pairwise_into::<Dot>(a, b, dim, out);
 }
 
+/// The arithmetic of [`add_gram_of_rows`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GramPrecision {
+    /// Products and sums in f64: the products of f32 data are exact, and
+    /// only the sums round (the default).
+    #[default]
+    F64,
+    /// Rows rounded to f32, products summed in f32 over each 128 rows, those
+    /// partial sums added in f64: twice the f64 vector width, with an error
+    /// per entry of one f32 dot product of 128 terms (a whole f32 product,
+    /// such as `torch`'s `X.T @ X`, sums every row in f32). An explicit choice.
+    F32,
+}
+
 /// Adds `alpha * y^T y` to the lower triangle (diagonal included) of the
 /// `dim x dim` matrix `out`, where the rows of `y` are `map(row of x)` in f64,
 /// and returns the column sums of `y` (unscaled; they come free with the
@@ -183,9 +197,11 @@ pub fn dots_tiled_into(a: &[f32], b: &[f32], dim: usize, out: &mut [f32]) {
 /// a whole. The upper triangle of `out` is left alone (see [`symmetrize_lower`]).
 ///
 /// `map(i, row, out)` writes the f64 row to use for row `i` of `x` (e.g. a
-/// normalized, centred copy). Every product is one sum over each 128 rows in
-/// order, those sums added in order, and every column sum one over each 16
-/// rows ([`crate::gram`]), so both are the same on any number of threads.
+/// normalized, centred copy); `precision` says in which type its products
+/// are taken (the column sums are f64 sums of the mapped rows either way).
+/// Every product is one sum over each 128 rows in order, those sums added in
+/// order, and every column sum one over each 16 rows ([`crate::gram`]), so
+/// both are the same on any number of threads.
 ///
 /// # Errors
 /// [`ImprintError::DimensionMismatch`] if `out` is not `dim x dim` for `dim = x.ncols()`.
@@ -193,6 +209,7 @@ pub fn add_gram_of_rows(
     x: ArrayView2<'_, f32>,
     alpha: f64,
     out: &mut Array2<f64>,
+    precision: GramPrecision,
     map: impl Fn(usize, ndarray::ArrayView1<'_, f32>, &mut [f64]) + Sync,
 ) -> Result<Array1<f64>> {
     let dim = x.ncols();
@@ -206,10 +223,26 @@ pub fn add_gram_of_rows(
     let out = out.as_slice_mut().ok_or_else(|| {
         ImprintError::mismatch("add_gram_of_rows", "an output in standard layout", "a strided view")
     })?;
-    let mut gram = crate::gram::Gram::new(dim);
-    gram.add(x.nrows(), |i, target| map(i, x.row(i), target));
+    let row = |i: usize, target: &mut [f64]| map(i, x.row(i), target);
+    let sums = match precision {
+        GramPrecision::F64 => gram_into::<f64>(x.nrows(), dim, row, alpha, out),
+        GramPrecision::F32 => gram_into::<f32>(x.nrows(), dim, row, alpha, out),
+    };
+    Ok(Array1::from_vec(sums))
+}
+
+/// [`add_gram_of_rows`] with products in `E`.
+fn gram_into<E: crate::gram::Element>(
+    rows: usize,
+    dim: usize,
+    row: impl Fn(usize, &mut [f64]) + Sync,
+    alpha: f64,
+    out: &mut [f64],
+) -> Vec<f64> {
+    let mut gram = crate::gram::Gram::<E>::new(dim);
+    gram.add(rows, row);
     gram.add_lower_to(alpha, out);
-    Ok(Array1::from_vec(gram.sums().to_vec()))
+    gram.sums().to_vec()
 }
 
 /// Copies the lower triangle of a square matrix onto its upper triangle.
@@ -339,7 +372,7 @@ mod tests {
         assert!(matmul_atb(a.view(), array![[1.0f32], [2.0]].view()).is_err());
         let mut wrong = Array2::<f64>::zeros((3, 3));
         assert!(
-            add_gram_of_rows(a.view(), 1.0, &mut wrong, |_, r, out| {
+            add_gram_of_rows(a.view(), 1.0, &mut wrong, GramPrecision::F64, |_, r, out| {
                 out.iter_mut().zip(r).for_each(|(o, &v)| *o = f64::from(v))
             })
             .is_err()

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use imprint_baselines::{KLeastSquaresParams, LeastSquaresParams};
-use imprint_core::gemm::{matmul_abt, matmul_atb};
+use imprint_core::gemm::{GramPrecision, matmul_abt, matmul_atb};
 use imprint_core::{
     AggregateExt, Aggregation, Centering, Distance, Shots, Weighting, metrics, neural_collapse,
 };
@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 use super::measure::{peak_rss_growth, time_reps};
-use super::{Measurement, OURS, OURS_FROM_INIT, npy};
+use super::{Measurement, OURS, OURS_F32_GRAM, OURS_FROM_INIT, npy};
 use imprint_bench::workloads::{Modes, one_class, task};
 use imprint_bench::{BenchError, Result};
 
@@ -304,14 +304,29 @@ pub fn least_squares(
     let test = (data.test.embeddings(), data.test.labels());
     // ls is deterministic; kls runs with each of the paper's seeds (its
     // k-means, and so its accuracy, depends on the seed).
-    let (mut seconds, mut accuracy, mut stacked) = (Vec::new(), 0.0, None);
+    let (mut seconds, mut accuracy, mut stacked, mut f32_row) = (Vec::new(), 0.0, None, None);
     match k {
         None => {
             let ls = LeastSquaresParams::new(lambda).check().map_err(imprint(&case))?;
             let (t, w) = time_reps(reps, || ls.fit(&classes));
             let w = w.map_err(imprint(&case))?;
             seconds = t;
-            accuracy = head_accuracy(&w, &(0..N_CLASSES).collect::<Vec<_>>(), test, &case)?;
+            let all_classes: Vec<usize> = (0..N_CLASSES).collect();
+            accuracy = head_accuracy(&w, &all_classes, test, &case)?;
+            let f32_gram = LeastSquaresParams::new(lambda)
+                .gram_precision(GramPrecision::F32)
+                .check()
+                .map_err(imprint(&case))?;
+            let (t32, w32) = time_reps(reps, || f32_gram.fit(&classes));
+            let w32 = w32.map_err(imprint(&case))?;
+            let difference = (&w32.mapv(f64::from) - &w.mapv(f64::from)).pow2().sum().sqrt()
+                / w.mapv(f64::from).pow2().sum().sqrt();
+            f32_row = Some(
+                Measurement::new(&case, OURS_F32_GRAM, t32)
+                    .quality("accuracy %", head_accuracy(&w32, &all_classes, test, &case)?)
+                    .quality("relative difference to ours", difference)
+                    .note("LeastSquaresParams::gram_precision(GramPrecision::F32): f32 products per 128 rows, summed in f64; f64 solve"),
+            );
             stacked = Some(w);
         }
         Some(k) => {
@@ -340,6 +355,9 @@ pub fn least_squares(
     }
     s.plan.push(entry);
     s.record(Measurement::new(&case, OURS, seconds).quality("accuracy %", accuracy));
+    if let Some(row) = f32_row {
+        s.record(row);
+    }
     if k.is_none() {
         let x64 = x.mapv(f64::from);
         let (t, _) = time_reps(reps, || matmul_atb(x64.view(), x64.view()));

@@ -36,6 +36,13 @@ pub const OURS: &str = "imprint-rs";
 /// it chose, the work of the peers that start from them.
 pub const OURS_FROM_INIT: &str = "imprint-rs (our init)";
 
+/// Our ls with its Gram matrix in f32 (`GramPrecision::F32`, an explicit
+/// choice): the float32 work of the reference's torch formula.
+pub const OURS_F32_GRAM: &str = "imprint-rs (f32 Gram)";
+
+/// The reference's ls formula in torch (float32), written by `peers.py`.
+pub const TORCH_LS: &str = "torch (reference formula)";
+
 /// One implementation's result on one case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
