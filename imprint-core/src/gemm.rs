@@ -200,7 +200,7 @@ pub enum GramPrecision {
 /// normalized, centred copy); `precision` says in which type its products
 /// are taken (the column sums are f64 sums of the mapped rows either way).
 /// Every product is one sum over each 128 rows in order, those sums added in
-/// order, and every column sum one over each 16 rows ([`crate::gram`]), so
+/// order, and every column sum one over each 16 rows (the crate's `gram` module), so
 /// both are the same on any number of threads.
 ///
 /// # Errors
