@@ -59,8 +59,8 @@ pub(crate) fn lloyd(x: ArrayView2<'_, f32>, mut centres: Array2<f64>, max_iter: 
 const ASSIGN_BLOCK: usize = 1024;
 
 /// Rows per step within a block: their inner products with every centre,
-/// then their labels and their addition to the sums, while the rows are still
-/// in the L1 cache (8 rows of 512 floats are 16 KiB).
+/// then their labels, while the rows are still in the L1 cache (8 rows of
+/// 512 floats are 16 KiB).
 const STEP: usize = 8;
 
 /// From this many centres on, a step's inner products come from faer's GEMM
@@ -138,8 +138,8 @@ fn assign(
 /// One block of [`assign`], [`STEP`] rows at a time: their inner products with
 /// the centres ([`imprint_core::gemm::dots_tiled_into`]; from [`WIDE_K`]
 /// centres or above [`WIDE_DIM`] dimensions, [`WIDE_STEP`] rows through
-/// faer's GEMM), their labels, then
-/// the rows summed per cluster in f64. Run through `pulp` so that the loops
+/// faer's GEMM) and their labels; every [`SUM_ROWS`] rows, those rows summed
+/// per cluster in f64 ([`ClusterSums`]). Run through `pulp` so that the loops
 /// compile for the SIMD level of the CPU (AVX-512 or AVX2 where present).
 struct LabelAndSum<'a> {
     /// `rows x dim`, row-major.
@@ -161,48 +161,118 @@ impl pulp::WithSimd for LabelAndSum<'_> {
     fn with_simd<S: pulp::Simd>(self, _simd: S) -> Self::Output {
         let LabelAndSum { block, rows, dim, centres, c_sq, k, with_sums } = self;
         let mut labels = Vec::with_capacity(rows);
-        let mut present = Vec::new();
-        let mut partial = Vec::new();
-        let mut slot = vec![usize::MAX; k];
+        let mut sums = ClusterSums { slot: vec![usize::MAX; k], ..ClusterSums::default() };
         let wide = k >= WIDE_K || dim > WIDE_DIM;
         let step_rows = if wide { WIDE_STEP } else { STEP };
         let mut dots = vec![0.0f32; step_rows * k];
         let centres_view = ArrayView2::from_shape((k, dim), centres).expect("internal: k x dim centres");
-        let mut start = 0;
-        while start < rows {
-            let step = (rows - start).min(step_rows);
-            let dots = &mut dots[..step * k];
-            let chunk = &block[start * dim..(start + step) * dim];
-            if wide {
-                let rows_view =
-                    ArrayView2::from_shape((step, dim), chunk).expect("internal: step x dim rows");
-                let product =
-                    imprint_core::gemm::dots_seq(rows_view, centres_view).expect("internal: same dimension");
-                dots.copy_from_slice(product.as_slice().expect("internal: fresh array"));
-            } else {
-                imprint_core::gemm::dots_tiled_into(chunk, centres, dim, dots);
-            }
-            for (r, d) in dots.chunks_exact(k).enumerate() {
+        for (first, part) in block.chunks(SUM_ROWS * dim).enumerate() {
+            let first = first * SUM_ROWS;
+            for chunk in part.chunks(step_rows * dim) {
+                let step = chunk.len() / dim;
+                let dots = &mut dots[..step * k];
+                if wide {
+                    let rows_view =
+                        ArrayView2::from_shape((step, dim), chunk).expect("internal: step x dim rows");
+                    let product = imprint_core::gemm::dots_seq(rows_view, centres_view)
+                        .expect("internal: same dimension");
+                    dots.copy_from_slice(product.as_slice().expect("internal: fresh array"));
+                } else {
+                    imprint_core::gemm::dots_tiled_into(chunk, centres, dim, dots);
+                }
                 // ||x||^2 is the same for every centre, so it is left out of the comparison.
-                let l = argmin_first(d.iter().zip(c_sq).map(|(&dot, &s)| s - 2.0 * f64::from(dot)));
-                labels.push(l);
-                if !with_sums {
-                    continue;
+                labels
+                    .extend(dots.chunks_exact(k).map(|d| {
+                        argmin_first(d.iter().zip(c_sq).map(|(&dot, &s)| s - 2.0 * f64::from(dot)))
+                    }));
+            }
+            if with_sums {
+                sums.add(part, dim, &labels[first..]);
+            }
+        }
+        (labels, sums.present, sums.partial)
+    }
+}
+
+/// Rows whose labels [`LabelAndSum`] finds before it adds them to the sums,
+/// cluster by cluster: the rows (512 KiB at 512 dimensions) are still in the
+/// L2 cache, and a cluster's sum stays in registers while its rows are added
+/// (adding each row as it is labelled read and wrote one of up to `k` sums of
+/// 4 KiB each, more than the L1 cache holds at 20 centres).
+const SUM_ROWS: usize = 256;
+
+/// Columns of a cluster's sum kept in registers while its rows are added
+/// (8 vectors of AVX-512).
+const SUM_LANES: usize = 64;
+
+/// The per-cluster sums of one block: a slot per cluster present, in the
+/// order they first appear; every row is added to its slot in row order.
+#[derive(Default)]
+struct ClusterSums {
+    /// `slot[c]`: where cluster `c` sums, or `usize::MAX`.
+    slot: Vec<usize>,
+    /// The clusters present, in slot order.
+    present: Vec<usize>,
+    /// `dim` f64 per slot.
+    partial: Vec<f64>,
+    /// Scratch: the rows of `part`, grouped by slot (in row order within each).
+    order: Vec<usize>,
+    /// Scratch: where each slot's rows start in `order`.
+    starts: Vec<usize>,
+}
+
+impl ClusterSums {
+    /// Adds the rows of `part` (`labels.len()` rows of `dim`) to their clusters' sums.
+    #[inline(always)]
+    fn add(&mut self, part: &[f32], dim: usize, labels: &[usize]) {
+        for &l in labels {
+            if self.slot[l] == usize::MAX {
+                self.slot[l] = self.present.len();
+                self.present.push(l);
+                self.partial.resize(self.partial.len() + dim, 0.0f64);
+            }
+        }
+        // A counting sort of the rows by slot, stable.
+        let slots = self.present.len();
+        self.starts.clear();
+        self.starts.resize(slots + 1, 0);
+        for &l in labels {
+            self.starts[self.slot[l] + 1] += 1;
+        }
+        for s in 0..slots {
+            self.starts[s + 1] += self.starts[s];
+        }
+        self.order.resize(labels.len(), 0);
+        let mut next = self.starts.clone();
+        for (r, &l) in labels.iter().enumerate() {
+            let s = self.slot[l];
+            self.order[next[s]] = r;
+            next[s] += 1;
+        }
+        for (s, acc) in self.partial.chunks_exact_mut(dim).enumerate() {
+            let members = &self.order[self.starts[s]..self.starts[s + 1]];
+            if members.is_empty() {
+                continue;
+            }
+            let (wide, tail) = acc.as_chunks_mut::<SUM_LANES>();
+            for (c, acc) in wide.iter_mut().enumerate() {
+                let mut sum = *acc;
+                for &r in members {
+                    let row = &part[r * dim + c * SUM_LANES..r * dim + (c + 1) * SUM_LANES];
+                    for (a, &v) in sum.iter_mut().zip(row) {
+                        *a += f64::from(v);
+                    }
                 }
-                if slot[l] == usize::MAX {
-                    slot[l] = present.len();
-                    present.push(l);
-                    partial.resize(partial.len() + dim, 0.0f64);
-                }
-                let row = &block[(start + r) * dim..(start + r + 1) * dim];
-                let acc = &mut partial[slot[l] * dim..(slot[l] + 1) * dim];
-                for (a, &v) in acc.iter_mut().zip(row) {
+                *acc = sum;
+            }
+            let done = wide.len() * SUM_LANES;
+            for &r in members {
+                let row = &part[r * dim + done..(r + 1) * dim];
+                for (a, &v) in tail.iter_mut().zip(row) {
                     *a += f64::from(v);
                 }
             }
-            start += step;
         }
-        (labels, present, partial)
     }
 }
 
@@ -258,5 +328,44 @@ fn relocate_empty(
         // If this empties `from`, its centre stays at the leftover sum (about
         // zero, the data mean), as in scikit-learn.
         counts[from] -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cluster by cluster, in parts, equals adding each row to its
+    /// cluster's sum as it comes, bit for bit (dimensions around
+    /// [`SUM_LANES`], clusters in any order, some absent).
+    #[test]
+    fn cluster_sums_equal_row_by_row_sums() {
+        for dim in [1, 63, 64, 65, 130, 512] {
+            let (rows, k) = (700, 9);
+            let data: Vec<f32> = (0..rows * dim)
+                .map(|i| ((i * 7919 % 1009) as f32 - 504.0) * 1.37e-3 + 1.0 / (1 + i % 13) as f32)
+                .collect();
+            let labels: Vec<usize> =
+                (0..rows).map(|r| (r * r + 3 * r) % 7 + usize::from(r % 5 == 0)).collect();
+            let mut sums = ClusterSums { slot: vec![usize::MAX; k], ..ClusterSums::default() };
+            for (p, part) in data.chunks(SUM_ROWS * dim).enumerate() {
+                sums.add(part, dim, &labels[p * SUM_ROWS..p * SUM_ROWS + part.len() / dim]);
+            }
+            let mut want = vec![vec![0.0f64; dim]; k];
+            let mut order = Vec::new();
+            for (row, &l) in data.chunks_exact(dim).zip(&labels) {
+                if !order.contains(&l) {
+                    order.push(l);
+                }
+                want[l].iter_mut().zip(row).for_each(|(a, &v)| *a += f64::from(v));
+            }
+            assert_eq!(sums.present, order, "dim {dim}");
+            for (&l, got) in sums.present.iter().zip(sums.partial.chunks_exact(dim)) {
+                assert!(
+                    got.iter().zip(&want[l]).all(|(g, w)| g.to_bits() == w.to_bits()),
+                    "dim {dim} cluster {l}"
+                );
+            }
+        }
     }
 }
