@@ -93,6 +93,19 @@ impl LeastSquares {
         Ok(Array2::from_shape_fn((classes.len(), dim), |(c, j)| (solution[(j, c)] * scale) as f32))
     }
 
+    /// Products of finite f32 data are finite in f64, but may overflow in
+    /// f32 (entries beyond about 1e19): then say so rather than solve.
+    fn check_gram(&self, gram: &Array2<f64>) -> Result<()> {
+        if self.precision == GramPrecision::F32 && gram.iter().any(|v| !v.is_finite()) {
+            return Err(ImprintError::Numerical {
+                op: "least squares (Gram matrix in f32)",
+                reason: "a product overflowed f32 (embedding entries too large); use GramPrecision::F64"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
     /// `A^-1 M` from the `dim x dim` system (only its lower triangle is formed:
     /// the Cholesky reads no more).
     fn solve_in_feature_space(
@@ -110,6 +123,7 @@ impl LeastSquares {
                 })?;
             means.column_mut(c).assign(&(sums / x.nrows() as f64));
         }
+        self.check_gram(&gram)?;
         gram.diag_mut().mapv_inplace(|v| v + self.lambda);
         let llt = as_faer(gram.view())?.llt(Side::Lower).map_err(|e| ImprintError::Numerical {
             op: "least squares (Cholesky of X^T X / N + lambda I)",
@@ -133,6 +147,7 @@ impl LeastSquares {
         add_gram_of_rows(x.t(), 1.0 / n_total as f64, &mut gram, self.precision, |_, col, out| {
             Zip::from(ArrayViewMut1::from(out)).and(col).for_each(|o, &v| *o = f64::from(v));
         })?;
+        self.check_gram(&gram)?;
         gram.diag_mut().mapv_inplace(|v| v + self.lambda);
         let llt = as_faer(gram.view())?.llt(Side::Lower).map_err(|e| ImprintError::Numerical {
             op: "least squares (Cholesky of X X^T / N + lambda I)",
@@ -353,6 +368,19 @@ mod tests {
         assert!(matches!(ls.fit(&[a.view(), wide.view()]), Err(ImprintError::DimensionMismatch { .. })));
         let nan = array![[f32::NAN, 0.0]];
         assert!(matches!(ls.fit(&[a.view(), nan.view()]), Err(ImprintError::NonFinite { .. })));
+        // Entries whose products overflow f32: an error with the f32 Gram, solved in f64.
+        let huge = array![[3e19f32, 1.0], [1.0, 2e19]];
+        let f32_gram = LeastSquaresParams::new(0.1).gram_precision(GramPrecision::F32).check().unwrap();
+        let (wide_huge, wide) = (array![[3e19f32, 1.0, 0.0]], array![[0.0f32, 1.0, 1.0]]);
+        // Feature space (3 samples, 2 features) and sample space (2 samples, 3 features).
+        for classes in [[huge.view(), a.view()], [wide_huge.view(), wide.view()]] {
+            let err = f32_gram.fit(&classes).unwrap_err();
+            assert!(
+                matches!(err, ImprintError::Numerical { .. }) && err.to_string().contains("F64"),
+                "{err}"
+            );
+            assert!(ls.fit(&classes).is_ok());
+        }
         // lambda = 0 with fewer samples than dimensions: singular, reported, not a panic.
         let singular = LeastSquaresParams::new(0.0).check().unwrap();
         assert!(matches!(singular.fit(&[a.view()]), Err(ImprintError::Numerical { .. })));

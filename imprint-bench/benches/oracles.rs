@@ -1,5 +1,6 @@
 //! The least-squares oracles over 10 classes of 6,000 shots: `ls` at d = 512
-//! and 2048, `kls` with k = 5 and 20 at d = 512, and the f64 Gram matrix
+//! and 2048 (also with its Gram matrix in f32, `GramPrecision::F32`), `kls`
+//! with k = 5 and 20 at d = 512, and the f64 Gram matrix
 //! `X^T X` of all shots as one bare faer GEMM for reference. Accuracy of the
 //! resulting head (max over inner products) is printed first.
 //!
@@ -10,7 +11,7 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use imprint_baselines::{KLeastSquaresParams, LeastSquaresParams};
 use imprint_bench::workloads::task;
-use imprint_core::gemm::matmul_atb;
+use imprint_core::gemm::{GramPrecision, matmul_atb};
 use imprint_core::{AggregateExt, Aggregation, metrics};
 use ndarray::{Array2, ArrayView2, Axis, s};
 
@@ -43,6 +44,11 @@ fn oracles(c: &mut Criterion) {
         eprintln!("quality oracles/ls/d{dim}: accuracy {:.2}%", accuracy(&per_class, test.0, test.1));
         group.bench_function(BenchmarkId::new("ls", format!("d{dim}")), |b| {
             b.iter(|| ls.fit(&classes).expect("weights"))
+        });
+        let f32_gram =
+            LeastSquaresParams::new(LAMBDA).gram_precision(GramPrecision::F32).check().expect("lambda");
+        group.bench_function(BenchmarkId::new("ls f32 Gram", format!("d{dim}")), |b| {
+            b.iter(|| f32_gram.fit(&classes).expect("weights"))
         });
         let x64 = x.mapv(f64::from);
         group.bench_function(BenchmarkId::new("bare faer GEMM f64 X^T X", format!("d{dim}")), |b| {
