@@ -161,7 +161,7 @@ impl pulp::WithSimd for LabelAndSum<'_> {
     fn with_simd<S: pulp::Simd>(self, _simd: S) -> Self::Output {
         let LabelAndSum { block, rows, dim, centres, c_sq, k, with_sums } = self;
         let mut labels = Vec::with_capacity(rows);
-        let mut sums = ClusterSums { slot: vec![usize::MAX; k], ..ClusterSums::default() };
+        let mut sums = ClusterSums::new(k);
         let wide = k >= WIDE_K || dim > WIDE_DIM;
         let step_rows = if wide { WIDE_STEP } else { STEP };
         let mut dots = vec![0.0f32; step_rows * k];
@@ -219,9 +219,16 @@ struct ClusterSums {
     order: Vec<usize>,
     /// Scratch: where each slot's rows start in `order`.
     starts: Vec<usize>,
+    /// Scratch: where each slot's next row goes in `order`.
+    next: Vec<usize>,
 }
 
 impl ClusterSums {
+    /// No cluster yet, out of `k`.
+    fn new(k: usize) -> Self {
+        Self { slot: vec![usize::MAX; k], ..Self::default() }
+    }
+
     /// Adds the rows of `part` (`labels.len()` rows of `dim`) to their clusters' sums.
     #[inline(always)]
     fn add(&mut self, part: &[f32], dim: usize, labels: &[usize]) {
@@ -243,11 +250,11 @@ impl ClusterSums {
             self.starts[s + 1] += self.starts[s];
         }
         self.order.resize(labels.len(), 0);
-        let mut next = self.starts.clone();
+        self.next.clone_from(&self.starts);
         for (r, &l) in labels.iter().enumerate() {
             let s = self.slot[l];
-            self.order[next[s]] = r;
-            next[s] += 1;
+            self.order[self.next[s]] = r;
+            self.next[s] += 1;
         }
         for (s, acc) in self.partial.chunks_exact_mut(dim).enumerate() {
             let members = &self.order[self.starts[s]..self.starts[s + 1]];
@@ -347,7 +354,7 @@ mod tests {
                 .collect();
             let labels: Vec<usize> =
                 (0..rows).map(|r| (r * r + 3 * r) % 7 + usize::from(r % 5 == 0)).collect();
-            let mut sums = ClusterSums { slot: vec![usize::MAX; k], ..ClusterSums::default() };
+            let mut sums = ClusterSums::new(k);
             for (p, part) in data.chunks(SUM_ROWS * dim).enumerate() {
                 sums.add(part, dim, &labels[p * SUM_ROWS..p * SUM_ROWS + part.len() / dim]);
             }

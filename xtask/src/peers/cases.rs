@@ -319,8 +319,8 @@ pub fn least_squares(
                 .map_err(imprint(&case))?;
             let (t32, w32) = time_reps(reps, || f32_gram.fit(&classes));
             let w32 = w32.map_err(imprint(&case))?;
-            let difference = (&w32.mapv(f64::from) - &w.mapv(f64::from)).pow2().sum().sqrt()
-                / w.mapv(f64::from).pow2().sum().sqrt();
+            let w64 = w.mapv(f64::from);
+            let difference = (&w32.mapv(f64::from) - &w64).pow2().sum().sqrt() / w64.pow2().sum().sqrt();
             f32_row = Some(
                 Measurement::new(&case, OURS_F32_GRAM, t32)
                     .quality("accuracy %", head_accuracy(&w32, &all_classes, test, &case)?)
