@@ -7,6 +7,7 @@ use std::ops::Range;
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 use num_traits::{Float, One, Zero};
+use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -396,14 +397,37 @@ impl Aggregation {
 trait Key: Float + std::ops::AddAssign + Send + Sync + fmt::Debug + 'static {
     /// What a distance-weighted vote adds to the distance before inverting it.
     const VOTE_EPSILON: Self;
+
+    /// The smallest of `keys` (infinity if none), NaN skipped, on `simd`'s
+    /// vectors: the smaller per lane (a NaN key is never smaller), then
+    /// across the lanes and the tail.
+    fn smallest<S: Simd>(simd: S, keys: &[Self]) -> Self;
 }
 
 impl Key for f32 {
     const VOTE_EPSILON: f32 = VOTE_EPSILON;
+
+    #[inline(always)]
+    fn smallest<S: Simd>(simd: S, keys: &[f32]) -> f32 {
+        let (vectors, tail) = S::as_simd_f32s(keys);
+        let lanes = vectors.iter().fold(simd.splat_f32s(f32::INFINITY), |acc, &key| {
+            simd.select_f32s(simd.less_than_f32s(key, acc), key, acc)
+        });
+        tail.iter().fold(simd.reduce_min_f32s(lanes), |a, &b| a.min(b))
+    }
 }
 
 impl Key for f64 {
     const VOTE_EPSILON: f64 = 1e-10;
+
+    #[inline(always)]
+    fn smallest<S: Simd>(simd: S, keys: &[f64]) -> f64 {
+        let (vectors, tail) = S::as_simd_f64s(keys);
+        let lanes = vectors.iter().fold(simd.splat_f64s(f64::INFINITY), |acc, &key| {
+            simd.select_f64s(simd.less_than_f64s(key, acc), key, acc)
+        });
+        tail.iter().fold(simd.reduce_min_f64s(lanes), |a, &b| a.min(b))
+    }
 }
 
 /// Proxies prepared for tiles of ranking keys: the f32 [`DistanceKernel`]
@@ -505,10 +529,7 @@ fn class_max<T: Tiles>(
                 .expect("internal: the buffer holds a full tile");
             kernel.keys_into(&q, first..last, t.view_mut());
             let runs = class_runs(&proxy_class[first..last]);
-            for (r, keys) in t.outer_iter().enumerate() {
-                let keys = keys.as_slice().expect("internal: tile rows are contiguous");
-                nearest_per_class(keys, &runs, out.row_mut(r).as_slice_mut().expect("row"));
-            }
+            pulp::Arch::new().dispatch(NearestPerClass { tile: t.view(), runs: &runs, out: out.view_mut() });
         }
         for (r, mut row) in out.outer_iter_mut().enumerate() {
             let row = row.as_slice_mut().expect("internal: row of a standard array");
@@ -693,29 +714,34 @@ fn class_runs(proxy_class: &[usize]) -> Vec<(usize, Range<usize>)> {
     runs
 }
 
-/// Lowers each class's running smallest key with the proxies of one tile,
-/// given as runs of one class ([`class_runs`]); NaN, possible only after
-/// overflow, never wins.
-fn nearest_per_class<K: Key>(keys: &[K], runs: &[(usize, Range<usize>)], out: &mut [K]) {
-    for (c, run) in runs {
-        let smallest = smallest(&keys[run.clone()]);
-        if smallest < out[*c] {
-            out[*c] = smallest;
-        }
-    }
+/// Lowers each class's running smallest key (`out`, queries x classes) with
+/// one tile of keys (queries x proxies), its proxies given as runs of one
+/// class ([`class_runs`]); NaN, possible only after overflow, never wins.
+/// One dispatch to the machine's vectors per tile: runs are short (a few
+/// dozen proxies), too short to pay for one each.
+struct NearestPerClass<'a, K> {
+    tile: ArrayView2<'a, K>,
+    runs: &'a [(usize, Range<usize>)],
+    out: ArrayViewMut2<'a, K>,
 }
 
-/// The smallest of `keys` (infinity if none), NaN skipped: `min` per lane of
-/// eight (it vectorizes, unlike a branch per key), then across the lanes.
-fn smallest<K: Key>(keys: &[K]) -> K {
-    let mut lanes = [K::infinity(); 8];
-    let (chunks, rest) = keys.as_chunks::<8>();
-    for chunk in chunks {
-        for (lane, &key) in lanes.iter_mut().zip(chunk) {
-            *lane = lane.min(key);
+impl<K: Key> WithSimd for NearestPerClass<'_, K> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let NearestPerClass { tile, runs, mut out } = self;
+        for (keys, mut out) in tile.outer_iter().zip(out.outer_iter_mut()) {
+            let keys = keys.to_slice().expect("internal: tile rows are contiguous");
+            let out = out.as_slice_mut().expect("internal: rows of a standard array");
+            for (c, run) in runs {
+                let smallest = K::smallest(simd, &keys[run.clone()]);
+                if smallest < out[*c] {
+                    out[*c] = smallest;
+                }
+            }
         }
     }
-    rest.iter().chain(&lanes).fold(K::infinity(), |a, &b| a.min(b))
 }
 
 /// The `m` nearest proxies seen so far, sorted by (distance, proxy index).
@@ -793,6 +819,40 @@ mod tests {
     use ndarray::{Array2, array};
 
     use super::*;
+
+    /// `Key::smallest` on the machine's vectors against a plain scan, for
+    /// lengths around the vector widths, with NaN keys anywhere (never the
+    /// result unless nothing else is there: then infinity).
+    fn check_smallest<K: Key>(from: impl Fn(f64) -> K) {
+        struct Smallest<'a, K>(&'a [K]);
+        impl<K: Key> WithSimd for Smallest<'_, K> {
+            type Output = K;
+            fn with_simd<S: Simd>(self, simd: S) -> K {
+                K::smallest(simd, self.0)
+            }
+        }
+        for len in 0..40usize {
+            for nan_at in [None, Some(0), Some(len / 2), Some(len.saturating_sub(1))] {
+                let mut keys: Vec<K> =
+                    (0..len).map(|i| from(((i * 37 + 11) % 23) as f64 - 9.5 + i as f64 * 1e-3)).collect();
+                if let Some(at) = nan_at.filter(|&at| at < len) {
+                    keys[at] = K::nan();
+                }
+                let plain = keys
+                    .iter()
+                    .filter(|k| !k.is_nan())
+                    .fold(K::infinity(), |a, &b| if b < a { b } else { a });
+                let got = pulp::Arch::new().dispatch(Smallest(&keys));
+                assert_eq!(got, plain, "length {len}, NaN at {nan_at:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn smallest_key_skips_nan_on_the_vectors() {
+        check_smallest::<f32>(|v| v as f32);
+        check_smallest::<f64>(|v| v);
+    }
 
     #[test]
     fn max_inner_product_picks_the_best_proxy_per_class() {
