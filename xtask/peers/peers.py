@@ -1,17 +1,16 @@
 """Python peers of `cargo xtask bench-peers`.
 
-Usage: python peers.py PLAN.json OUT.json
+Usage: python peers.py, driven by cargo xtask bench-peers (see peer_protocol.py).
 
-PLAN.json (written by cargo xtask bench-peers) lists cases whose inputs are .npy files;
-every case runs here with the libraries the reference implementation
-(DATEXIS/IMPRINT) and the wider Python stack use: scikit-learn, faiss-cpu,
-torch and numpy, each on all cores. OUT.json gets the library versions and one
-measurement per (case, peer): wall-clock seconds of every repetition and
-quality figures computed the same way for every implementation (inertia in
+cargo xtask bench-peers sends the cases one at a time, each right after
+measuring ours on it; a case's inputs are .npy files. Every case runs here with
+the libraries the reference implementation (DATEXIS/IMPRINT) and the wider
+Python stack use: scikit-learn, faiss-cpu, torch and numpy, each on all cores.
+The answer is one measurement per peer: wall-clock seconds of every repetition
+and quality figures computed the same way for every implementation (inertia in
 float64 from the returned centres, accuracy, agreement with our predictions).
 """
 
-import json
 import os
 import sys
 import time
@@ -22,8 +21,8 @@ THREADS = os.cpu_count() or 1
 
 import faiss  # noqa: E402
 import sklearn  # noqa: E402
-import threadpoolctl  # noqa: E402
 import torch  # noqa: E402
+from peer_protocol import serve  # noqa: E402
 from sklearn.cluster import KMeans  # noqa: E402
 from sklearn.neighbors import NearestNeighbors  # noqa: E402
 
@@ -293,16 +292,8 @@ KINDS = {"kmeans": kmeans, "mnn": mnn, "max": max_agg, "ls": ls, "kls": kls, "nc
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 1:
         sys.exit(__doc__)
-    plan = json.load(open(sys.argv[1]))
-    results = []
-    with threadpoolctl.threadpool_limits(THREADS):
-        for case in plan["cases"]:
-            print(case["case"], file=sys.stderr, flush=True)
-            for m in KINDS[case["kind"]](case):
-                print(f"  {m['implementation']:<40} {np.median(m['seconds']):9.4f} s", file=sys.stderr, flush=True)
-                results.append(m)
     versions = {
         "python": sys.version.split()[0],
         "numpy": np.__version__,
@@ -310,10 +301,7 @@ def main():
         "faiss-cpu": faiss.__version__,
         "torch": torch.__version__,
     }
-    tmp = sys.argv[2] + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump({"versions": versions, "measurements": results}, f)
-    os.replace(tmp, sys.argv[2])
+    serve(KINDS, versions, THREADS)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,14 @@
 """Peers of `cargo xtask bench-peers` that need the reference's own environment.
 
-Usage: python reference_peers.py PLAN.json OUT.json
+Usage: python reference_peers.py, driven by cargo xtask bench-peers (see
+peer_protocol.py).
 
 Runs in the environment made from scripts/reference_check/requirements.txt
 (the reference's pinned torch, NumPy, scikit-learn and scikit-learn-extra),
 because scikit-learn-extra has no build for the NumPy of peers.py's
-environment. Same plan and output format as peers.py.
+environment. Same cases and measurements as peers.py.
 """
 
-import json
 import os
 import sys
 import time
@@ -16,7 +16,7 @@ import time
 import numpy as np
 import sklearn
 import sklearn_extra
-import threadpoolctl
+from peer_protocol import serve
 from sklearn_extra.cluster import KMedoids
 
 THREADS = os.cpu_count() or 1
@@ -48,26 +48,15 @@ KINDS = {"kmedoids": kmedoids}
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 1:
         sys.exit(__doc__)
-    plan = json.load(open(sys.argv[1]))
-    results = []
-    with threadpoolctl.threadpool_limits(THREADS):
-        for case in plan["cases"]:
-            print(case["case"], file=sys.stderr, flush=True)
-            for m in KINDS[case["kind"]](case):
-                print(f"  {m['implementation']:<40} {np.median(m['seconds']):9.4f} s", file=sys.stderr, flush=True)
-                results.append(m)
     versions = {
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
         "scikit-learn-extra": sklearn_extra.__version__,
     }
-    tmp = sys.argv[2] + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump({"versions": versions, "measurements": results}, f)
-    os.replace(tmp, sys.argv[2])
+    serve(KINDS, versions, THREADS)
 
 
 if __name__ == "__main__":

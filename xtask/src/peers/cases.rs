@@ -1,5 +1,6 @@
 //! The cases of `bench-peers`: each writes its inputs for the Python peers,
-//! adds its entry to their plan, and measures our implementation in-process.
+//! measures our implementation in-process and leaves the peers' entry in
+//! [`Session::plan`].
 
 use std::path::{Path, PathBuf};
 
@@ -30,9 +31,10 @@ const N_CLASSES: usize = 10;
 pub struct Session {
     dir: PathBuf,
     filter: Option<String>,
-    /// Entries of the Python plan, one per case.
+    /// What the Python peers are to run for the case just measured (taken
+    /// after every case).
     pub plan: Vec<Value>,
-    /// Our measurements (and bare-GEMM baselines), in case order.
+    /// Our measurements (and bare-GEMM baselines) of that case.
     pub ours: Vec<Measurement>,
 }
 

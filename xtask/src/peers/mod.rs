@@ -2,10 +2,10 @@
 //! (scikit-learn, faiss, torch, and a reference-equivalent pipeline) on the
 //! same data, measured in one run on one machine, side by side.
 //!
-//! Rust writes every workload as `.npy` files plus a JSON plan, measures its
-//! own implementation in-process, then runs `xtask/peers/peers.py` on
-//! the plan inside a virtual environment made from
-//! `xtask/peers/requirements.txt`, and renders `BENCHMARKS.md`:
+//! Case by case, Rust writes the workload as `.npy` files, measures its own
+//! implementation in-process, then sends the case to `xtask/peers/peers.py`,
+//! which runs for the whole run inside a virtual environment made from
+//! `xtask/peers/requirements.txt`; at the end it renders `BENCHMARKS.md`:
 //! times (median of repetitions), ratios, quality (inertia, accuracy,
 //! agreement), peak memory, and the targets of the speed issue.
 
@@ -23,6 +23,7 @@ use imprint_core::{Aggregation, Distance, Weighting};
 use serde::{Deserialize, Serialize};
 
 pub use pipeline::{EQUAL_PP, PipelineOutcome};
+use python::PeerServer;
 pub use python::PythonEnv;
 pub use render::render_markdown;
 
@@ -140,7 +141,8 @@ pub struct PeerReport {
     pub pipeline: Option<PipelineOutcome>,
 }
 
-/// Runs every case: ours in-process, then the peers on the same inputs.
+/// Runs every case: ours in-process, then at once the peers on the same
+/// inputs (see `xtask/peers/peer_protocol.py`).
 pub fn run(options: &PeerOptions) -> Result<PeerReport> {
     let dir = options.work_dir.join("inputs");
     std::fs::create_dir_all(&dir).map_err(|source| BenchError::Io {
@@ -152,79 +154,67 @@ pub fn run(options: &PeerOptions) -> Result<PeerReport> {
     let paper = options.scale == Scale::Paper;
     let (n, big_q, big_p, nc1_n) = if paper { (6000, 10_000, 60_000, 6000) } else { (1500, 1000, 6000, 600) };
     let reps = if paper { 5 } else { 2 };
-    let mnn5 = Aggregation::mnn(5, Distance::Euclidean, Weighting::Uniform)
-        .map_err(|source| BenchError::Imprint { context: "bench-peers".into(), source })?;
+    let few_reps = if paper { 3 } else { reps };
+    let mnn = |m, distance| {
+        Aggregation::mnn(m, distance, Weighting::Uniform)
+            .map_err(|source| BenchError::Imprint { context: "bench-peers".into(), source })
+    };
+    let mnn5 = mnn(5, Distance::Euclidean)?;
+    let (manhattan5, chebyshev5) = (mnn(5, Distance::Manhattan)?, mnn(5, Distance::Chebyshev)?);
 
-    eprintln!("== imprint-rs (in-process)");
+    type Case = Box<dyn FnOnce(&mut cases::Session) -> Result<()>>;
+    let mut all: Vec<Case> = Vec::new();
     for modes in [Modes::Overlapping, Modes::Separated] {
-        cases::kmeans(&mut s, n, 512, 20, modes, reps)?;
+        all.push(Box::new(move |s| cases::kmeans(s, n, 512, 20, modes, reps)));
     }
     // How cost grows with n, d and k (overlapping modes).
     for n_scaled in [n / 4, n / 2, 2 * n] {
-        cases::kmeans(&mut s, n_scaled, 512, 20, Modes::Overlapping, reps)?;
+        all.push(Box::new(move |s| cases::kmeans(s, n_scaled, 512, 20, Modes::Overlapping, reps)));
     }
     for dim in [1024, 2048] {
-        cases::kmeans(&mut s, n, dim, 20, Modes::Overlapping, reps)?;
+        all.push(Box::new(move |s| cases::kmeans(s, n, dim, 20, Modes::Overlapping, reps)));
     }
     for k in [5, 50] {
-        cases::kmeans(&mut s, n, 512, k, Modes::Overlapping, reps)?;
+        all.push(Box::new(move |s| cases::kmeans(s, n, 512, k, Modes::Overlapping, reps)));
     }
-    cases::lloyd_vs_gemm(&mut s, n, 512, 20, reps)?;
+    all.push(Box::new(move |s| cases::lloyd_vs_gemm(s, n, 512, 20, reps)));
     for k in [1, 5, 20] {
-        cases::kmedoids(&mut s, n, 512, k, if paper { 3 } else { reps })?;
+        all.push(Box::new(move |s| cases::kmedoids(s, n, 512, k, few_reps)));
     }
-    cases::aggregation(&mut s, big_q, 200, 512, Aggregation::max(), reps, false)?;
-    cases::aggregation(&mut s, big_q, 200, 512, mnn5, reps, false)?;
-    cases::aggregation(&mut s, big_q, big_p, 512, mnn5, 1, true)?;
-    cases::aggregation(&mut s, big_q, big_p, 512, Aggregation::max(), 1, true)?;
+    all.push(Box::new(move |s| cases::aggregation(s, big_q, 200, 512, Aggregation::max(), reps, false)));
+    all.push(Box::new(move |s| cases::aggregation(s, big_q, 200, 512, mnn5, reps, false)));
+    all.push(Box::new(move |s| cases::aggregation(s, big_q, big_p, 512, mnn5, 1, true)));
+    all.push(Box::new(move |s| cases::aggregation(s, big_q, big_p, 512, Aggregation::max(), 1, true)));
     // Distances without a GEMM form: few proxies, and all data for a
     // twentieth of the queries (on 2,000 the peers took 7 minutes: faiss's
     // Chebyshev 179 s, scikit-learn's, the reference's path, 93 s).
-    for distance in [Distance::Manhattan, Distance::Chebyshev] {
-        let mnn5 = Aggregation::mnn(5, distance, Weighting::Uniform)
-            .map_err(|source| BenchError::Imprint { context: "bench-peers".into(), source })?;
-        cases::aggregation(&mut s, big_q, 200, 512, mnn5, reps, false)?;
-        cases::aggregation(&mut s, big_q / 20, big_p, 512, mnn5, 1, true)?;
+    for agg in [manhattan5, chebyshev5] {
+        all.push(Box::new(move |s| cases::aggregation(s, big_q, 200, 512, agg, reps, false)));
+        all.push(Box::new(move |s| cases::aggregation(s, big_q / 20, big_p, 512, agg, 1, true)));
     }
     for dim in [512, 2048] {
-        cases::least_squares(&mut s, n, dim, None, 1e-4, if paper { 3 } else { reps })?;
+        all.push(Box::new(move |s| cases::least_squares(s, n, dim, None, 1e-4, few_reps)));
     }
-    cases::least_squares(&mut s, n, 512, Some(5), 1e-4, if paper { 3 } else { reps })?;
-    cases::collapse(&mut s, nc1_n, 2048)?;
+    all.push(Box::new(move |s| cases::least_squares(s, n, 512, Some(5), 1e-4, few_reps)));
+    all.push(Box::new(move |s| cases::collapse(s, nc1_n, 2048)));
 
-    let mut measurements = s.ours;
     // Cases for the reference's own libraries (scikit-learn-extra, which has
     // no build for the peers' NumPy) run in the reference's environment.
-    let (reference_plan, plan): (Vec<_>, Vec<_>) =
-        s.plan.into_iter().partition(|case| case["environment"] == "reference");
+    let mut peers = LazyServer::new(options.python.as_ref(), "peers.py", "");
+    let mut reference =
+        LazyServer::new(options.reference_python.as_ref(), "reference_peers.py", " (reference environment)");
+    let mut measurements = Vec::new();
+    for case in all {
+        case(&mut s)?;
+        measurements.append(&mut s.ours);
+        for entry in std::mem::take(&mut s.plan) {
+            let server = if entry["environment"] == "reference" { &mut reference } else { &mut peers };
+            measurements.extend(server.run(&entry)?);
+        }
+    }
     let mut versions = BTreeMap::new();
-    for (env, script, plan, name) in [
-        (&options.python, "peers.py", plan, "peers"),
-        (&options.reference_python, "reference_peers.py", reference_plan, "reference_peers"),
-    ] {
-        let Some(env) = env else { continue };
-        if plan.is_empty() {
-            continue;
-        }
-        eprintln!("== Python peers ({script}, {})", env.venv.display());
-        let plan_path = options.work_dir.join(format!("{name}_plan.json"));
-        npy::write_atomic(&plan_path, serde_json::json!({ "cases": plan }).to_string().as_bytes())?;
-        let peers = env.run_peers(script, &plan_path, &options.work_dir.join(format!("{name}.json")))?;
-        for (library, version) in peers.versions {
-            let library =
-                if name == "peers" { library } else { format!("{library} (reference environment)") };
-            versions.insert(library, version);
-        }
-        measurements.extend(peers.measurements);
-    }
-    // Group by case, keeping the order in which cases first appear.
-    let mut order: Vec<String> = Vec::new();
-    for m in &measurements {
-        if !order.contains(&m.case) {
-            order.push(m.case.clone());
-        }
-    }
-    measurements.sort_by_key(|m| order.iter().position(|c| *c == m.case));
+    peers.finish(&mut versions)?;
+    reference.finish(&mut versions)?;
 
     let pipeline = match (&options.pipeline, &options.python) {
         (Some((root, every)), python) => {
@@ -233,6 +223,41 @@ pub fn run(options: &PeerOptions) -> Result<PeerReport> {
         (None, _) => None,
     };
     Ok(PeerReport { measurements, versions, pipeline })
+}
+
+/// A peer script started when its first case comes (a run whose filter
+/// selects none of its cases never starts it); without an environment, its
+/// cases have no peers.
+struct LazyServer<'a> {
+    env: Option<&'a PythonEnv>,
+    script: &'static str,
+    /// Appended to the library names of its versions.
+    version_suffix: &'static str,
+    server: Option<PeerServer>,
+}
+
+impl<'a> LazyServer<'a> {
+    fn new(env: Option<&'a PythonEnv>, script: &'static str, version_suffix: &'static str) -> Self {
+        Self { env, script, version_suffix, server: None }
+    }
+
+    fn run(&mut self, case: &serde_json::Value) -> Result<Vec<Measurement>> {
+        let Some(env) = self.env else { return Ok(Vec::new()) };
+        if self.server.is_none() {
+            eprintln!("== Python peers ({}, {})", self.script, env.venv.display());
+            self.server = Some(env.serve(self.script)?);
+        }
+        self.server.as_mut().expect("started above").run(case)
+    }
+
+    /// Stops the script, adding the versions it reported to `versions`.
+    fn finish(self, versions: &mut BTreeMap<String, String>) -> Result<()> {
+        let Some(server) = self.server else { return Ok(()) };
+        for (library, version) in &server.versions {
+            versions.insert(format!("{library}{}", self.version_suffix), version.clone());
+        }
+        server.finish()
+    }
 }
 
 /// Writes `text` to `path` atomically (temporary file, fsync, rename).
