@@ -162,45 +162,41 @@ pub fn run(options: &PeerOptions) -> Result<PeerReport> {
     let mnn5 = mnn(5, Distance::Euclidean)?;
     let (manhattan5, chebyshev5) = (mnn(5, Distance::Manhattan)?, mnn(5, Distance::Chebyshev)?);
 
-    // Every case with its number of rounds: a round is one repetition of
-    // ours, then one of each peer, so that a slow spell of the shared machine
-    // falls on both sides (cases that time only ours, and the largest, run
-    // once).
-    type Case = Box<dyn Fn(&mut cases::Session) -> Result<()>>;
-    let mut all: Vec<(usize, Case)> = Vec::new();
+    type Case = Box<dyn FnOnce(&mut cases::Session) -> Result<()>>;
+    let mut all: Vec<Case> = Vec::new();
     for modes in [Modes::Overlapping, Modes::Separated] {
-        all.push((reps, Box::new(move |s| cases::kmeans(s, n, 512, 20, modes, 1))));
+        all.push(Box::new(move |s| cases::kmeans(s, n, 512, 20, modes, reps)));
     }
     // How cost grows with n, d and k (overlapping modes).
     for n_scaled in [n / 4, n / 2, 2 * n] {
-        all.push((reps, Box::new(move |s| cases::kmeans(s, n_scaled, 512, 20, Modes::Overlapping, 1))));
+        all.push(Box::new(move |s| cases::kmeans(s, n_scaled, 512, 20, Modes::Overlapping, reps)));
     }
     for dim in [1024, 2048] {
-        all.push((reps, Box::new(move |s| cases::kmeans(s, n, dim, 20, Modes::Overlapping, 1))));
+        all.push(Box::new(move |s| cases::kmeans(s, n, dim, 20, Modes::Overlapping, reps)));
     }
     for k in [5, 50] {
-        all.push((reps, Box::new(move |s| cases::kmeans(s, n, 512, k, Modes::Overlapping, 1))));
+        all.push(Box::new(move |s| cases::kmeans(s, n, 512, k, Modes::Overlapping, reps)));
     }
-    all.push((1, Box::new(move |s| cases::lloyd_vs_gemm(s, n, 512, 20, reps))));
+    all.push(Box::new(move |s| cases::lloyd_vs_gemm(s, n, 512, 20, reps)));
     for k in [1, 5, 20] {
-        all.push((few_reps, Box::new(move |s| cases::kmedoids(s, n, 512, k, 1))));
+        all.push(Box::new(move |s| cases::kmedoids(s, n, 512, k, few_reps)));
     }
-    all.push((reps, Box::new(move |s| cases::aggregation(s, big_q, 200, 512, Aggregation::max(), 1, false))));
-    all.push((reps, Box::new(move |s| cases::aggregation(s, big_q, 200, 512, mnn5, 1, false))));
-    all.push((1, Box::new(move |s| cases::aggregation(s, big_q, big_p, 512, mnn5, 1, true))));
-    all.push((1, Box::new(move |s| cases::aggregation(s, big_q, big_p, 512, Aggregation::max(), 1, true))));
+    all.push(Box::new(move |s| cases::aggregation(s, big_q, 200, 512, Aggregation::max(), reps, false)));
+    all.push(Box::new(move |s| cases::aggregation(s, big_q, 200, 512, mnn5, reps, false)));
+    all.push(Box::new(move |s| cases::aggregation(s, big_q, big_p, 512, mnn5, 1, true)));
+    all.push(Box::new(move |s| cases::aggregation(s, big_q, big_p, 512, Aggregation::max(), 1, true)));
     // Distances without a GEMM form: few proxies, and all data for a
     // twentieth of the queries (on 2,000 the peers took 7 minutes: faiss's
     // Chebyshev 179 s, scikit-learn's, the reference's path, 93 s).
     for agg in [manhattan5, chebyshev5] {
-        all.push((reps, Box::new(move |s| cases::aggregation(s, big_q, 200, 512, agg, 1, false))));
-        all.push((1, Box::new(move |s| cases::aggregation(s, big_q / 20, big_p, 512, agg, 1, true))));
+        all.push(Box::new(move |s| cases::aggregation(s, big_q, 200, 512, agg, reps, false)));
+        all.push(Box::new(move |s| cases::aggregation(s, big_q / 20, big_p, 512, agg, 1, true)));
     }
     for dim in [512, 2048] {
-        all.push((few_reps, Box::new(move |s| cases::least_squares(s, n, dim, None, 1e-4, 1))));
+        all.push(Box::new(move |s| cases::least_squares(s, n, dim, None, 1e-4, few_reps)));
     }
-    all.push((few_reps, Box::new(move |s| cases::least_squares(s, n, 512, Some(5), 1e-4, 1))));
-    all.push((1, Box::new(move |s| cases::collapse(s, nc1_n, 2048))));
+    all.push(Box::new(move |s| cases::least_squares(s, n, 512, Some(5), 1e-4, few_reps)));
+    all.push(Box::new(move |s| cases::collapse(s, nc1_n, 2048)));
 
     // Cases for the reference's own libraries (scikit-learn-extra, which has
     // no build for the peers' NumPy) run in the reference's environment.
@@ -208,18 +204,13 @@ pub fn run(options: &PeerOptions) -> Result<PeerReport> {
     let mut reference =
         LazyServer::new(options.reference_python.as_ref(), "reference_peers.py", " (reference environment)");
     let mut measurements = Vec::new();
-    for (rounds, case) in all {
-        let mut merged = Vec::new();
-        for _ in 0..rounds {
-            case(&mut s)?;
-            let mut round = std::mem::take(&mut s.ours);
-            for entry in std::mem::take(&mut s.plan) {
-                let server = if entry["environment"] == "reference" { &mut reference } else { &mut peers };
-                round.extend(server.run(&entry)?);
-            }
-            merge_round(&mut merged, round);
+    for case in all {
+        case(&mut s)?;
+        measurements.append(&mut s.ours);
+        for entry in std::mem::take(&mut s.plan) {
+            let server = if entry["environment"] == "reference" { &mut reference } else { &mut peers };
+            measurements.extend(server.run(&entry)?);
         }
-        measurements.extend(merged);
     }
     let mut versions = BTreeMap::new();
     peers.finish(&mut versions)?;
@@ -232,19 +223,6 @@ pub fn run(options: &PeerOptions) -> Result<PeerReport> {
         (None, _) => None,
     };
     Ok(PeerReport { measurements, versions, pipeline })
-}
-
-/// Adds one round's measurements to those of the rounds before: the times
-/// of an implementation already there are appended (its quality and memory
-/// are those of the first round; the work is the same every round), a new
-/// one is added in its order.
-fn merge_round(merged: &mut Vec<Measurement>, round: Vec<Measurement>) {
-    for m in round {
-        match merged.iter_mut().find(|k| k.case == m.case && k.implementation == m.implementation) {
-            Some(known) => known.seconds.extend(m.seconds),
-            None => merged.push(m),
-        }
-    }
 }
 
 /// A peer script started when its first case comes (a run whose filter
@@ -285,28 +263,4 @@ impl<'a> LazyServer<'a> {
 /// Writes `text` to `path` atomically (temporary file, fsync, rename).
 pub fn write_report(path: &Path, text: &str) -> Result<()> {
     npy::write_atomic(path, text.as_bytes())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rounds_append_times_and_keep_the_first_quality_and_order() {
-        let m = |implementation: &str, t: f64, q: f64| {
-            Measurement::new("case", implementation, vec![t]).quality("accuracy %", q)
-        };
-        let mut merged = Vec::new();
-        merge_round(&mut merged, vec![m(OURS, 1.0, 90.0), m("torch", 2.0, 90.0)]);
-        merge_round(&mut merged, vec![m(OURS, 1.5, 91.0), m("torch", 2.5, 90.0), m("numpy", 3.0, 90.0)]);
-        let names: Vec<&str> = merged.iter().map(|m| m.implementation.as_str()).collect();
-        assert_eq!(names, [OURS, "torch", "numpy"]);
-        assert_eq!(merged[0].seconds, [1.0, 1.5]);
-        assert_eq!(merged[1].seconds, [2.0, 2.5]);
-        assert_eq!(merged[2].seconds, [3.0]);
-        assert_eq!(merged[0].quality["accuracy %"], 90.0);
-        // Another case's implementation of the same name is its own row.
-        merge_round(&mut merged, vec![Measurement::new("other", OURS, vec![9.0])]);
-        assert_eq!((merged.len(), merged[3].seconds.clone()), (4, vec![9.0]));
-    }
 }
