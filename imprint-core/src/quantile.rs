@@ -78,6 +78,12 @@ pub(crate) fn torch_quantile_sorted(sorted: &[f32], q: f32) -> f32 {
     let above = (rank.ceil() as usize).min(last);
     let weight = rank - below as f32;
     let (start, end) = (sorted[below], sorted[above]);
+    if (end - start).is_infinite() {
+        // Neighbours more than f32::MAX apart, where torch's float32 lerp
+        // gives an infinity or NaN: the lerp in f64 stays between them.
+        let (start, end) = (f64::from(start), f64::from(end));
+        return (f64::from(weight).mul_add(end - start, start)) as f32;
+    }
     if weight.abs() < 0.5 {
         weight.mul_add(end - start, start)
     } else {
@@ -154,6 +160,23 @@ mod tests {
         assert_eq!(torch_quantile_sorted(&sorted32, 2.0), 4.0);
         assert_eq!(torch_quantile_sorted(&sorted32, -1.0), 1.0);
         assert_eq!(torch_quantile_sorted(&[7.0f32], 0.6), 7.0);
+    }
+
+    /// Neighbours more than f32::MAX apart: torch's float32 lerp overflows
+    /// (`end - start` is infinite, the result -inf or NaN); ours is the f64
+    /// lerp, between them. Neighbours closer than that keep torch's bits.
+    #[test]
+    fn neighbours_far_apart_give_a_finite_quantile() {
+        let sorted = [-f32::MAX, 3e38];
+        for q in [0.0, 0.25, 0.5, 0.75, 1.0] {
+            let got = torch_quantile_sorted(&sorted, q);
+            let (start, end) = (-f64::from(f32::MAX), f64::from(3e38f32));
+            let want = f64::from(q).mul_add(end - start, start) as f32;
+            assert!(got.is_finite() && got == want, "q = {q}: {got} vs {want}");
+        }
+        // 1e38 apart: torch's fused lerp, unchanged.
+        let near = [-5e37f32, 5e37];
+        assert_eq!(torch_quantile_sorted(&near, 0.75), (-0.25f32).mul_add(1e38, 5e37));
     }
 
     #[test]
