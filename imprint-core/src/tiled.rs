@@ -18,27 +18,44 @@ use pulp::{Simd, WithSimd};
 /// An element-wise reduction of two rows: `fold(acc, x, y)` over the
 /// elements, from `0`.
 pub(crate) trait PairOp {
+    /// How the lanes of an accumulator are reduced.
+    const LANES: Lanes;
     /// One vector step.
     fn step<S: Simd>(simd: S, acc: S::f32s, x: S::f32s, y: S::f32s) -> S::f32s;
-    /// The lanes of an accumulator, reduced.
-    fn lanes<S: Simd>(simd: S, acc: S::f32s) -> f32;
     /// One scalar step (the tail after the last full vector).
     fn scalar(acc: f32, x: f32, y: f32) -> f32;
     /// Combines the reduced lanes with the reduced tail.
     fn combine(lanes: f32, tail: f32) -> f32;
 }
 
+/// The reduction of an accumulator's lanes: pulp's `reduce_sum_f32s` or
+/// `reduce_max_f32s`, whose order of operations fixes the result's bits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lanes {
+    Sum,
+    Max,
+}
+
+impl Lanes {
+    /// One accumulator's lanes, reduced.
+    #[inline(always)]
+    fn reduce<S: Simd>(self, simd: S, acc: S::f32s) -> f32 {
+        match self {
+            Lanes::Sum => simd.reduce_sum_f32s(acc),
+            Lanes::Max => simd.reduce_max_f32s(acc),
+        }
+    }
+}
+
 /// `<x, y>`, by fused multiply-adds.
 pub(crate) struct Dot;
 
 impl PairOp for Dot {
+    const LANES: Lanes = Lanes::Sum;
+
     #[inline(always)]
     fn step<S: Simd>(simd: S, acc: S::f32s, x: S::f32s, y: S::f32s) -> S::f32s {
         simd.mul_add_e_f32s(x, y, acc)
-    }
-    #[inline(always)]
-    fn lanes<S: Simd>(simd: S, acc: S::f32s) -> f32 {
-        simd.reduce_sum_f32s(acc)
     }
     #[inline(always)]
     fn scalar(acc: f32, x: f32, y: f32) -> f32 {
@@ -54,13 +71,11 @@ impl PairOp for Dot {
 pub(crate) struct Manhattan;
 
 impl PairOp for Manhattan {
+    const LANES: Lanes = Lanes::Sum;
+
     #[inline(always)]
     fn step<S: Simd>(simd: S, acc: S::f32s, x: S::f32s, y: S::f32s) -> S::f32s {
         simd.add_f32s(acc, simd.abs_f32s(simd.sub_f32s(x, y)))
-    }
-    #[inline(always)]
-    fn lanes<S: Simd>(simd: S, acc: S::f32s) -> f32 {
-        simd.reduce_sum_f32s(acc)
     }
     #[inline(always)]
     fn scalar(acc: f32, x: f32, y: f32) -> f32 {
@@ -76,13 +91,11 @@ impl PairOp for Manhattan {
 pub(crate) struct Chebyshev;
 
 impl PairOp for Chebyshev {
+    const LANES: Lanes = Lanes::Max;
+
     #[inline(always)]
     fn step<S: Simd>(simd: S, acc: S::f32s, x: S::f32s, y: S::f32s) -> S::f32s {
         simd.max_f32s(acc, simd.abs_f32s(simd.sub_f32s(x, y)))
-    }
-    #[inline(always)]
-    fn lanes<S: Simd>(simd: S, acc: S::f32s) -> f32 {
-        simd.reduce_max_f32s(acc)
     }
     #[inline(always)]
     fn scalar(acc: f32, x: f32, y: f32) -> f32 {
@@ -121,6 +134,7 @@ impl<O: PairOp> WithSimd for Tiler<'_, O> {
     fn with_simd<S: Simd>(self, simd: S) {
         let Tiler { a, b, dim, out, .. } = self;
         let (n_a, n_b) = (a.len() / dim, b.len() / dim);
+        let reducer = Reducer::new::<S>();
         // 32 vector registers with AVX-512 hold a 4 x 5 tile of accumulators,
         // the 4 + 1 operands and a temporary; 16 with AVX2 hold 2 x 4.
         let wide = size_of::<S::f32s>() >= 64;
@@ -144,7 +158,7 @@ impl<O: PairOp> WithSimd for Tiler<'_, O> {
                 for g in 0..groups {
                     // Group g covers columns j0 + [g * width / groups, (g + 1) * width / groups).
                     let cols = j0 + (g + 1) * width / groups - j;
-                    let at = Tile { a, b, dim, i, j, n_b };
+                    let at = Tile { a, b, dim, i, j, n_b, reducer };
                     match (rows, cols) {
                         (4, 5) => at.run::<O, S, 4, 5>(simd, out),
                         (4, 4) => at.run::<O, S, 4, 4>(simd, out),
@@ -182,6 +196,7 @@ struct Tile<'a> {
     i: usize,
     j: usize,
     n_b: usize,
+    reducer: Reducer,
 }
 
 impl Tile<'_> {
@@ -208,14 +223,120 @@ impl Tile<'_> {
                 }
             }
         }
+        let lanes = self.reducer.tile(simd, O::LANES, &acc);
         for r in 0..R {
             for c in 0..C {
                 // From -0.0, as `Iterator::sum` of f32 does (exact zeros keep their sign).
                 let tail = a_split[r].1.iter().zip(b_split[c].1).fold(-0.0, |t, (&x, &y)| O::scalar(t, x, y));
-                out[(self.i + r) * self.n_b + self.j + c] = O::combine(O::lanes(simd, acc[r][c]), tail);
+                out[(self.i + r) * self.n_b + self.j + c] = O::combine(lanes[r][c], tail);
             }
         }
     }
+}
+
+/// Reduces the accumulators of a tile: with AVX-512, 16 at a time
+/// ([`reduce16`]); otherwise one by one.
+#[derive(Clone, Copy)]
+struct Reducer {
+    #[cfg(target_arch = "x86_64")]
+    v4: Option<pulp::x86::V4>,
+}
+
+impl Reducer {
+    /// For the instruction set of `S`.
+    #[inline(always)]
+    fn new<S: Simd>() -> Self {
+        Reducer {
+            #[cfg(target_arch = "x86_64")]
+            v4: if size_of::<S::f32s>() == 64 { pulp::x86::V4::try_new() } else { None },
+        }
+    }
+
+    /// `lanes.reduce(acc[r][c])` for every accumulator, bit for bit.
+    #[inline(always)]
+    fn tile<S: Simd, const R: usize, const C: usize>(
+        self,
+        simd: S,
+        lanes: Lanes,
+        acc: &[[S::f32s; C]; R],
+    ) -> [[f32; C]; R] {
+        let mut out = [[0.0f32; C]; R];
+        #[cfg(target_arch = "x86_64")]
+        if let Some(v4) = self.v4 {
+            // Batches of 16, the last of 4, 8 or 16 (its trip counts are
+            // constants once R and C are, so every loop unrolls).
+            let n = R * C;
+            for start in (0..n).step_by(16) {
+                let len = (n - start).min(16);
+                let mut batch = [v4.avx512f._mm512_setzero_ps(); 16];
+                for (i, slot) in batch[..len].iter_mut().enumerate() {
+                    let at = start + i;
+                    *slot = bytemuck::cast(acc[at / C][at % C]);
+                }
+                let reduced = match len {
+                    1..=4 => reduce16::<4>(v4, lanes, &batch),
+                    5..=8 => reduce16::<8>(v4, lanes, &batch),
+                    _ => reduce16::<16>(v4, lanes, &batch),
+                };
+                for i in 0..len {
+                    let at = start + i;
+                    out[at / C][at % C] = reduced[(i % 4) * 4 + i / 4];
+                }
+            }
+            return out;
+        }
+        for r in 0..R {
+            for c in 0..C {
+                out[r][c] = lanes.reduce(simd, acc[r][c]);
+            }
+        }
+        out
+    }
+}
+
+/// The lanes of `acc[..N]` (N = 4, 8 or 16), reduced at once by the tree of
+/// pulp's AVX-512 `reduce_sum_f32s` / `reduce_max_f32s`: halves of 256 bits,
+/// then 128, 64 and 32, the lower half always the first operand. At each
+/// level two vectors become one by two shuffles and one operation, where one
+/// accumulator at a time takes eight instructions for its four levels.
+/// Accumulator `i` ends in lane `(i % 4) * 4 + i / 4`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn reduce16<const N: usize>(
+    v4: pulp::x86::V4,
+    lanes: Lanes,
+    acc: &[core::arch::x86_64::__m512; 16],
+) -> [f32; 16] {
+    let f = v4.avx512f;
+    let mut v = *acc;
+    let mut live = N;
+    // Each level pairs vectors 2i and 2i + 1 (the last with itself when
+    // `live` is odd) into vector i: the lower halves against the upper halves.
+    // (No closures: they would not inline pulp's intrinsics.)
+    macro_rules! level {
+        ($shuffle:ident, $lower:literal, $upper:literal) => {
+            let pairs = live.div_ceil(2);
+            for i in 0..pairs {
+                let (x, y) = (v[2 * i], v[(2 * i + 1).min(live - 1)]);
+                let (lo, hi) = (f.$shuffle::<$lower>(x, y), f.$shuffle::<$upper>(x, y));
+                v[i] = match lanes {
+                    Lanes::Sum => f._mm512_add_ps(lo, hi),
+                    Lanes::Max => f._mm512_max_ps(lo, hi),
+                };
+            }
+            live = pairs;
+        };
+    }
+    // 256-bit halves: [x.lo, y.lo] against [x.hi, y.hi].
+    level!(_mm512_shuffle_f32x4, 0x44, 0xEE);
+    // 128-bit halves of each accumulator's 256 bits.
+    level!(_mm512_shuffle_f32x4, 0x88, 0xDD);
+    // 64-bit halves within each 128-bit block.
+    level!(_mm512_shuffle_ps, 0x44, 0xEE);
+    // 32-bit halves.
+    level!(_mm512_shuffle_ps, 0x88, 0xDD);
+    debug_assert_eq!(live, 1);
+    bytemuck::cast(v[0])
 }
 
 #[cfg(test)]
@@ -261,6 +382,57 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The batched reduction of [`Reducer`] against pulp's one accumulator at
+    /// a time, bit for bit: every tile size up to 4 x 5, sums of values whose
+    /// order of addition shows in the last bits, maxima with NaN lanes.
+    #[test]
+    fn batched_lane_reduction_equals_one_at_a_time() {
+        fn run<S: Simd, const R: usize, const C: usize>(simd: S, seed: usize) {
+            for lanes in [Lanes::Sum, Lanes::Max] {
+                let width = size_of::<S::f32s>() / size_of::<f32>();
+                let mut acc = [[simd.splat_f32s(0.0); C]; R];
+                for (t, a) in acc.iter_mut().flatten().enumerate() {
+                    let values: Vec<f32> = (0..width)
+                        .map(|l| {
+                            let i = seed * 1000 + t * width + l;
+                            match i % 37 {
+                                5 if lanes == Lanes::Max => f32::NAN,
+                                _ => noise(i) * 10f32.powi((i % 9) as i32 - 4),
+                            }
+                        })
+                        .collect();
+                    *a = bytemuck::pod_read_unaligned(bytemuck::cast_slice(&values));
+                }
+                let got = Reducer::new::<S>().tile(simd, lanes, &acc);
+                for r in 0..R {
+                    for c in 0..C {
+                        let want = lanes.reduce(simd, acc[r][c]);
+                        assert_eq!(got[r][c].to_bits(), want.to_bits(), "{R}x{C} ({r}, {c}) seed {seed}");
+                    }
+                }
+            }
+        }
+        struct All;
+        impl WithSimd for All {
+            type Output = ();
+            #[inline(always)]
+            fn with_simd<S: Simd>(self, simd: S) {
+                for seed in 0..20 {
+                    run::<S, 1, 1>(simd, seed);
+                    run::<S, 1, 5>(simd, seed);
+                    run::<S, 2, 3>(simd, seed);
+                    run::<S, 2, 5>(simd, seed);
+                    run::<S, 4, 3>(simd, seed);
+                    run::<S, 4, 4>(simd, seed);
+                    run::<S, 4, 5>(simd, seed);
+                }
+            }
+        }
+        pulp::Arch::new().dispatch(All);
+        // The generic path too, whatever the machine.
+        All.with_simd(pulp::Scalar::new());
     }
 
     #[test]
