@@ -568,10 +568,8 @@ fn nearest_lists<T: Tiles>(kernel: &T, m: usize, queries: ArrayView2<'_, f32>) -
                     ArrayViewMut2::from_shape((n_q, last - first), &mut buffer[..n_q * (last - first)])
                         .expect("internal: the buffer holds a full tile");
                 kernel.keys_into(&q, first..last, t.view_mut());
-                for (r, keys) in t.outer_iter().enumerate() {
-                    let keys = keys.as_slice().expect("internal: tile rows are contiguous");
-                    nearest[r].offer(keys, first, |key| kernel.finish(&q, r, key));
-                }
+                let finish = |r: usize, key: T::K| kernel.finish(&q, r, key);
+                pulp::Arch::new().dispatch(Offer { tile: t.view(), first, nearest: &mut nearest, finish });
             }
             nearest
         })
@@ -717,6 +715,29 @@ fn class_runs(proxy_class: &[usize]) -> Vec<(usize, Range<usize>)> {
 /// Lowers each class's running smallest key (`out`, queries x classes) with
 /// one tile of keys (queries x proxies), its proxies given as runs of one
 /// class ([`class_runs`]); NaN, possible only after overflow, never wins.
+/// Offers every row of a tile of keys (proxies `first..`) to its query's
+/// [`Nearest`] list, on the machine's vectors (one dispatch per tile).
+struct Offer<'a, K, F> {
+    tile: ArrayView2<'a, K>,
+    first: usize,
+    nearest: &'a mut [Nearest<K>],
+    /// `finish(row, key)`: the distance of a key of query `row`.
+    finish: F,
+}
+
+impl<K: Key, F: Fn(usize, K) -> K> WithSimd for Offer<'_, K, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let Offer { tile, first, nearest, finish } = self;
+        for ((r, keys), nearest) in tile.outer_iter().enumerate().zip(nearest) {
+            let keys = keys.to_slice().expect("internal: tile rows are contiguous");
+            nearest.offer(simd, keys, first, |key| finish(r, key));
+        }
+    }
+}
+
 /// One dispatch to the machine's vectors per tile: runs are short (a few
 /// dozen proxies), too short to pay for one each.
 struct NearestPerClass<'a, K> {
@@ -765,13 +786,14 @@ impl<K: Key> Nearest<K> {
     /// chunks are usually passed over with one comparison of their minimum;
     /// the distance is computed only for a proxy that may enter. NaN
     /// (possible only after overflow) counts as infinitely far.
-    fn offer(&mut self, keys: &[K], first: usize, finish: impl Fn(K) -> K) {
+    #[inline(always)]
+    fn offer<S: Simd>(&mut self, simd: S, keys: &[K], first: usize, finish: impl Fn(K) -> K) {
         const CHUNK: usize = 16;
         for (c, chunk) in keys.chunks(CHUNK).enumerate() {
             if self.kept.len() == self.m {
                 let worst = self.kept[self.m - 1].1;
-                // f32::min skips NaN, so a chunk of NaN is passed over too.
-                if chunk.iter().fold(K::infinity(), |a, &b| a.min(b)) >= worst {
+                // The smallest key skips NaN, so a chunk of NaN is passed over too.
+                if K::smallest(simd, chunk) >= worst {
                     continue;
                 }
             }
