@@ -402,6 +402,10 @@ trait Key: Float + std::ops::AddAssign + Send + Sync + fmt::Debug + 'static {
     /// vectors: the smaller per lane (a NaN key is never smaller), then
     /// across the lanes and the tail.
     fn smallest<S: Simd>(simd: S, keys: &[Self]) -> Self;
+
+    /// Whether any of `keys` is below `bound` (NaN is not), on `simd`'s
+    /// vectors: one comparison and one mask test per vector, no reduction.
+    fn any_below<S: Simd>(simd: S, keys: &[Self], bound: Self) -> bool;
 }
 
 impl Key for f32 {
@@ -415,6 +419,18 @@ impl Key for f32 {
         });
         tail.iter().fold(simd.reduce_min_f32s(lanes), |a, &b| a.min(b))
     }
+
+    #[inline(always)]
+    fn any_below<S: Simd>(simd: S, keys: &[f32], bound: f32) -> bool {
+        let (vectors, tail) = S::as_simd_f32s(keys);
+        let splat = simd.splat_f32s(bound);
+        for &key in vectors {
+            if simd.first_true_m32s(simd.less_than_f32s(key, splat)) < S::F32_LANES {
+                return true;
+            }
+        }
+        tail.iter().any(|&key| key < bound)
+    }
 }
 
 impl Key for f64 {
@@ -427,6 +443,18 @@ impl Key for f64 {
             simd.select_f64s(simd.less_than_f64s(key, acc), key, acc)
         });
         tail.iter().fold(simd.reduce_min_f64s(lanes), |a, &b| a.min(b))
+    }
+
+    #[inline(always)]
+    fn any_below<S: Simd>(simd: S, keys: &[f64], bound: f64) -> bool {
+        let (vectors, tail) = S::as_simd_f64s(keys);
+        let splat = simd.splat_f64s(bound);
+        for &key in vectors {
+            if simd.first_true_m64s(simd.less_than_f64s(key, splat)) < S::F64_LANES {
+                return true;
+            }
+        }
+        tail.iter().any(|&key| key < bound)
     }
 }
 
@@ -790,38 +818,72 @@ impl<K: Key> Nearest<K> {
     fn offer<S: Simd>(&mut self, simd: S, keys: &[K], first: usize, finish: impl Fn(K) -> K) {
         const CHUNK: usize = 16;
         for (c, chunk) in keys.chunks(CHUNK).enumerate() {
-            if self.kept.len() == self.m {
-                let worst = self.kept[self.m - 1].1;
-                // The smallest key skips NaN, so a chunk of NaN is passed over too.
-                if K::smallest(simd, chunk) >= worst {
-                    continue;
+            let base = first + c * CHUNK;
+            if self.kept.len() < self.m {
+                for (j, &key) in chunk.iter().enumerate() {
+                    self.consider(key, base + j, &finish);
                 }
+                continue;
             }
+            let worst = self.kept[self.m - 1].1;
+            // NaN is not below, so a chunk of NaN is passed over too.
+            if !K::any_below(simd, chunk, worst) {
+                continue;
+            }
+            // The keys below the worst kept key, listed without a branch per
+            // key (NaN is not below); the worst only falls as keys enter, so
+            // no other key of the chunk could.
+            let mut below = [0u8; CHUNK];
+            let mut count = 0;
             for (j, &key) in chunk.iter().enumerate() {
-                let key = if key.is_nan() { K::infinity() } else { key };
-                let index = (first + c * CHUNK + j) as u32;
-                if self.kept.len() == self.m {
-                    let (worst_distance, worst_key, _) = self.kept[self.m - 1];
-                    if key >= worst_key {
-                        continue;
-                    }
-                    let distance = finish(key);
-                    if distance >= worst_distance {
-                        continue;
-                    }
-                    self.kept.pop();
-                    self.insert(distance, key, index);
-                } else {
-                    self.insert(finish(key), key, index);
-                }
+                below[count] = j as u8;
+                count += usize::from(key < worst);
+            }
+            for &j in &below[..count] {
+                let j = usize::from(j);
+                self.consider(chunk[j], base + j, &finish);
             }
         }
     }
 
+    /// Offers one proxy (`index`, by its ranking key); `finish` turns a key
+    /// into the distance.
+    #[inline(always)]
+    fn consider(&mut self, key: K, index: usize, finish: &impl Fn(K) -> K) {
+        let key = if key.is_nan() { K::infinity() } else { key };
+        let index = index as u32;
+        if self.kept.len() == self.m {
+            let (worst_distance, worst_key, _) = self.kept[self.m - 1];
+            if key >= worst_key {
+                return;
+            }
+            let distance = finish(key);
+            if distance >= worst_distance {
+                return;
+            }
+            self.kept.pop();
+            self.insert(distance, key, index);
+        } else {
+            self.insert(finish(key), key, index);
+        }
+    }
+
+    /// Inserts in (distance, index) order: from the end, past every entry
+    /// ranked after it (the lists are short: a library's memmove and a binary
+    /// search cost more than a few swaps).
+    #[inline(always)]
     fn insert(&mut self, distance: K, key: K, index: u32) {
         let distance = if distance.is_nan() { K::infinity() } else { distance };
-        let at = self.kept.partition_point(|&(d, _, i)| d < distance || (d == distance && i < index));
-        self.kept.insert(at, (distance, key, index));
+        self.kept.push((distance, key, index));
+        let mut at = self.kept.len() - 1;
+        while at > 0 {
+            let (d, _, i) = self.kept[at - 1];
+            if d < distance || (d == distance && i < index) {
+                break;
+            }
+            self.kept.swap(at - 1, at);
+            at -= 1;
+        }
     }
 
     /// Adds the votes of the `m` nearest proxies, nearest first, to `out`.
@@ -866,12 +928,28 @@ mod tests {
                     .fold(K::infinity(), |a, &b| if b < a { b } else { a });
                 let got = pulp::Arch::new().dispatch(Smallest(&keys));
                 assert_eq!(got, plain, "length {len}, NaN at {nan_at:?}");
+                // `any_below` at, around and beyond every key and infinity.
+                for bound in
+                    keys.iter().flat_map(|&k| [k, k + from(1e-4), k - from(1e-4)]).chain([K::infinity()])
+                {
+                    let plain = keys.iter().any(|&k| k < bound);
+                    let got = pulp::Arch::new().dispatch(AnyBelow(&keys, bound));
+                    assert_eq!(got, plain, "length {len}, NaN at {nan_at:?}, below {bound:?}");
+                }
             }
         }
     }
 
+    struct AnyBelow<'a, K>(&'a [K], K);
+    impl<K: Key> WithSimd for AnyBelow<'_, K> {
+        type Output = bool;
+        fn with_simd<S: Simd>(self, simd: S) -> bool {
+            K::any_below(simd, self.0, self.1)
+        }
+    }
+
     #[test]
-    fn smallest_key_skips_nan_on_the_vectors() {
+    fn smallest_key_and_any_below_skip_nan_on_the_vectors() {
         check_smallest::<f32>(|v| v as f32);
         check_smallest::<f64>(|v| v);
     }
