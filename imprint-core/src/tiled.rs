@@ -154,11 +154,16 @@ impl<O: PairOp> WithSimd for Tiler<'_, O> {
                     r if r >= 2 => 2,
                     _ => 1,
                 };
+                // The next rows of `a`, split among this row's tiles, which
+                // fetch them into the cache while they compute.
+                let next = &a[((i + rows) * dim).min(a.len())..((i + rows + max_rows) * dim).min(a.len())];
+                let next_rows = next.len() / dim;
                 let mut j = j0;
                 for g in 0..groups {
                     // Group g covers columns j0 + [g * width / groups, (g + 1) * width / groups).
                     let cols = j0 + (g + 1) * width / groups - j;
-                    let at = Tile { a, b, dim, i, j, n_b, reducer };
+                    let ahead = &next[g * next_rows / groups * dim..(g + 1) * next_rows / groups * dim];
+                    let at = Tile { a, b, dim, i, j, n_b, reducer, ahead };
                     match (rows, cols) {
                         (4, 5) => at.run::<O, S, 4, 5>(simd, out),
                         (4, 4) => at.run::<O, S, 4, 4>(simd, out),
@@ -197,6 +202,8 @@ struct Tile<'a> {
     j: usize,
     n_b: usize,
     reducer: Reducer,
+    /// Rows of `a` to prefetch, about one cache line per step.
+    ahead: &'a [f32],
 }
 
 impl Tile<'_> {
@@ -214,7 +221,10 @@ impl Tile<'_> {
         let a_vec: [&[S::f32s]; R] = a_split.map(|(v, _)| &v[..len]);
         let b_vec: [&[S::f32s]; C] = b_split.map(|(v, _)| &v[..len]);
         let mut acc = [[simd.splat_f32s(0.0); C]; R];
+        // Elements of `ahead` per step, whole cache lines (one line for one row).
+        let stride = self.ahead.len().div_ceil(len.max(1)).next_multiple_of(LINE_F32S);
         for l in 0..len {
+            self.reducer.prefetch(self.ahead, l * stride, stride);
             let x: [S::f32s; R] = std::array::from_fn(|r| a_vec[r][l]);
             for c in 0..C {
                 let y = b_vec[c][l];
@@ -234,12 +244,18 @@ impl Tile<'_> {
     }
 }
 
+/// f32 values per cache line.
+const LINE_F32S: usize = 64 / size_of::<f32>();
+
 /// Reduces the accumulators of a tile: with AVX-512, 16 at a time
-/// ([`reduce16`]); otherwise one by one.
+/// ([`reduce16`]); otherwise one by one. Also prefetches the rows a tiler
+/// reads next.
 #[derive(Clone, Copy)]
 struct Reducer {
     #[cfg(target_arch = "x86_64")]
     v4: Option<pulp::x86::V4>,
+    #[cfg(target_arch = "x86_64")]
+    sse: Option<pulp::core_arch::x86::Sse>,
 }
 
 impl Reducer {
@@ -249,7 +265,26 @@ impl Reducer {
         Reducer {
             #[cfg(target_arch = "x86_64")]
             v4: if size_of::<S::f32s>() == 64 { pulp::x86::V4::try_new() } else { None },
+            #[cfg(target_arch = "x86_64")]
+            sse: pulp::core_arch::x86::Sse::try_new(),
         }
+    }
+
+    /// Asks for the cache lines of `rows[from..from + len]` (those that exist)
+    /// to be brought into L1 ahead of use: rows streamed from memory once per
+    /// tile otherwise stall the loop on each first touch. Prefetches change
+    /// no result.
+    #[inline(always)]
+    fn prefetch(self, rows: &[f32], from: usize, len: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(sse) = self.sse {
+            let end = (from + len).min(rows.len());
+            for at in (from..end).step_by(LINE_F32S) {
+                sse._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(rows[at..].as_ptr().cast());
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (rows, from, len);
     }
 
     /// `lanes.reduce(acc[r][c])` for every accumulator, bit for bit.

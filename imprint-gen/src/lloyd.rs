@@ -58,13 +58,8 @@ pub(crate) fn lloyd(x: ArrayView2<'_, f32>, mut centres: Array2<f64>, max_iter: 
 /// changes the last bits of the centres).
 const ASSIGN_BLOCK: usize = 1024;
 
-/// Rows per step within a block: their inner products with every centre,
-/// then their labels, while the rows are still in the L1 cache (8 rows of
-/// 512 floats are 16 KiB).
-const STEP: usize = 8;
-
-/// From this many centres on, a step's inner products come from faer's GEMM
-/// ([`imprint_core::gemm::dots_seq`]) over [`WIDE_STEP`] rows: its packed
+/// From this many centres on, a part's inner products come from faer's GEMM
+/// ([`imprint_core::gemm::dots_seq`]): its packed
 /// microkernel ran at 45 to 58 G multiply-adds per second on one core for
 /// 24 to 50 centres (1,024 x 512 rows, AVX-512), the unpacked tiles of
 /// [`imprint_core::gemm::dots_tiled_into`] at 35 to 36; at 20 centres both
@@ -79,11 +74,6 @@ const WIDE_K: usize = 24;
 /// at d = 1,024 tiles 0.082 to 0.090 s, GEMM 0.099 to 0.102 s; at d = 2,048
 /// tiles 0.40 s, GEMM 0.29 s (`cargo xtask bench-peers`, "our init" rows).
 const WIDE_DIM: usize = 1024;
-
-/// Rows per step from [`WIDE_K`] centres (or [`WIDE_DIM`] dimensions) on:
-/// the rows (512 KiB at 512 dimensions) are still in the L2 cache when they
-/// are summed.
-const WIDE_STEP: usize = 256;
 
 /// Blocks whose partial sums [`assign`] holds at once: bounds its memory to
 /// `GROUP x min(k, ASSIGN_BLOCK) x dim` f64, independently of the thread count.
@@ -135,10 +125,10 @@ fn assign(
     }
 }
 
-/// One block of [`assign`], [`STEP`] rows at a time: their inner products with
-/// the centres ([`imprint_core::gemm::dots_tiled_into`]; from [`WIDE_K`]
-/// centres or above [`WIDE_DIM`] dimensions, [`WIDE_STEP`] rows through
-/// faer's GEMM) and their labels; every [`SUM_ROWS`] rows, those rows summed
+/// One block of [`assign`], [`SUM_ROWS`] rows at a time: their inner
+/// products with the centres ([`imprint_core::gemm::dots_tiled_into`], which
+/// prefetches the rows ahead of its tiles; from [`WIDE_K`] centres or above
+/// [`WIDE_DIM`] dimensions, faer's GEMM), their labels, then those rows summed
 /// per cluster in f64 ([`ClusterSums`]). Run through `pulp` so that the loops
 /// compile for the SIMD level of the CPU (AVX-512 or AVX2 where present).
 struct LabelAndSum<'a> {
@@ -163,29 +153,25 @@ impl pulp::WithSimd for LabelAndSum<'_> {
         let mut labels = Vec::with_capacity(rows);
         let mut sums = ClusterSums::new(k);
         let wide = k >= WIDE_K || dim > WIDE_DIM;
-        let step_rows = if wide { WIDE_STEP } else { STEP };
-        let mut dots = vec![0.0f32; step_rows * k];
+        let mut dots = vec![0.0f32; SUM_ROWS.min(rows) * k];
         let centres_view = ArrayView2::from_shape((k, dim), centres).expect("internal: k x dim centres");
         for (first, part) in block.chunks(SUM_ROWS * dim).enumerate() {
             let first = first * SUM_ROWS;
-            for chunk in part.chunks(step_rows * dim) {
-                let step = chunk.len() / dim;
-                let dots = &mut dots[..step * k];
-                if wide {
-                    let rows_view =
-                        ArrayView2::from_shape((step, dim), chunk).expect("internal: step x dim rows");
-                    let product = imprint_core::gemm::dots_seq(rows_view, centres_view)
-                        .expect("internal: same dimension");
-                    dots.copy_from_slice(product.as_slice().expect("internal: fresh array"));
-                } else {
-                    imprint_core::gemm::dots_tiled_into(chunk, centres, dim, dots);
-                }
-                // ||x||^2 is the same for every centre, so it is left out of the comparison.
-                labels
-                    .extend(dots.chunks_exact(k).map(|d| {
-                        argmin_first(d.iter().zip(c_sq).map(|(&dot, &s)| s - 2.0 * f64::from(dot)))
-                    }));
+            let step = part.len() / dim;
+            let dots = &mut dots[..step * k];
+            if wide {
+                let rows_view = ArrayView2::from_shape((step, dim), part).expect("internal: step x dim rows");
+                let product =
+                    imprint_core::gemm::dots_seq(rows_view, centres_view).expect("internal: same dimension");
+                dots.copy_from_slice(product.as_slice().expect("internal: fresh array"));
+            } else {
+                imprint_core::gemm::dots_tiled_into(part, centres, dim, dots);
             }
+            // ||x||^2 is the same for every centre, so it is left out of the comparison.
+            labels.extend(
+                dots.chunks_exact(k)
+                    .map(|d| argmin_first(d.iter().zip(c_sq).map(|(&dot, &s)| s - 2.0 * f64::from(dot)))),
+            );
             if with_sums {
                 sums.add(part, dim, &labels[first..]);
             }
