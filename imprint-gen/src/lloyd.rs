@@ -11,7 +11,7 @@
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
-use crate::util::{argmin_first, sq_norms};
+use crate::util::sq_norms;
 
 /// The state Lloyd's algorithm ends in, in centred coordinates.
 pub(crate) struct Lloyd {
@@ -23,17 +23,27 @@ pub(crate) struct Lloyd {
 
 /// Lloyd iterations from `centres` (scikit-learn's `_kmeans_single_lloyd`);
 /// `tol` is absolute here.
-pub(crate) fn lloyd(x: ArrayView2<'_, f32>, mut centres: Array2<f64>, max_iter: usize, tol: f64) -> Lloyd {
+pub(crate) fn lloyd(x: ArrayView2<'_, f32>, centres: Array2<f64>, max_iter: usize, tol: f64) -> Lloyd {
+    rayon::scope(|_| lloyd_on(x, centres, max_iter, tol))
+}
+
+fn lloyd_on(x: ArrayView2<'_, f32>, mut centres: Array2<f64>, max_iter: usize, tol: f64) -> Lloyd {
     let n = x.nrows();
     let mut labels = vec![usize::MAX; n];
     let mut labels_old = vec![usize::MAX; n];
     let (mut n_iter, mut strict, mut converged) = (0, false, false);
     for iter in 0..max_iter {
         n_iter = iter + 1;
-        let mut sums = Array2::<f64>::zeros(centres.raw_dim());
+        let mut sums = Sums { sums: Array2::zeros(centres.raw_dim()), counts: vec![0; centres.nrows()] };
         assign(x, centres.view(), &mut labels, Some(&mut sums));
         let updated = update(x, &labels, centres.view(), sums);
-        let shift: f64 = updated.iter().zip(&centres).map(|(a, b)| (a - b).powi(2)).sum();
+        let shift: f64 = updated
+            .as_slice()
+            .expect("internal: fresh array")
+            .iter()
+            .zip(centres.as_slice().expect("internal: standard layout"))
+            .map(|(a, b)| (a - b).powi(2))
+            .sum();
         centres = updated;
         if labels == labels_old {
             (strict, converged) = (true, true);
@@ -79,20 +89,31 @@ const WIDE_DIM: usize = 1024;
 /// `GROUP x min(k, ASSIGN_BLOCK) x dim` f64, independently of the thread count.
 const GROUP: usize = 8;
 
+/// Every cluster's sum of rows and number of rows.
+struct Sums {
+    /// `k x dim`.
+    sums: Array2<f64>,
+    counts: Vec<usize>,
+}
+
 /// Labels every row of `x` with its nearest centre (ties to the lower index)
-/// and, if `sums` is given, adds every row to its cluster's sum: one pass over
-/// the data. Each block sums its rows in order, and block sums are added in
-/// block order, so the result does not depend on the number of threads.
+/// and, if `sums` is given, adds every row to its cluster's sum and count:
+/// one pass over the data. Each block sums its rows in order, and block sums
+/// are added in block order, so the result does not depend on the number of
+/// threads.
 fn assign(
     x: ArrayView2<'_, f32>,
     centres: ArrayView2<'_, f64>,
     labels: &mut [usize],
-    mut sums: Option<&mut Array2<f64>>,
+    mut sums: Option<&mut Sums>,
 ) {
     let (k, dim) = centres.dim();
     if dim == 0 {
         // Every centre is at distance 0: the first wins, and sums are empty.
         labels.fill(0);
+        if let Some(Sums { counts, .. }) = sums {
+            counts[0] += labels.len();
+        }
         return;
     }
     let c = centres.mapv(|v| v as f32);
@@ -102,25 +123,28 @@ fn assign(
     let data = x.as_slice().expect("internal: standard layout");
     let with_sums = sums.is_some();
     let arch = pulp::Arch::new();
-    for (g, group) in data.chunks(GROUP * ASSIGN_BLOCK * dim).enumerate() {
-        let blocks: Vec<&[f32]> = group.chunks(ASSIGN_BLOCK * dim).collect();
-        let results: Vec<(Vec<usize>, Vec<usize>, Vec<f64>)> = blocks
+    for (group, group_labels) in
+        data.chunks(GROUP * ASSIGN_BLOCK * dim).zip(labels.chunks_mut(GROUP * ASSIGN_BLOCK))
+    {
+        let blocks: Vec<(&[f32], &mut [usize])> =
+            group.chunks(ASSIGN_BLOCK * dim).zip(group_labels.chunks_mut(ASSIGN_BLOCK)).collect();
+        let results: Vec<ClusterSums> = blocks
             .into_par_iter()
-            .map(|block| {
-                let rows = block.len() / dim;
-                arch.dispatch(LabelAndSum { block, rows, dim, centres: c, c_sq: &c_sq, k, with_sums })
+            .map(|(block, labels)| {
+                arch.dispatch(LabelAndSum { block, labels, dim, centres: c, c_sq: &c_sq, k, with_sums })
             })
             .collect();
-        let mut at = g * GROUP * ASSIGN_BLOCK;
-        for (block_labels, present, partial) in results {
-            labels[at..at + block_labels.len()].copy_from_slice(&block_labels);
-            at += block_labels.len();
-            if let Some(sums) = sums.as_deref_mut() {
-                for (&l, part) in present.iter().zip(partial.chunks_exact(dim)) {
-                    let row = sums.row_mut(l).into_slice().expect("internal: fresh array");
-                    row.iter_mut().zip(part).for_each(|(s, &p)| *s += p);
+        if let Some(Sums { sums, counts }) = sums.as_deref_mut() {
+            // Cluster by cluster, on every thread: each cluster's block sums in block order.
+            let sums = sums.as_slice_mut().expect("internal: fresh array");
+            sums.par_chunks_mut(dim).zip(counts.par_iter_mut()).enumerate().for_each(|(l, (row, count))| {
+                for block in &results {
+                    if let Some((part, members)) = block.cluster(l, dim) {
+                        row.iter_mut().zip(part).for_each(|(s, &p)| *s += p);
+                        *count += members;
+                    }
                 }
-            }
+            });
         }
     }
 }
@@ -134,7 +158,8 @@ fn assign(
 struct LabelAndSum<'a> {
     /// `rows x dim`, row-major.
     block: &'a [f32],
-    rows: usize,
+    /// Where the block's labels go (`rows`).
+    labels: &'a mut [usize],
     dim: usize,
     /// `k x dim` in f32, row-major.
     centres: &'a [f32],
@@ -144,19 +169,18 @@ struct LabelAndSum<'a> {
 }
 
 impl pulp::WithSimd for LabelAndSum<'_> {
-    /// Labels, the clusters present, and their partial sums (`dim` each).
-    type Output = (Vec<usize>, Vec<usize>, Vec<f64>);
+    /// The block's sums per cluster.
+    type Output = ClusterSums;
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) -> Self::Output {
-        let LabelAndSum { block, rows, dim, centres, c_sq, k, with_sums } = self;
-        let mut labels = Vec::with_capacity(rows);
-        let mut sums = ClusterSums::new(k);
+        let LabelAndSum { block, labels, dim, centres, c_sq, k, with_sums } = self;
+        let mut sums = ClusterSums::new(k, if with_sums { labels.len().min(k) * dim } else { 0 });
         let wide = k >= WIDE_K || dim > WIDE_DIM;
-        let mut dots = vec![0.0f32; SUM_ROWS.min(rows) * k];
+        let mut dots = vec![0.0f32; SUM_ROWS.min(labels.len()) * k];
+        let mut columns = Vec::new();
         let centres_view = ArrayView2::from_shape((k, dim), centres).expect("internal: k x dim centres");
-        for (first, part) in block.chunks(SUM_ROWS * dim).enumerate() {
-            let first = first * SUM_ROWS;
+        for (part, labels) in block.chunks(SUM_ROWS * dim).zip(labels.chunks_mut(SUM_ROWS)) {
             let step = part.len() / dim;
             let dots = &mut dots[..step * k];
             if wide {
@@ -168,15 +192,52 @@ impl pulp::WithSimd for LabelAndSum<'_> {
                 imprint_core::gemm::dots_tiled_into(part, centres, dim, dots);
             }
             // ||x||^2 is the same for every centre, so it is left out of the comparison.
-            labels.extend(
-                dots.chunks_exact(k)
-                    .map(|d| argmin_first(d.iter().zip(c_sq).map(|(&dot, &s)| s - 2.0 * f64::from(dot)))),
-            );
+            nearest(dots, c_sq, labels, &mut columns);
             if with_sums {
-                sums.add(part, dim, &labels[first..]);
+                sums.add(part, dim, labels);
             }
         }
-        (labels, sums.present, sums.partial)
+        sums
+    }
+}
+
+/// Rows [`nearest`] labels side by side (a vector of f64 with AVX-512).
+const LANES: usize = 8;
+
+/// Labels rows by their nearest centre from their inner products with the
+/// centres (`dots`, `k` per row) and the centres' squared norms
+/// (`||x||^2`, the same for every centre, is left out): for each row,
+/// [`argmin_first`](crate::util::argmin_first) of `c_sq[j] - 2 dot[j]`.
+/// [`LANES`] rows go side by side, each in its own lane (their products
+/// transposed into `columns`, `k` of them), so the comparisons of one row do
+/// not wait on each other and no lane needs a branch.
+#[inline(always)]
+fn nearest(dots: &[f32], c_sq: &[f64], labels: &mut [usize], columns: &mut Vec<[f32; LANES]>) {
+    let k = c_sq.len();
+    columns.resize(k, [0.0; LANES]);
+    let (whole, tail) = labels.as_chunks_mut::<LANES>();
+    let done = whole.len() * LANES;
+    for (rows, out) in dots.chunks_exact(LANES * k).zip(whole) {
+        for (r, row) in rows.chunks_exact(k).enumerate() {
+            for (column, &dot) in columns.iter_mut().zip(row) {
+                column[r] = dot;
+            }
+        }
+        // From (0, infinity), strictly smaller values move, as in `argmin_first`.
+        let mut vals = [f64::INFINITY; LANES];
+        let mut idx = [0usize; LANES];
+        for (j, (column, &s)) in columns.iter().zip(c_sq).enumerate() {
+            for r in 0..LANES {
+                let v = s - 2.0 * f64::from(column[r]);
+                let less = v < vals[r];
+                vals[r] = if less { v } else { vals[r] };
+                idx[r] = if less { j } else { idx[r] };
+            }
+        }
+        *out = idx;
+    }
+    for (row, label) in dots[done * k..].chunks_exact(k).zip(tail) {
+        *label = crate::util::argmin_first(row.iter().zip(c_sq).map(|(&dot, &s)| s - 2.0 * f64::from(dot)));
     }
 }
 
@@ -201,6 +262,8 @@ struct ClusterSums {
     present: Vec<usize>,
     /// `dim` f64 per slot.
     partial: Vec<f64>,
+    /// Rows per slot.
+    members: Vec<usize>,
     /// Scratch: the rows of `part`, grouped by slot (in row order within each).
     order: Vec<usize>,
     /// Scratch: where each slot's rows start in `order`.
@@ -210,9 +273,15 @@ struct ClusterSums {
 }
 
 impl ClusterSums {
-    /// No cluster yet, out of `k`.
-    fn new(k: usize) -> Self {
-        Self { slot: vec![usize::MAX; k], ..Self::default() }
+    /// No cluster yet, out of `k`, with room for `capacity` sums.
+    fn new(k: usize, capacity: usize) -> Self {
+        Self { slot: vec![usize::MAX; k], partial: Vec::with_capacity(capacity), ..Self::default() }
+    }
+
+    /// Cluster `l`'s sum and number of rows, if it has any.
+    fn cluster(&self, l: usize, dim: usize) -> Option<(&[f64], usize)> {
+        let s = *self.slot.get(l)?;
+        (s != usize::MAX).then(|| (&self.partial[s * dim..(s + 1) * dim], self.members[s]))
     }
 
     /// Adds the rows of `part` (`labels.len()` rows of `dim`) to their clusters' sums.
@@ -223,6 +292,7 @@ impl ClusterSums {
                 self.slot[l] = self.present.len();
                 self.present.push(l);
                 self.partial.resize(self.partial.len() + dim, 0.0f64);
+                self.members.push(0);
             }
         }
         // A counting sort of the rows by slot, stable.
@@ -247,6 +317,7 @@ impl ClusterSums {
             if members.is_empty() {
                 continue;
             }
+            self.members[s] += members.len();
             let (wide, tail) = acc.as_chunks_mut::<SUM_LANES>();
             for (c, acc) in wide.iter_mut().enumerate() {
                 let mut sum = *acc;
@@ -269,18 +340,10 @@ impl ClusterSums {
     }
 }
 
-/// The means of the clusters given by `labels` from their `sums`, with empty
+/// The means of the clusters given by `labels` from their `sums` and counts, with empty
 /// clusters re-seeded (see [`relocate_empty`]).
-fn update(
-    x: ArrayView2<'_, f32>,
-    labels: &[usize],
-    old: ArrayView2<'_, f64>,
-    mut centres: Array2<f64>,
-) -> Array2<f64> {
-    let mut counts = vec![0usize; old.nrows()];
-    for &l in labels {
-        counts[l] += 1;
-    }
+fn update(x: ArrayView2<'_, f32>, labels: &[usize], old: ArrayView2<'_, f64>, sums: Sums) -> Array2<f64> {
+    let Sums { sums: mut centres, mut counts } = sums;
     relocate_empty(x, labels, old, &mut centres, &mut counts);
     for (mut row, &count) in centres.outer_iter_mut().zip(&counts) {
         if count > 0 {
@@ -327,6 +390,38 @@ fn relocate_empty(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::argmin_first;
+
+    /// Rows side by side label as `argmin_first` does: ties, NaN,
+    /// infinities, signed zeros, any number of centres and of rows.
+    #[test]
+    fn nearest_equals_argmin_first() {
+        let pool = [0.0f32, -0.0, 1.0, -1.0, 2.5, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, 3.0];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut draw = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for k in 1..=13 {
+            for rows in [1, LANES - 1, LANES, 3 * LANES + 5] {
+                for _ in 0..200 {
+                    let dots: Vec<f32> = (0..rows * k).map(|_| pool[draw(pool.len())]).collect();
+                    let c_sq: Vec<f64> =
+                        (0..k).map(|_| [0.0, 1.0, 4.0, 1e60, f64::INFINITY][draw(5)]).collect();
+                    let mut labels = vec![usize::MAX; rows];
+                    nearest(&dots, &c_sq, &mut labels, &mut Vec::new());
+                    for (r, &label) in labels.iter().enumerate() {
+                        let row = &dots[r * k..(r + 1) * k];
+                        let want =
+                            argmin_first(row.iter().zip(&c_sq).map(|(&dot, &s)| s - 2.0 * f64::from(dot)));
+                        assert_eq!(label, want, "row {row:?} c_sq {c_sq:?}");
+                    }
+                }
+            }
+        }
+    }
 
     /// Cluster by cluster, in parts, equals adding each row to its
     /// cluster's sum as it comes, bit for bit (dimensions around
@@ -340,7 +435,7 @@ mod tests {
                 .collect();
             let labels: Vec<usize> =
                 (0..rows).map(|r| (r * r + 3 * r) % 7 + usize::from(r % 5 == 0)).collect();
-            let mut sums = ClusterSums::new(k);
+            let mut sums = ClusterSums::new(k, 0);
             for (p, part) in data.chunks(SUM_ROWS * dim).enumerate() {
                 sums.add(part, dim, &labels[p * SUM_ROWS..p * SUM_ROWS + part.len() / dim]);
             }
@@ -353,11 +448,18 @@ mod tests {
                 want[l].iter_mut().zip(row).for_each(|(a, &v)| *a += f64::from(v));
             }
             assert_eq!(sums.present, order, "dim {dim}");
-            for (&l, got) in sums.present.iter().zip(sums.partial.chunks_exact(dim)) {
-                assert!(
-                    got.iter().zip(&want[l]).all(|(g, w)| g.to_bits() == w.to_bits()),
-                    "dim {dim} cluster {l}"
-                );
+            for (l, want) in want.iter().enumerate() {
+                let members = labels.iter().filter(|&&m| m == l).count();
+                match sums.cluster(l, dim) {
+                    Some((got, count)) => {
+                        assert!(
+                            got.iter().zip(want).all(|(g, w)| g.to_bits() == w.to_bits()),
+                            "dim {dim} cluster {l}"
+                        );
+                        assert_eq!(count, members, "dim {dim} cluster {l}");
+                    }
+                    None => assert_eq!(members, 0, "dim {dim} cluster {l}"),
+                }
             }
         }
     }
