@@ -156,16 +156,23 @@ pub fn kmedoids(s: &mut Session, n: usize, dim: usize, k: usize, reps: usize) ->
     Ok(())
 }
 
+/// Iterations of the long fit of [`lloyd_vs_gemm`]: the noise of a fit's
+/// fixed costs (a few ms) is shared among `LLOYD_ITERATIONS - 1` iterations.
+const LLOYD_ITERATIONS: usize = 31;
+
 /// One Lloyd iteration of k-means against faer's GEMM of the same shape (the
 /// iteration's inner products): the share of GEMM throughput the fused
 /// assignment and update keep.
 ///
 /// Both are timed in alternation, round after round: Lloyd from the same
-/// k-means++ centres for 1 and for 11 iterations (`fit_from`; tol 0, so only
-/// unchanged labels stop it), then 1 and 11 GEMMs. A round's time per
-/// iteration (per product) is the difference over the extra ones, so both are
-/// warm; the medians over rounds are set against each other, and a slow
-/// spell of the machine falls on both.
+/// k-means++ centres for 1 and for [`LLOYD_ITERATIONS`] iterations, or one
+/// fewer than it takes to converge (`fit_from`; tol 0, so only unchanged
+/// labels stop it; neither fit converges, so both end with the same final
+/// relabelling), then as many GEMMs. A round's time per iteration (per
+/// product) is the difference over the extra ones, so both are warm and a
+/// fit's fixed costs (centring, inertia) drop out; the medians over
+/// `20 x reps` rounds are set against each other, and a slow spell of the
+/// machine falls on both.
 pub fn lloyd_vs_gemm(s: &mut Session, n: usize, dim: usize, k: usize, reps: usize) -> Result<()> {
     let case = format!("Lloyd iteration n={n} d={dim} k={k}");
     if !s.wants(&case) {
@@ -174,19 +181,31 @@ pub fn lloyd_vs_gemm(s: &mut Session, n: usize, dim: usize, k: usize, reps: usiz
     let x = one_class(n, dim, Modes::Overlapping, 7)?;
     let shots = Shots::new(x.view(), "benchmark data").map_err(imprint(&case))?;
     let params = |iters: usize| KMeansParams::new(k).max_iter(iters).tol(0.0).check().map_err(imprint(&case));
-    let (one, many) = (params(1)?, params(11)?);
+    let full = params(KMeansParams::DEFAULT_MAX_ITER)?;
     let init =
-        many.fit(shots, &mut ChaCha8Rng::seed_from_u64(SEEDS[0])).map_err(imprint(&case))?.init().to_vec();
+        full.fit(shots, &mut ChaCha8Rng::seed_from_u64(SEEDS[0])).map_err(imprint(&case))?.init().to_vec();
+    // Both fits must stop at their cap, so that both end with the relabelling
+    // pass a converged fit skips and the difference is whole iterations only.
+    let converged_at = full.fit_from(shots, &init).map_err(imprint(&case))?.n_iter();
+    let iterations = LLOYD_ITERATIONS.min(converged_at.saturating_sub(1));
+    if iterations < 2 {
+        return Err(BenchError::Unsupported {
+            context: case,
+            reason: format!("k-means converged in {converged_at} iterations"),
+        });
+    }
+    let (one, many) = (params(1)?, params(iterations)?);
     let c = x.slice(ndarray::s![..k, ..]).to_owned();
-    let (mut per_iter, mut gemm, mut extra) = (Vec::new(), Vec::new(), 0);
-    for _ in 0..4 * reps {
+    let (mut per_iter, mut gemm) = (Vec::new(), Vec::new());
+    let extra = iterations - 1;
+    for _ in 0..20 * reps {
         let (t_one, _) = time_reps(1, || one.fit_from(shots, &init));
         let (t_many, fit) = time_reps(1, || many.fit_from(shots, &init));
-        extra = fit.map_err(imprint(&case))?.n_iter() - 1;
-        if extra == 0 {
+        let fit = fit.map_err(imprint(&case))?;
+        if fit.converged() || fit.n_iter() != iterations {
             return Err(BenchError::Unsupported {
                 context: case,
-                reason: "k-means converged in one iteration".into(),
+                reason: format!("k-means from the same centres stopped after {} iterations", fit.n_iter()),
             });
         }
         per_iter.push((t_many[0] - t_one[0]).max(0.0) / extra as f64);
