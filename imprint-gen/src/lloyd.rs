@@ -10,6 +10,7 @@
 
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 use crate::util::sq_norms;
 
@@ -118,11 +119,16 @@ fn assign(
     }
     let c = centres.mapv(|v| v as f32);
     let c_sq = sq_norms(c.view());
-    let c = c.as_slice().expect("internal: fresh array");
+    let near = Nearest {
+        centres: c.as_slice().expect("internal: fresh array"),
+        c_sq: &c_sq,
+        k,
+        dim,
+        arch: pulp::Arch::new(),
+    };
     let x = x.as_standard_layout();
     let data = x.as_slice().expect("internal: standard layout");
     let with_sums = sums.is_some();
-    let arch = pulp::Arch::new();
     for (group, group_labels) in
         data.chunks(GROUP * ASSIGN_BLOCK * dim).zip(labels.chunks_mut(GROUP * ASSIGN_BLOCK))
     {
@@ -131,7 +137,12 @@ fn assign(
         let results: Vec<ClusterSums> = blocks
             .into_par_iter()
             .map(|(block, labels)| {
-                arch.dispatch(LabelAndSum { block, labels, dim, centres: c, c_sq: &c_sq, k, with_sums })
+                let sums = ClusterSums::new(k, if with_sums { labels.len().min(k) * dim } else { 0 });
+                let sums = with_sums.then_some(Mutex::new(sums));
+                near.parts(block, labels, sums.as_ref());
+                sums.map_or_else(ClusterSums::default, |s| {
+                    s.into_inner().expect("internal: no panic holds it")
+                })
             })
             .collect();
         if let Some(Sums { sums, counts }) = sums.as_deref_mut() {
@@ -149,55 +160,114 @@ fn assign(
     }
 }
 
-/// One block of [`assign`], [`SUM_ROWS`] rows at a time: their inner
-/// products with the centres ([`imprint_core::gemm::dots_tiled_into`], which
-/// prefetches the rows ahead of its tiles; from [`WIDE_K`] centres or above
-/// [`WIDE_DIM`] dimensions, faer's GEMM), their labels, then those rows summed
-/// per cluster in f64 ([`ClusterSums`]). Run through `pulp` so that the loops
-/// compile for the SIMD level of the CPU (AVX-512 or AVX2 where present).
-struct LabelAndSum<'a> {
-    /// `rows x dim`, row-major.
-    block: &'a [f32],
-    /// Where the block's labels go (`rows`).
-    labels: &'a mut [usize],
-    dim: usize,
-    /// `k x dim` in f32, row-major.
+/// What labels rows: the centres in f32 and their squared norms.
+struct Nearest<'a> {
+    /// `k x dim`, row-major.
     centres: &'a [f32],
     c_sq: &'a [f64],
     k: usize,
-    with_sums: bool,
+    dim: usize,
+    arch: pulp::Arch,
 }
 
-impl pulp::WithSimd for LabelAndSum<'_> {
-    /// The block's sums per cluster.
-    type Output = ClusterSums;
-
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Self::Output {
-        let LabelAndSum { block, labels, dim, centres, c_sq, k, with_sums } = self;
-        let mut sums = ClusterSums::new(k, if with_sums { labels.len().min(k) * dim } else { 0 });
-        let wide = k >= WIDE_K || dim > WIDE_DIM;
-        let mut dots = vec![0.0f32; SUM_ROWS.min(labels.len()) * k];
-        let mut columns = Vec::new();
-        let centres_view = ArrayView2::from_shape((k, dim), centres).expect("internal: k x dim centres");
-        for (part, labels) in block.chunks(SUM_ROWS * dim).zip(labels.chunks_mut(SUM_ROWS)) {
-            let step = part.len() / dim;
-            let dots = &mut dots[..step * k];
-            if wide {
-                let rows_view = ArrayView2::from_shape((step, dim), part).expect("internal: step x dim rows");
-                let product =
-                    imprint_core::gemm::dots_seq(rows_view, centres_view).expect("internal: same dimension");
-                dots.copy_from_slice(product.as_slice().expect("internal: fresh array"));
-            } else {
-                imprint_core::gemm::dots_tiled_into(part, centres, dim, dots);
+impl Nearest<'_> {
+    /// Labels `rows` (`labels.len()` rows of a block, from one of its
+    /// [`SUM_ROWS`] boundaries) and, with `sums`, adds them to their clusters'
+    /// sums, [`SUM_ROWS`] at a time: a part's rows are summed right after they
+    /// are labelled, while they are in the L2 cache.
+    ///
+    /// The parts are halved with `rayon::join_context`: unless another thread
+    /// is idle, both halves run here in order, as one loop would. If an idle
+    /// thread takes the second half, it only labels it, and its rows are
+    /// summed here after the first half's, so every cluster still adds its
+    /// rows in row order and the sums keep their bits; a block then needs no
+    /// longer than its share of the time when a core stalls or the blocks do
+    /// not divide evenly among the threads.
+    fn parts(&self, rows: &[f32], labels: &mut [usize], sums: Option<&Mutex<ClusterSums>>) {
+        let parts = labels.len().div_ceil(SUM_ROWS);
+        if parts <= 1 {
+            self.label(rows, labels);
+            if let Some(sums) = sums {
+                self.sum(rows, labels, &mut sums.lock().expect("internal: no panic holds it"));
             }
-            // ||x||^2 is the same for every centre, so it is left out of the comparison.
-            nearest(dots, c_sq, labels, &mut columns);
-            if with_sums {
-                sums.add(part, dim, labels);
+            return;
+        }
+        let half = parts / 2 * SUM_ROWS;
+        let (rows_a, rows_b) = rows.split_at(half * self.dim);
+        let (labels_a, labels_b) = labels.split_at_mut(half);
+        let (_, moved) = rayon::join_context(
+            |_| self.parts(rows_a, labels_a, sums),
+            |context| {
+                if context.migrated() {
+                    self.parts(rows_b, labels_b, None);
+                } else {
+                    self.parts(rows_b, &mut *labels_b, sums);
+                }
+                context.migrated()
+            },
+        );
+        if let Some(sums) = sums.filter(|_| moved) {
+            let mut sums = sums.lock().expect("internal: no panic holds it");
+            for (part, labels) in rows_b.chunks(SUM_ROWS * self.dim).zip(labels_b.chunks(SUM_ROWS)) {
+                self.sum(part, labels, &mut sums);
             }
         }
-        sums
+    }
+
+    /// Labels a part's rows: their inner products with the centres
+    /// ([`imprint_core::gemm::dots_tiled_into`], which prefetches the rows
+    /// ahead of its tiles; from [`WIDE_K`] centres or above [`WIDE_DIM`]
+    /// dimensions, faer's GEMM), then [`nearest`] on the CPU's vectors.
+    fn label(&self, rows: &[f32], labels: &mut [usize]) {
+        let (k, dim) = (self.k, self.dim);
+        let mut dots = vec![0.0f32; labels.len() * k];
+        if k >= WIDE_K || dim > WIDE_DIM {
+            let rows = ArrayView2::from_shape((labels.len(), dim), rows).expect("internal: rows x dim");
+            let centres = ArrayView2::from_shape((k, dim), self.centres).expect("internal: k x dim centres");
+            let product = imprint_core::gemm::dots_seq(rows, centres).expect("internal: same dimension");
+            dots.copy_from_slice(product.as_slice().expect("internal: fresh array"));
+        } else {
+            imprint_core::gemm::dots_tiled_into(rows, self.centres, dim, &mut dots);
+        }
+        self.arch.dispatch(Label { dots: &dots, c_sq: self.c_sq, labels });
+    }
+
+    /// Adds a labelled part's rows to their clusters' sums, on the CPU's vectors.
+    fn sum(&self, rows: &[f32], labels: &[usize], sums: &mut ClusterSums) {
+        self.arch.dispatch(Sum { rows, dim: self.dim, labels, sums });
+    }
+}
+
+/// [`nearest`] through `pulp`, so that it compiles for the CPU's SIMD level.
+struct Label<'a> {
+    dots: &'a [f32],
+    c_sq: &'a [f64],
+    labels: &'a mut [usize],
+}
+
+impl pulp::WithSimd for Label<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        nearest(self.dots, self.c_sq, self.labels);
+    }
+}
+
+/// [`ClusterSums::add`] through `pulp`, so that it compiles for the CPU's SIMD level.
+struct Sum<'a> {
+    rows: &'a [f32],
+    dim: usize,
+    labels: &'a [usize],
+    sums: &'a mut ClusterSums,
+}
+
+impl pulp::WithSimd for Sum<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        self.sums.add(self.rows, self.dim, self.labels);
     }
 }
 
@@ -209,12 +279,12 @@ const LANES: usize = 8;
 /// (`||x||^2`, the same for every centre, is left out): for each row,
 /// [`argmin_first`](crate::util::argmin_first) of `c_sq[j] - 2 dot[j]`.
 /// [`LANES`] rows go side by side, each in its own lane (their products
-/// transposed into `columns`, `k` of them), so the comparisons of one row do
-/// not wait on each other and no lane needs a branch.
+/// transposed into `k` columns), so the comparisons of one row do not wait on
+/// each other and no lane needs a branch.
 #[inline(always)]
-fn nearest(dots: &[f32], c_sq: &[f64], labels: &mut [usize], columns: &mut Vec<[f32; LANES]>) {
+fn nearest(dots: &[f32], c_sq: &[f64], labels: &mut [usize]) {
     let k = c_sq.len();
-    columns.resize(k, [0.0; LANES]);
+    let mut columns = vec![[0.0f32; LANES]; k];
     let (whole, tail) = labels.as_chunks_mut::<LANES>();
     let done = whole.len() * LANES;
     for (rows, out) in dots.chunks_exact(LANES * k).zip(whole) {
@@ -241,7 +311,7 @@ fn nearest(dots: &[f32], c_sq: &[f64], labels: &mut [usize], columns: &mut Vec<[
     }
 }
 
-/// Rows whose labels [`LabelAndSum`] finds before it adds them to the sums,
+/// Rows whose labels [`Nearest::parts`] finds before it adds them to the sums,
 /// cluster by cluster: the rows (512 KiB at 512 dimensions) are still in the
 /// L2 cache, and a cluster's sum stays in registers while its rows are added
 /// (adding each row as it is labelled read and wrote one of up to `k` sums of
@@ -392,6 +462,36 @@ mod tests {
     use super::*;
     use crate::util::argmin_first;
 
+    /// Whatever the threads and whichever halves of a block idle threads
+    /// take (3 blocks for up to 6 threads, so they take many), the fit is the
+    /// same to the bit.
+    #[test]
+    fn halves_taken_by_idle_threads_keep_the_bits() {
+        let (n, dim, k) = (2 * ASSIGN_BLOCK + 3 * SUM_ROWS - 5, 96, 5);
+        let x = Array2::from_shape_fn((n, dim), |(i, j)| {
+            let h = ((i * dim + j) as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            ((h >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0 + (i % k) as f32 * 0.1
+        });
+        let start = x.slice(ndarray::s![..k, ..]).mapv(f64::from);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| lloyd(x.view(), start.clone(), 30, 0.0))
+        };
+        let one = run(1);
+        assert!(one.n_iter > 2, "the fit should take a few iterations");
+        for threads in [2, 3, 6] {
+            for _ in 0..10 {
+                let other = run(threads);
+                assert_eq!(other.labels, one.labels, "{threads} threads");
+                assert_eq!(other.n_iter, one.n_iter, "{threads} threads");
+                assert!(
+                    other.centres.iter().zip(&one.centres).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{threads} threads"
+                );
+            }
+        }
+    }
+
     /// Rows side by side label as `argmin_first` does: ties, NaN,
     /// infinities, signed zeros, any number of centres and of rows.
     #[test]
@@ -411,7 +511,7 @@ mod tests {
                     let c_sq: Vec<f64> =
                         (0..k).map(|_| [0.0, 1.0, 4.0, 1e60, f64::INFINITY][draw(5)]).collect();
                     let mut labels = vec![usize::MAX; rows];
-                    nearest(&dots, &c_sq, &mut labels, &mut Vec::new());
+                    nearest(&dots, &c_sq, &mut labels);
                     for (r, &label) in labels.iter().enumerate() {
                         let row = &dots[r * k..(r + 1) * k];
                         let want =
