@@ -23,7 +23,9 @@ pub(crate) struct Lloyd {
 }
 
 /// Lloyd iterations from `centres` (scikit-learn's `_kmeans_single_lloyd`);
-/// `tol` is absolute here.
+/// `tol` is absolute here. The fit runs on a pool thread, so each of its
+/// parallel steps starts inside the pool rather than handing off from the
+/// calling thread and waking it again.
 pub(crate) fn lloyd(x: ArrayView2<'_, f32>, centres: Array2<f64>, max_iter: usize, tol: f64) -> Lloyd {
     rayon::scope(|_| lloyd_on(x, centres, max_iter, tol))
 }
