@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::gemm::dots_seq_into;
 use crate::mahalanobis::MahalanobisKernel;
-use crate::tiled::{Chebyshev, Manhattan, PairOp, pairwise_into};
+use crate::tiled::{Chebyshev, Layout, Manhattan, PairOp, pairwise_into};
 use crate::{ImprintError, Result};
 
 /// Ridge added to the proxies' covariance before inverting it for Mahalanobis
@@ -314,7 +314,7 @@ fn tiled_into<O: PairOp>(
     match proxies.ncols() {
         // Zero-dimensional rows are at distance 0 from each other.
         0 => out.fill(0.0),
-        dim => pairwise_into::<O>(q, p, dim, out),
+        dim => pairwise_into::<O>(q, p, dim, out, Layout::RowsOfA),
     }
 }
 

@@ -14,7 +14,7 @@ use faer::traits::ComplexField;
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
 
-use crate::tiled::Dot;
+use crate::tiled::{Dot, Layout};
 use crate::{ImprintError, Result};
 
 /// Up to this many rows of `b`, [`dots_seq`] uses its own register-tiled
@@ -145,7 +145,7 @@ pub(crate) fn dots_seq_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut 
         let dim = a.ncols();
         let (a, b) = (a.as_slice().expect("standard layout"), b.as_slice().expect("standard layout"));
         let out = out.as_slice_mut().expect("internal: output must be in standard layout");
-        crate::tiled::pairwise_into::<Dot>(a, b, dim, out);
+        crate::tiled::pairwise_into::<Dot>(a, b, dim, out, Layout::RowsOfA);
         return;
     }
     faer::linalg::matmul::matmul(
@@ -172,7 +172,18 @@ pub(crate) fn dots_seq_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut 
 /// # Panics
 /// If the slice lengths do not match `dim` (with `dim > 0`).
 pub fn dots_tiled_into(a: &[f32], b: &[f32], dim: usize, out: &mut [f32]) {
-    crate::tiled::pairwise_into::<Dot>(a, b, dim, out);
+    crate::tiled::pairwise_into::<Dot>(a, b, dim, out, Layout::RowsOfA);
+}
+
+/// [`dots_tiled_into`] with `out` transposed (`n_b x n_a`: the entry of `a`
+/// row `i` and `b` row `j` at `j * n_a + i`), by the same tiles, so with the
+/// same bits: for a caller that reads one row of `b` against consecutive rows
+/// of `a` (k-means compares 8 rows' products with one centre at a time).
+///
+/// # Panics
+/// If the slice lengths do not match `dim` (with `dim > 0`).
+pub fn dots_tiled_t_into(a: &[f32], b: &[f32], dim: usize, out: &mut [f32]) {
+    crate::tiled::pairwise_into::<Dot>(a, b, dim, out, Layout::RowsOfB);
 }
 
 /// The arithmetic of [`add_gram_of_rows`].

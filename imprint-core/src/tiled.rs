@@ -107,16 +107,26 @@ impl PairOp for Chebyshev {
     }
 }
 
-/// `out[i * n_b + j] = reduce(a row i, b row j)` for row-major `a`
-/// (`n_a x dim`) and `b` (`n_b x dim`), on the calling thread.
+/// Where [`pairwise_into`] writes the entry of `a` row `i` and `b` row `j`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Layout {
+    /// `out[i * n_b + j]`: a row per row of `a`.
+    RowsOfA,
+    /// `out[j * n_a + i]`: a row per row of `b` (the transpose; same tiles, same bits).
+    RowsOfB,
+}
+
+/// `reduce(a row i, b row j)` for every pair, for row-major `a` (`n_a x dim`)
+/// and `b` (`n_b x dim`), into `out` laid out as `layout` says, on the calling
+/// thread.
 ///
 /// # Panics
 /// If `dim == 0` or the slice lengths do not match `dim` and `out`.
-pub(crate) fn pairwise_into<O: PairOp>(a: &[f32], b: &[f32], dim: usize, out: &mut [f32]) {
+pub(crate) fn pairwise_into<O: PairOp>(a: &[f32], b: &[f32], dim: usize, out: &mut [f32], layout: Layout) {
     assert!(dim > 0, "internal: tiled reductions need dim > 0");
     assert!(a.len().is_multiple_of(dim) && b.len().is_multiple_of(dim), "internal: rows of dim values");
     assert_eq!(out.len(), (a.len() / dim) * (b.len() / dim), "internal: output shape");
-    pulp::Arch::new().dispatch(Tiler::<O> { a, b, dim, out, op: std::marker::PhantomData });
+    pulp::Arch::new().dispatch(Tiler::<O> { a, b, dim, out, layout, op: std::marker::PhantomData });
 }
 
 struct Tiler<'a, O> {
@@ -124,6 +134,7 @@ struct Tiler<'a, O> {
     b: &'a [f32],
     dim: usize,
     out: &'a mut [f32],
+    layout: Layout,
     op: std::marker::PhantomData<O>,
 }
 
@@ -132,7 +143,7 @@ impl<O: PairOp> WithSimd for Tiler<'_, O> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        let Tiler { a, b, dim, out, .. } = self;
+        let Tiler { a, b, dim, out, layout, .. } = self;
         let (n_a, n_b) = (a.len() / dim, b.len() / dim);
         let reducer = Reducer::new::<S>();
         // 32 vector registers with AVX-512 hold a 4 x 5 tile of accumulators,
@@ -163,7 +174,7 @@ impl<O: PairOp> WithSimd for Tiler<'_, O> {
                     // Group g covers columns j0 + [g * width / groups, (g + 1) * width / groups).
                     let cols = j0 + (g + 1) * width / groups - j;
                     let ahead = &next[g * next_rows / groups * dim..(g + 1) * next_rows / groups * dim];
-                    let at = Tile { a, b, dim, i, j, n_b, reducer, ahead };
+                    let at = Tile { a, b, dim, i, j, n_a, n_b, layout, reducer, ahead };
                     match (rows, cols) {
                         (4, 5) => at.run::<O, S, 4, 5>(simd, out),
                         (4, 4) => at.run::<O, S, 4, 4>(simd, out),
@@ -200,7 +211,9 @@ struct Tile<'a> {
     dim: usize,
     i: usize,
     j: usize,
+    n_a: usize,
     n_b: usize,
+    layout: Layout,
     reducer: Reducer,
     /// Rows of `a` to prefetch, about one cache line per step.
     ahead: &'a [f32],
@@ -238,7 +251,12 @@ impl Tile<'_> {
             for c in 0..C {
                 // From -0.0, as `Iterator::sum` of f32 does (exact zeros keep their sign).
                 let tail = a_split[r].1.iter().zip(b_split[c].1).fold(-0.0, |t, (&x, &y)| O::scalar(t, x, y));
-                out[(self.i + r) * self.n_b + self.j + c] = O::combine(lanes[r][c], tail);
+                let (i, j) = (self.i + r, self.j + c);
+                let at = match self.layout {
+                    Layout::RowsOfA => i * self.n_b + j,
+                    Layout::RowsOfB => j * self.n_a + i,
+                };
+                out[at] = O::combine(lanes[r][c], tail);
             }
         }
     }
@@ -401,7 +419,9 @@ mod tests {
             let a: Vec<f32> = (0..n_a * dim).map(|i| noise(i) * 3.0).collect();
             let b: Vec<f32> = (0..n_b * dim).map(|i| noise(7_000_000 + i)).collect();
             let mut out = vec![0.0f32; n_a * n_b];
-            pairwise_into::<O>(&a, &b, dim, &mut out);
+            pairwise_into::<O>(&a, &b, dim, &mut out, Layout::RowsOfA);
+            let mut transposed = vec![0.0f32; n_a * n_b];
+            pairwise_into::<O>(&a, &b, dim, &mut transposed, Layout::RowsOfB);
             for i in 0..n_a {
                 for j in 0..n_b {
                     let (x, y) = (&a[i * dim..(i + 1) * dim], &b[j * dim..(j + 1) * dim]);
@@ -412,8 +432,10 @@ mod tests {
                         "{n_a}x{n_b}x{dim} ({i}, {j}): {got} vs {want}"
                     );
                     let mut one = [0.0f32];
-                    pairwise_into::<O>(x, y, dim, &mut one);
+                    pairwise_into::<O>(x, y, dim, &mut one, Layout::RowsOfA);
                     assert_eq!(one[0].to_bits(), got.to_bits(), "{n_a}x{n_b}x{dim} ({i}, {j})");
+                    let t = transposed[j * n_a + i];
+                    assert_eq!(t.to_bits(), got.to_bits(), "{n_a}x{n_b}x{dim} ({i}, {j}) transposed");
                 }
             }
         }

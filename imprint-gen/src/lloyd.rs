@@ -221,15 +221,18 @@ impl Nearest<'_> {
     /// ahead of its tiles; from [`WIDE_K`] centres or above [`WIDE_DIM`]
     /// dimensions, faer's GEMM), then [`nearest`] on the CPU's vectors.
     fn label(&self, rows: &[f32], labels: &mut [usize]) {
-        let (k, dim) = (self.k, self.dim);
-        let mut dots = vec![0.0f32; labels.len() * k];
+        let (n, k, dim) = (labels.len(), self.k, self.dim);
+        // `k x n`: centre j's products with the rows at `j * n..`.
+        let mut dots = vec![0.0f32; n * k];
         if k >= WIDE_K || dim > WIDE_DIM {
-            let rows = ArrayView2::from_shape((labels.len(), dim), rows).expect("internal: rows x dim");
+            let rows = ArrayView2::from_shape((n, dim), rows).expect("internal: rows x dim");
             let centres = ArrayView2::from_shape((k, dim), self.centres).expect("internal: k x dim centres");
             let product = imprint_core::gemm::dots_seq(rows, centres).expect("internal: same dimension");
-            dots.copy_from_slice(product.as_slice().expect("internal: fresh array"));
+            for (column, out) in product.columns().into_iter().zip(dots.chunks_exact_mut(n)) {
+                out.iter_mut().zip(column).for_each(|(o, &v)| *o = v);
+            }
         } else {
-            imprint_core::gemm::dots_tiled_into(rows, self.centres, dim, &mut dots);
+            imprint_core::gemm::dots_tiled_t_into(rows, self.centres, dim, &mut dots);
         }
         self.arch.dispatch(Label { dots: &dots, c_sq: self.c_sq, labels });
     }
@@ -273,43 +276,25 @@ impl pulp::WithSimd for Sum<'_> {
     }
 }
 
-/// Rows [`nearest`] labels side by side (a vector of f64 with AVX-512).
-const LANES: usize = 8;
-
 /// Labels rows by their nearest centre from their inner products with the
-/// centres (`dots`, `k` per row) and the centres' squared norms
-/// (`||x||^2`, the same for every centre, is left out): for each row,
-/// [`argmin_first`](crate::util::argmin_first) of `c_sq[j] - 2 dot[j]`.
-/// [`LANES`] rows go side by side, each in its own lane (their products
-/// transposed into `k` columns), so the comparisons of one row do not wait on
-/// each other and no lane needs a branch.
+/// centres (`dots`, `k x n`: centre `j`'s products with the `n` rows at
+/// `j * n..`) and the centres' squared norms (`||x||^2`, the same for every
+/// centre, is left out): for each row, [`argmin_first`](crate::util::argmin_first)
+/// of `c_sq[j] - 2 dot[j]`. One centre at a time against every row, so the
+/// rows fill the vector lanes, no comparison waits on the one before, and no
+/// lane needs a branch.
 #[inline(always)]
 fn nearest(dots: &[f32], c_sq: &[f64], labels: &mut [usize]) {
-    let k = c_sq.len();
-    let mut columns = vec![[0.0f32; LANES]; k];
-    let (whole, tail) = labels.as_chunks_mut::<LANES>();
-    let done = whole.len() * LANES;
-    for (rows, out) in dots.chunks_exact(LANES * k).zip(whole) {
-        for (r, row) in rows.chunks_exact(k).enumerate() {
-            for (column, &dot) in columns.iter_mut().zip(row) {
-                column[r] = dot;
-            }
+    // From (0, infinity), strictly smaller values move, as in `argmin_first`.
+    let mut best = vec![f64::INFINITY; labels.len()];
+    labels.fill(0);
+    for (j, (products, &s)) in dots.chunks_exact(labels.len().max(1)).zip(c_sq).enumerate() {
+        for ((best, label), &dot) in best.iter_mut().zip(labels.iter_mut()).zip(products) {
+            let v = s - 2.0 * f64::from(dot);
+            let less = v < *best;
+            *best = if less { v } else { *best };
+            *label = if less { j } else { *label };
         }
-        // From (0, infinity), strictly smaller values move, as in `argmin_first`.
-        let mut vals = [f64::INFINITY; LANES];
-        let mut idx = [0usize; LANES];
-        for (j, (column, &s)) in columns.iter().zip(c_sq).enumerate() {
-            for r in 0..LANES {
-                let v = s - 2.0 * f64::from(column[r]);
-                let less = v < vals[r];
-                vals[r] = if less { v } else { vals[r] };
-                idx[r] = if less { j } else { idx[r] };
-            }
-        }
-        *out = idx;
-    }
-    for (row, label) in dots[done * k..].chunks_exact(k).zip(tail) {
-        *label = crate::util::argmin_first(row.iter().zip(c_sq).map(|(&dot, &s)| s - 2.0 * f64::from(dot)));
     }
 }
 
@@ -494,7 +479,7 @@ mod tests {
         }
     }
 
-    /// Rows side by side label as `argmin_first` does: ties, NaN,
+    /// Rows label as `argmin_first` does: ties, NaN,
     /// infinities, signed zeros, any number of centres and of rows.
     #[test]
     fn nearest_equals_argmin_first() {
@@ -507,13 +492,16 @@ mod tests {
             (state % n as u64) as usize
         };
         for k in 1..=13 {
-            for rows in [1, LANES - 1, LANES, 3 * LANES + 5] {
+            for rows in [1, 7, 8, 29] {
                 for _ in 0..200 {
                     let dots: Vec<f32> = (0..rows * k).map(|_| pool[draw(pool.len())]).collect();
                     let c_sq: Vec<f64> =
                         (0..k).map(|_| [0.0, 1.0, 4.0, 1e60, f64::INFINITY][draw(5)]).collect();
+                    // The same products a centre at a time, as `nearest` takes them.
+                    let by_centre: Vec<f32> =
+                        (0..k * rows).map(|t| dots[(t % rows) * k + t / rows]).collect();
                     let mut labels = vec![usize::MAX; rows];
-                    nearest(&dots, &c_sq, &mut labels);
+                    nearest(&by_centre, &c_sq, &mut labels);
                     for (r, &label) in labels.iter().enumerate() {
                         let row = &dots[r * k..(r + 1) * k];
                         let want =
