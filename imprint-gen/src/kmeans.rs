@@ -139,7 +139,7 @@ impl KMeansParams {
 ///
 /// Distances are `||x||^2 - 2 x.c + ||c||^2`, block by block of rows; the
 /// Lloyd iterations take the inner products from an unpacked register-tiled
-/// kernel ([`imprint_core::gemm::dots_tiled_into`]) fused with the labels and
+/// kernel ([`imprint_core::gemm::dots_tiled_t_into`]) fused with the labels and
 /// the cluster sums, which are accumulated in f64.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeans {

@@ -216,10 +216,11 @@ impl Nearest<'_> {
         }
     }
 
-    /// Labels a part's rows: their inner products with the centres
-    /// ([`imprint_core::gemm::dots_tiled_into`], which prefetches the rows
-    /// ahead of its tiles; from [`WIDE_K`] centres or above [`WIDE_DIM`]
-    /// dimensions, faer's GEMM), then [`nearest`] on the CPU's vectors.
+    /// Labels a part's rows: their inner products with the centres, centre
+    /// by centre ([`imprint_core::gemm::dots_tiled_t_into`], which prefetches
+    /// the rows ahead of its tiles; from [`WIDE_K`] centres or above
+    /// [`WIDE_DIM`] dimensions, faer's GEMM, copied into that layout), then
+    /// [`nearest`] on the CPU's vectors.
     fn label(&self, rows: &[f32], labels: &mut [usize]) {
         let (n, k, dim) = (labels.len(), self.k, self.dim);
         // `k x n`: centre j's products with the rows at `j * n..`.
