@@ -178,7 +178,7 @@ pub fn dots_tiled_into(a: &[f32], b: &[f32], dim: usize, out: &mut [f32]) {
 /// [`dots_tiled_into`] with `out` transposed (`n_b x n_a`: the entry of `a`
 /// row `i` and `b` row `j` at `j * n_a + i`), by the same tiles, so with the
 /// same bits: for a caller that reads one row of `b` against consecutive rows
-/// of `a` (k-means compares 8 rows' products with one centre at a time).
+/// of `a` (Lloyd's argmin compares one centre with every row of a part).
 ///
 /// # Panics
 /// If the slice lengths do not match `dim` (with `dim > 0`).

@@ -8,7 +8,7 @@
 //! the samples in most iterations while the bookkeeping made each iteration
 //! 2.5 times slower.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 use std::sync::Mutex;
 
@@ -229,9 +229,9 @@ impl Nearest<'_> {
             let rows = ArrayView2::from_shape((n, dim), rows).expect("internal: rows x dim");
             let centres = ArrayView2::from_shape((k, dim), self.centres).expect("internal: k x dim centres");
             let product = imprint_core::gemm::dots_seq(rows, centres).expect("internal: same dimension");
-            for (column, out) in product.columns().into_iter().zip(dots.chunks_exact_mut(n)) {
-                out.iter_mut().zip(column).for_each(|(o, &v)| *o = v);
-            }
+            ArrayViewMut2::from_shape((k, n), &mut dots)
+                .expect("internal: k x n products")
+                .assign(&product.t());
         } else {
             imprint_core::gemm::dots_tiled_t_into(rows, self.centres, dim, &mut dots);
         }
@@ -287,9 +287,12 @@ impl pulp::WithSimd for Sum<'_> {
 #[inline(always)]
 fn nearest(dots: &[f32], c_sq: &[f64], labels: &mut [usize]) {
     // From (0, infinity), strictly smaller values move, as in `argmin_first`.
+    if labels.is_empty() {
+        return;
+    }
     let mut best = vec![f64::INFINITY; labels.len()];
     labels.fill(0);
-    for (j, (products, &s)) in dots.chunks_exact(labels.len().max(1)).zip(c_sq).enumerate() {
+    for (j, (products, &s)) in dots.chunks_exact(labels.len()).zip(c_sq).enumerate() {
         for ((best, label), &dot) in best.iter_mut().zip(labels.iter_mut()).zip(products) {
             let v = s - 2.0 * f64::from(dot);
             let less = v < *best;
