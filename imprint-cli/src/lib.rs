@@ -31,6 +31,7 @@ pub mod input;
 pub mod inspect;
 pub mod predict;
 pub mod progress;
+pub mod text;
 
 use std::fmt;
 use std::io::{BufWriter, Write};

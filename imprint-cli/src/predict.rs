@@ -8,7 +8,7 @@ use imprint::ClassLabel;
 
 use crate::error::{CliError, Result};
 use crate::input::Input;
-use crate::{Global, head, progress};
+use crate::{Global, head, progress, text};
 
 /// Arguments of `imprint predict`.
 #[derive(Debug, Args)]
@@ -120,7 +120,7 @@ pub fn run(a: &PredictArgs, global: &Global, stdout: &mut dyn Write) -> Result<(
                 imprint_data::DataError::AlreadyExists { path } => CliError::Exists { path },
                 other => CliError::Data(other),
             })?;
-            global.note(format_args!("wrote {} predictions to {}", predictions.len(), out.display()));
+            global.note(format_args!("wrote {} predictions to {}", predictions.len(), text::path(out)));
         }
         None => stdout.write_all(&text).map_err(CliError::Stdout)?,
     }
@@ -130,7 +130,7 @@ pub fn run(a: &PredictArgs, global: &Global, stdout: &mut dyn Write) -> Result<(
             "{n} of {} rows ({:.1}%) rejected as {}",
             predictions.len(),
             100.0 * n as f64 / predictions.len().max(1) as f64,
-            a.unknown_label
+            text::escape(&a.unknown_label)
         ));
     }
     Ok(())
