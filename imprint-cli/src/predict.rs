@@ -24,7 +24,7 @@ best first. `score` is the class's probability when the head's temperature is ca
 (`imprint calibrate`), else its raw score (higher is better). --format jsonl writes one JSON object
 per row with the same keys. With --reject, rows whose similarity to their predicted class is below
 the class's calibrated threshold get the label `unknown` (in `label`, or `label_1` with --top-k);
-their scores are kept.")]
+their scores are kept; --unknown-label must differ from every class's label as written.")]
 pub struct PredictArgs {
     /// The head.
     #[arg(long, value_name = "HEAD")]
@@ -38,7 +38,7 @@ pub struct PredictArgs {
     /// Label rows that belong to no known class as unknown (needs calibrated rejection thresholds).
     #[arg(long)]
     pub reject: bool,
-    /// The label of rejected rows.
+    /// The label of rejected rows (it must differ from every class's label).
     #[arg(long, value_name = "TEXT", default_value = "unknown")]
     pub unknown_label: String,
     /// Output format.
@@ -72,13 +72,13 @@ pub fn run(a: &PredictArgs, global: &Global, stdout: &mut dyn Write) -> Result<(
     let classifier = head::load(&a.head)?;
     if a.reject {
         crate::check_rejection_calibrated(&classifier, &a.head)?;
-        let marker = ClassLabel::Text(a.unknown_label.clone());
-        if classifier.class_index(&marker).is_some() {
+        // Compared as written: `--unknown-label 3` would read as the integer class 3.
+        if let Some(class) = classifier.classes().iter().find(|c| c.to_string() == a.unknown_label) {
+            let kind = if class.as_int().is_some() { "an integer" } else { "a text" };
             return Err(CliError::Usage(format!(
-                "{} has a class labelled '{}', which rejected rows would be confused with; choose another \
-                 --unknown-label",
+                "{} has {kind} class labelled '{class}', which rejected rows would be confused with; choose \
+                 another --unknown-label",
                 a.head.display(),
-                a.unknown_label
             )));
         }
     }

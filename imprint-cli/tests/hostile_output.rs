@@ -1,7 +1,7 @@
 //! Labels that anyone may have written, through every output of the binary:
 //! human-readable text shows control, bidirectional and invisible characters
 //! escaped and never panics on a label's length; CSV and JSON keep labels
-//! exact.
+//! exact; an `--unknown-label` may not read as a class.
 
 #![allow(clippy::unwrap_used)] // test code: a failure should stop the test loudly
 
@@ -80,6 +80,42 @@ fn csv_labels(text: &str) -> Vec<String> {
         .records()
         .flat_map(|r| columns.iter().map(|&i| r.as_ref().unwrap()[i].to_string()).collect::<Vec<_>>())
         .collect()
+}
+
+#[test]
+fn an_unknown_label_that_reads_as_a_class_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Integer classes 0, 1, 2: `--unknown-label 2` would write rejected rows as class 2.
+    let (x, y) = toy(3, 12, 6);
+    let train = d.join("train.h5");
+    write_h5(&train, &x, &y);
+    let head = d.join("int.safetensors");
+    ok(d, &["fit", "--train", &s(&train), "--out", &s(&head)]);
+    let predict = |head: &Path, input: &Path, extra: &[&str]| {
+        let mut args = vec!["predict".to_string(), "--head".into(), s(head), "--input".into(), s(input)];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        imprint_in(d, &args)
+    };
+    for format in ["csv", "jsonl"] {
+        let run = predict(&head, &train, &["--reject", "--unknown-label", "2", "--format", format]);
+        assert_eq!(run.code, Some(2), "{}", run.stderr);
+        assert!(run.stderr.contains("integer class labelled '2'"), "{}", run.stderr);
+        assert!(run.stderr.contains("--unknown-label"), "{}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(run.stdout.is_empty());
+    }
+    // Another spelling is another label; without --reject the marker is unused.
+    assert!(predict(&head, &train, &["--reject", "--unknown-label", "02"]).ok());
+    assert!(predict(&head, &train, &["--unknown-label", "2"]).ok());
+
+    // Text classes: the label "7" (a string, from NumPy strings) is refused the same way.
+    let names: Vec<String> = ["7", "cat"].iter().map(|n| n.to_string()).collect();
+    let (text, xs, _) = text_head(d, &names, 6, &[]);
+    let run = predict(&text, &xs, &["--reject", "--unknown-label", "7"]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("text class labelled '7'"), "{}", run.stderr);
+    assert!(predict(&text, &xs, &["--reject", "--unknown-label", "dog"]).ok());
 }
 
 #[test]
