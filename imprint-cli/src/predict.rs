@@ -1,7 +1,7 @@
 //! `imprint predict`: labels (and scores) of rows, as CSV or JSON lines.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use imprint::ClassLabel;
@@ -18,13 +18,14 @@ Examples:
   imprint predict --head fashion.safetensors --input queries.npy --top-k 3 --format jsonl
   imprint predict --head fashion.safetensors --input queries.csv --reject --out predictions.csv
 
-Output (stdout unless --out): CSV with the header `row,label,score`, one line per input row
-(`row` counts from 0); with --top-k K the columns are `row,label_1,score_1,...,label_K,score_K`,
-best first. `score` is the class's probability when the head's temperature is calibrated
-(`imprint calibrate`), else its raw score (higher is better). --format jsonl writes one JSON object
-per row with the same keys. With --reject, rows whose similarity to their predicted class is below
-the class's calibrated threshold get the label `unknown` (in `label`, or `label_1` with --top-k);
-their scores are kept; --unknown-label must differ from every class's label as written.")]
+Output (stdout unless --out; `--out -` is stdout too): CSV with the header `row,label,score`, one
+line per input row (`row` counts from 0); with --top-k K the columns are
+`row,label_1,score_1,...,label_K,score_K`, best first. `score` is the class's probability when the
+head's temperature is calibrated (`imprint calibrate`), else its raw score (higher is better).
+--format jsonl writes one JSON object per row with the same keys. With --reject, rows whose
+similarity to their predicted class is below the class's calibrated threshold get the label
+`unknown` (in `label`, or `label_1` with --top-k); their scores are kept; --unknown-label must
+differ from every class's label as written.")]
 pub struct PredictArgs {
     /// The head.
     #[arg(long, value_name = "HEAD")]
@@ -44,7 +45,7 @@ pub struct PredictArgs {
     /// Output format.
     #[arg(long, value_name = "F", default_value = "csv", value_parser = ["csv", "jsonl"])]
     pub format: String,
-    /// Write the predictions to this file (atomically) instead of stdout.
+    /// Write the predictions to this file (atomically) instead of stdout (`-`: stdout).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Replace --out if it exists.
@@ -63,7 +64,9 @@ pub struct Prediction {
 
 /// Runs `imprint predict`.
 pub fn run(a: &PredictArgs, global: &Global, stdout: &mut dyn Write) -> Result<()> {
-    if let Some(out) = &a.out {
+    // `--out -` is stdout; `./-` names a file called `-`.
+    let out = a.out.as_deref().filter(|p| *p != Path::new("-"));
+    if let Some(out) = out {
         head::check_writable(out, a.force)?;
     }
     if a.top_k == Some(0) {
@@ -114,7 +117,7 @@ pub fn run(a: &PredictArgs, global: &Global, stdout: &mut dyn Write) -> Result<(
     })?;
     bar.finish_and_clear();
     let text = render(&predictions, a.top_k.is_some(), &a.format, &a.unknown_label)?;
-    match &a.out {
+    match out {
         Some(out) => {
             imprint_data::write_atomic(out, &text, a.force).map_err(|e| match e {
                 imprint_data::DataError::AlreadyExists { path } => CliError::Exists { path },
