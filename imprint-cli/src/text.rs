@@ -1,4 +1,4 @@
-//! Text for people.
+//! Text for people and cells for spreadsheets.
 //!
 //! Labels, file names and tensor names come from files that anyone may have
 //! written. Human-readable output (text reports, tables, notes and errors on
@@ -6,7 +6,8 @@
 //! can drive the terminal (escape sequences, a NUL, a carriage return) or
 //! reorder and hide the text around them (bidirectional overrides and
 //! isolates, zero-width and line-separator characters). Machine outputs
-//! (JSON, CSV) keep labels exact.
+//! (JSON, CSV) keep labels exact; [`spreadsheet_cell`] is the opt-in guard
+//! of CSV label cells against formula injection.
 //!
 //! Columns are padded by [`pad_right`] and [`pad_left`], which take any
 //! width (the standard formatter's `{:<width$}` panics above 65,535), and
@@ -100,6 +101,24 @@ pub fn pad_left(s: &str, width: usize) -> String {
     out
 }
 
+/// Whether a spreadsheet reads a cell starting with `c` as a formula (OWASP's
+/// list: `=`, `+`, `-`, `@`, tab, carriage return).
+fn starts_formula(c: char) -> bool {
+    matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r')
+}
+
+/// A text label as a CSV cell that spreadsheets show as text: a label that
+/// starts with `=`, `+`, `-`, `@`, tab or carriage return, or with `'`, gets
+/// one `'` in front; other labels are unchanged. Prefixing labels that start
+/// with `'` keeps the mapping one-to-one: removing one leading `'` from a
+/// prefixed cell gives the label back.
+pub fn spreadsheet_cell(label: &str) -> Cow<'_, str> {
+    match label.chars().next() {
+        Some(c) if starts_formula(c) || c == '\'' => Cow::Owned(format!("'{label}")),
+        _ => Cow::Borrowed(label),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +162,25 @@ mod tests {
         assert_eq!(column_width(["a", "abc"], 5), 5);
         assert_eq!(column_width(["a", "abcdefg"], 5), 7);
         assert_eq!(column_width([&*"x".repeat(100_000)], 5), MAX_COLUMN);
+    }
+
+    #[test]
+    fn spreadsheet_cells_prefix_formula_starts_one_to_one() {
+        for (label, cell) in [
+            ("=1+1", "'=1+1"),
+            ("+x", "'+x"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("'=x", "''=x"),
+            ("cat", "cat"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ] {
+            assert_eq!(spreadsheet_cell(label), cell, "{label:?}");
+            let back = cell.strip_prefix('\'').filter(|_| cell != label).unwrap_or(cell);
+            assert_eq!(back, label, "one leading quote off gives the label back");
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! Labels that anyone may have written, through every output of the binary:
 //! human-readable text shows control, bidirectional and invisible characters
 //! escaped and never panics on a label's length; CSV and JSON keep labels
-//! exact; an `--unknown-label` may not read as a class.
+//! exact; `--spreadsheet-safe` guards label cells against formulas; an
+//! `--unknown-label` may not read as a class.
 
 #![allow(clippy::unwrap_used)] // test code: a failure should stop the test loudly
 
@@ -222,6 +223,70 @@ fn human_readable_outputs_escape_controls_and_machine_outputs_keep_labels() {
         assert_clean(command, &run.stderr);
         assert!(run.stderr.contains("label evil\\u{1b}]8;;http://x\\u{7}\\nnext at row 0"), "{}", run.stderr);
     }
+}
+
+#[test]
+fn spreadsheet_safe_prefixes_formula_labels_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let names: Vec<String> = [
+        "=HYPERLINK(\"http://x\",\"y\")",
+        "+1",
+        "-2",
+        "@SUM(A1)",
+        "\tcmd",
+        "\rcr",
+        "'quoted",
+        "plain",
+        "a=b",
+    ]
+    .iter()
+    .map(|n| n.to_string())
+    .collect();
+    let (head, xs, _) = text_head(d, &names, 5, &["--no-reject-calibration"]);
+    let plain = ok(d, &["predict", "--head", &s(&head), "--input", &s(&xs), "--top-k", "2"]);
+    let safe =
+        ok(d, &["predict", "--head", &s(&head), "--input", &s(&xs), "--top-k", "2", "--spreadsheet-safe"]);
+    let (exact, guarded) = (csv_labels(&plain.stdout), csv_labels(&safe.stdout));
+    assert!(exact.iter().all(|l| names.contains(l)), "by default labels are exact");
+    for (label, cell) in exact.iter().zip(&guarded) {
+        let formula = label.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']);
+        let expected = if formula { format!("'{label}") } else { label.clone() };
+        assert_eq!(cell, &expected);
+    }
+    // Scores and row numbers are the same cells, in the same places.
+    let numbers = |text: &str| -> Vec<String> {
+        csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .flat_map(|r| {
+                let r = r.unwrap();
+                [0, 2, 4].map(|i| r[i].to_string())
+            })
+            .collect()
+    };
+    assert_eq!(numbers(&plain.stdout), numbers(&safe.stdout));
+
+    // Integer labels are numbers, never formulas: -1 stays -1.
+    let (x, _) = toy(2, 6, 4);
+    let h5 = d.join("neg.npy");
+    write_npy(&h5, &x);
+    let ys = d.join("neg_y.npy");
+    write_npy_labels(&ys, &[-1, -1, -1, -1, -1, -1, 5, 5, 5, 5, 5, 5]);
+    let int_head = d.join("int.safetensors");
+    ok(d, &["fit", "--train", &s(&h5), "--labels", &s(&ys), "--out", &s(&int_head), "--generator", "mean"]);
+    let ints = ok(d, &["predict", "--head", &s(&int_head), "--input", &s(&h5), "--spreadsheet-safe"]);
+    assert_eq!(ints.stdout, ok(d, &["predict", "--head", &s(&int_head), "--input", &s(&h5)]).stdout);
+    assert!(ints.stdout.contains("\n0,-1,"), "{}", ints.stdout);
+
+    // JSON lines keep labels exact: the flag is refused there.
+    let jsonl = imprint_in(
+        d,
+        &["predict", "--head", &s(&head), "--input", &s(&xs), "--format", "jsonl", "--spreadsheet-safe"],
+    );
+    assert_eq!(jsonl.code, Some(2));
+    assert!(jsonl.stderr.contains("--spreadsheet-safe applies to CSV output"), "{}", jsonl.stderr);
+    let help = ok(d, &["predict", "--help"]);
+    assert!(help.stdout.contains("--spreadsheet-safe"), "{}", help.stdout);
 }
 
 /// One label: short with any characters (weighted towards the dangerous
