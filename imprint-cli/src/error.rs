@@ -113,10 +113,14 @@ impl CliError {
         }
     }
 
-    /// The message as one line (newlines of nested messages become `; `).
+    /// The message as one line (newlines of nested messages become `; `),
+    /// with the other control and invisible characters of labels and file
+    /// names escaped for the terminal ([`crate::text::escape`]).
     pub fn one_line(&self) -> String {
         let text = self.to_string();
-        text.split(['\n', '\r']).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; ")
+        let line =
+            text.split(['\n', '\r']).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; ");
+        crate::text::escape(&line).into_owned()
     }
 }
 

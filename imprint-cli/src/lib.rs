@@ -31,6 +31,7 @@ pub mod input;
 pub mod inspect;
 pub mod predict;
 pub mod progress;
+pub mod text;
 
 use std::fmt;
 use std::io::{BufWriter, Write};
@@ -100,10 +101,12 @@ pub struct Global {
 }
 
 impl Global {
-    /// Writes one diagnostic line to stderr (unless quiet). A failing stderr is ignored.
+    /// Writes one diagnostic line to stderr (unless quiet), its control and
+    /// invisible characters escaped ([`text::escape`]: labels and file names
+    /// reach the terminal only as text). A failing stderr is ignored.
     pub fn note(&self, message: fmt::Arguments<'_>) {
         if !self.quiet {
-            let _ = writeln!(std::io::stderr(), "{message}");
+            let _ = writeln!(std::io::stderr(), "{}", text::escape(&message.to_string()));
         }
     }
 }

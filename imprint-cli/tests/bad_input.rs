@@ -400,7 +400,7 @@ fn bad_heads_dimensions_labels_and_outputs() {
             d,
             &args(&["inspect", &s(h)]),
             1,
-            &["noise.safetensors", "saved head", "not a safetensors file"],
+            &["noise.safetensors", "saved head", "neither safetensors"],
         )
     });
     c.add("truncated head", |d| {
