@@ -102,6 +102,16 @@ pub enum EmbedError {
         /// The output file.
         path: PathBuf,
     },
+    /// Another run is writing the same output: it holds the resume file locked.
+    #[error(
+        "{path}: another run is writing this output ({partial} is locked); wait for it to finish or choose another output"
+    )]
+    Busy {
+        /// The output file.
+        path: PathBuf,
+        /// Its resume file, which the other run holds.
+        partial: PathBuf,
+    },
     /// A model name that is not one of the supported models.
     #[error("unknown model `{name}`; choose one of {choices}")]
     UnknownModel {

@@ -60,7 +60,7 @@ pub fn embed_images(
     preflight(out, options)?;
     let listing = image_input::list(input)?;
     let net = EfficientNetLite::load(weights, variant)?;
-    let names: Vec<String> = listing.items.iter().map(|i| i.relative.clone()).collect();
+    let inputs: Vec<String> = listing.items.iter().map(|i| i.relative.clone()).collect();
     let labels: Vec<usize> = listing.items.iter().map(|i| i.label).collect();
     let keys: Vec<u64> = listing
         .items
@@ -76,8 +76,7 @@ pub fn embed_images(
         source: input.path(),
         out,
         options,
-        inputs: &names,
-        names: &names,
+        inputs: &inputs,
         labels: &labels,
         label_names: &listing.label_names,
         keys: &keys,
@@ -96,7 +95,8 @@ pub fn embed_images(
             .map(|item| read_image(&item.path).map(|px| net.forward(&net.preprocess(&px))))
             .collect()
     };
-    let mut summary = job.run(compute)?;
+    let progress = job.embed(compute)?;
+    let mut summary = job.finish(progress, inputs.clone())?;
     summary.n_ignored_files = listing.n_ignored;
     summary.elapsed = start.elapsed();
     Ok(summary)
@@ -146,7 +146,6 @@ pub fn embed_text(
         out,
         options,
         inputs: &inputs,
-        names: &names,
         labels: &labels,
         label_names: &listing.label_names,
         keys: &keys,
@@ -169,7 +168,8 @@ pub fn embed_text(
             })
             .collect()
     };
-    let mut summary = job.run(compute)?;
+    let progress = job.embed(compute)?;
+    let mut summary = job.finish(progress, names)?;
     summary.elapsed = start.elapsed();
     Ok(summary)
 }
@@ -195,7 +195,7 @@ fn file_identity(h: Fnv, path: &Path) -> Fnv {
     }
 }
 
-/// What [`Job::run`] needs to know about a run, whatever the modality.
+/// What a run needs to know, whatever the modality.
 struct Job<'a> {
     model: Model,
     weights: &'a Path,
@@ -204,8 +204,6 @@ struct Job<'a> {
     options: &'a EmbedOptions,
     /// One per input: how errors and the `skipped` list name it (path or `line N`).
     inputs: &'a [String],
-    /// One per input: what the rows dataset stores (relative path or text).
-    names: &'a [String],
     labels: &'a [usize],
     label_names: &'a [String],
     keys: &'a [u64],
@@ -214,12 +212,20 @@ struct Job<'a> {
     rows_dataset: &'static str,
 }
 
+/// The entries of a run whose inputs are all done, with its locked resume file.
+struct Progress {
+    partial: Partial,
+    entries: Vec<Entry>,
+    resumed: usize,
+}
+
 impl Job<'_> {
-    fn run(
+    /// Embeds every input not finished by an interrupted run, batch by batch,
+    /// saving each batch to `OUT.partial`, which it holds locked against other runs.
+    fn embed(
         &self,
         compute: impl Fn(Range<usize>) -> Vec<Result<Vec<f32>, EmbedError>> + Sync,
-    ) -> Result<EmbedSummary, EmbedError> {
-        let n = self.inputs.len();
+    ) -> Result<Progress, EmbedError> {
         let run_key = file_identity(
             Fnv::new()
                 .field(b"imprint-embed run v1")
@@ -231,8 +237,30 @@ impl Job<'_> {
         .finish();
         let partial_path = Partial::path_for(self.out);
         let (mut partial, mut entries) =
-            Partial::open(&partial_path, run_key, self.dim, self.keys, self.options.resume())?;
+            Partial::open(&partial_path, self.out, run_key, self.dim, self.keys, self.options.resume())?;
+        // Checked again under the lock: a run that held it may have finished meanwhile.
+        if self.out.exists() && !self.options.overwrite() {
+            partial.abandon(entries.is_empty())?;
+            return Err(EmbedError::AlreadyExists { path: self.out.to_path_buf() });
+        }
         let resumed = entries.len();
+        let result = self.embed_rest(&compute, &mut partial, &mut entries, resumed);
+        if let Err(e) = result {
+            // The batches finished so far stay for a resume; a file with none goes.
+            partial.abandon(entries.is_empty())?;
+            return Err(e);
+        }
+        Ok(Progress { partial, entries, resumed })
+    }
+
+    fn embed_rest(
+        &self,
+        compute: &(impl Fn(Range<usize>) -> Vec<Result<Vec<f32>, EmbedError>> + Sync),
+        partial: &mut Partial,
+        entries: &mut Vec<Entry>,
+        resumed: usize,
+    ) -> Result<(), EmbedError> {
+        let n = self.inputs.len();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.options.threads())
             .build()
@@ -260,9 +288,25 @@ impl Job<'_> {
             bar.inc(range.len() as u64);
         }
         bar.finish_and_clear();
-        let summary = self.write(&entries, resumed)?;
-        partial.remove()?;
-        Ok(summary)
+        Ok(())
+    }
+
+    /// Writes the output from the finished entries and each input's row name
+    /// (relative path or text), and removes `OUT.partial`; also when every input
+    /// was bad, since there is nothing to resume and nothing is written.
+    fn finish(&self, progress: Progress, names: Vec<String>) -> Result<EmbedSummary, EmbedError> {
+        let Progress { partial, entries, resumed } = progress;
+        match self.write(&entries, names, resumed) {
+            Ok(summary) => {
+                partial.remove()?;
+                Ok(summary)
+            }
+            Err(e @ EmbedError::AllSkipped { .. }) => {
+                partial.remove()?;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn progress_bar(&self, n: usize, done: usize) -> ProgressBar {
@@ -281,17 +325,22 @@ impl Job<'_> {
         bar
     }
 
-    fn write(&self, entries: &[Entry], resumed: usize) -> Result<EmbedSummary, EmbedError> {
+    fn write(
+        &self,
+        entries: &[Entry],
+        names: Vec<String>,
+        resumed: usize,
+    ) -> Result<EmbedSummary, EmbedError> {
         let mut values = Vec::new();
         let mut labels = Vec::new();
-        let mut names = Vec::new();
+        let mut kept = Vec::new();
         let mut skipped = Vec::new();
-        for (i, entry) in entries.iter().enumerate() {
+        for ((i, entry), name) in entries.iter().enumerate().zip(names) {
             match entry {
                 Entry::Row(row) => {
                     values.extend_from_slice(row);
                     labels.push(self.labels[i]);
-                    names.push(self.names[i].clone());
+                    kept.push(name);
                 }
                 Entry::Skipped(reason) => {
                     skipped.push(SkippedInput { input: self.inputs[i].clone(), reason: reason.clone() });
@@ -323,7 +372,7 @@ impl Job<'_> {
             .attribute("source", self.source.to_string_lossy().into_owned())
             .attribute("n_skipped", skipped.len() as i64)
             .attribute("generator", concat!("imprint-embed ", env!("CARGO_PKG_VERSION")))
-            .string_dataset(self.rows_dataset, names);
+            .string_dataset(self.rows_dataset, kept);
         if !self.label_names.is_empty() {
             options = options.attribute(imprint_data::LABEL_NAMES, self.label_names.to_vec());
         }

@@ -212,9 +212,16 @@ fn errors_before_any_work() {
     let bad = dir.join("bad");
     std::fs::create_dir_all(bad.join("c")).unwrap();
     std::fs::write(bad.join("c/a.png"), b"broken").unwrap();
-    let e = run(Model::EfficientNetLite0, &weights, &ImageInput::Folder(bad), &options()).unwrap_err();
+    let e =
+        run(Model::EfficientNetLite0, &weights, &ImageInput::Folder(bad.clone()), &options()).unwrap_err();
     assert!(matches!(e, EmbedError::AllSkipped { n_skipped: 1, .. }), "{e}");
     assert!(!out.exists());
+    assert!(!imprint_embed_partial(&out).exists(), "a run with every input bad left its resume file");
+    // Failing on the first input: nothing finished, so no resume file either.
+    let fail = options().with_on_bad_input(BadInput::Fail);
+    let e = run(Model::EfficientNetLite0, &weights, &ImageInput::Folder(bad), &fail).unwrap_err();
+    assert!(matches!(e, EmbedError::Image { .. }), "{e}");
+    assert!(!out.exists() && !imprint_embed_partial(&out).exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -243,5 +250,68 @@ fn text_runs_write_labels_and_texts() {
     assert!(
         !EmbeddingFile::open(dir.join("u.h5")).unwrap().attributes().unwrap().contains_key("label_names")
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `embed_images` on another thread, failing the test (instead of hanging it) after 120 s.
+fn embed_within_120s(
+    weights: &Path,
+    input: ImageInput,
+    out: &Path,
+    options: EmbedOptions,
+) -> Result<imprint_embed::EmbedSummary, EmbedError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (weights, out) = (weights.to_path_buf(), out.to_path_buf());
+    std::thread::spawn(move || {
+        // The receiver may have given up waiting: nothing to do then.
+        let _ = tx.send(embed_images(Model::EfficientNetLite0, &weights, &input, &out, &options));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(120)).expect("embed_images did not return within 120 s")
+}
+
+#[test]
+fn a_second_run_on_the_same_output_is_refused_while_the_first_runs() {
+    let (dir, images, weights) = setup("busy");
+    let out = dir.join("busy.h5");
+    // A run in progress holds the resume file locked.
+    let held = std::fs::File::create(imprint_embed_partial(&out)).unwrap();
+    held.try_lock().unwrap();
+    let e = embed_within_120s(&weights, ImageInput::Folder(images.clone()), &out, options()).unwrap_err();
+    assert!(matches!(&e, EmbedError::Busy { path, .. } if path == &out), "{e}");
+    assert!(e.to_string().contains("another run"), "{e}");
+    assert!(!out.exists());
+    drop(held);
+    // Once it lets go, the next run goes through and removes the resume file.
+    embed_within_120s(&weights, ImageInput::Folder(images), &out, options()).unwrap();
+    assert!(out.exists() && !imprint_embed_partial(&out).exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn concurrent_runs_on_one_output_give_one_file_and_clear_errors() {
+    let (dir, images, weights) = setup("concurrent");
+    let out = dir.join("c.h5");
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let (weights, images, out) = (weights.clone(), images.clone(), out.clone());
+            std::thread::spawn(move || {
+                embed_images(
+                    Model::EfficientNetLite0,
+                    &weights,
+                    &ImageInput::Folder(images),
+                    &out,
+                    &options(),
+                )
+            })
+        })
+        .collect();
+    let results: Vec<_> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+    let done = results.iter().filter(|r| r.is_ok()).count();
+    assert!(done >= 1, "no run finished");
+    for e in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(e, EmbedError::Busy { .. } | EmbedError::AlreadyExists { .. }), "{e}");
+    }
+    assert_eq!(EmbeddingFile::open(&out).unwrap().read().unwrap().labels(), [0, 0, 1, 1, 1]);
+    assert!(!imprint_embed_partial(&out).exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
