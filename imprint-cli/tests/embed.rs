@@ -20,14 +20,16 @@ fn images(dataset: &str, split: &str) -> PathBuf {
 /// EfficientNet-Lite0's weights from `IMPRINT_EFFICIENTNET_LITE0_PTH`; required
 /// when `IMPRINT_REQUIRE_WEIGHTS=1` (CI), skipped with a message otherwise.
 fn lite0_weights() -> Option<PathBuf> {
+    weights("IMPRINT_EFFICIENTNET_LITE0_PTH")
+}
+
+/// The weights named by `var`, as [`lite0_weights`].
+fn weights(var: &str) -> Option<PathBuf> {
     let required = std::env::var("IMPRINT_REQUIRE_WEIGHTS").is_ok_and(|v| v == "1");
-    match std::env::var_os("IMPRINT_EFFICIENTNET_LITE0_PTH").map(PathBuf::from) {
+    match std::env::var_os(var).map(PathBuf::from) {
         Some(p) if p.exists() => Some(p),
         _ => {
-            assert!(
-                !required,
-                "IMPRINT_REQUIRE_WEIGHTS=1 but IMPRINT_EFFICIENTNET_LITE0_PTH is unset or missing"
-            );
+            assert!(!required, "IMPRINT_REQUIRE_WEIGHTS=1 but {var} is unset or missing");
             eprintln!("SKIPPED (no weights): run scripts/fetch_weights.sh");
             None
         }
@@ -187,4 +189,38 @@ fn bad_embed_arguments_are_clear_errors_that_write_nothing() {
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
         assert!(!d.join("out.h5").exists(), "imprint {args:?} wrote out.h5");
     }
+}
+
+/// A 50 MB line of ordinary words is embedded under a 1.5 GB address-space limit
+/// (the tokenizer sees at most 64 KiB of it at a time), exactly as its first
+/// kilobytes: the first 254 tokens do not depend on what follows.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_50_mb_line_is_embedded_in_bounded_memory() {
+    let Some(minilm) = weights("IMPRINT_MINILM_DIR") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let words = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog,", "then", "sleeps."];
+    let mut line = String::with_capacity(50_000_100);
+    let mut i = 0usize;
+    while line.len() < 50_000_000 {
+        line.push_str(words[(i * 7 + i / 11) % words.len()]);
+        line.push(' ');
+        i += 1;
+    }
+    let head = &line[..line[..4096].rfind(' ').unwrap()];
+    std::fs::write(d.join("big.csv"), format!("text,label\n\"{line}\",long\n\"{head}\",short\n")).unwrap();
+    drop(line);
+    let command = format!(
+        "ulimit -v 1500000 && exec '{}' embed --model all-minilm-l6-v2 --weights '{}' --text big.csv --out big.h5 --threads 2",
+        env!("CARGO_BIN_EXE_imprint"),
+        minilm.display()
+    );
+    let out = std::process::Command::new("sh").arg("-c").arg(&command).current_dir(d).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    let data = imprint_data::read_embeddings(d.join("big.h5")).unwrap();
+    assert_eq!(data.labels().len(), 2);
+    let bits = |r: usize| data.embeddings().row(r).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(0), bits(1), "the long line and its first kilobytes differ");
 }

@@ -86,7 +86,7 @@ pub use efficientnet::EfficientNetLite;
 pub use error::EmbedError;
 pub use image_input::ImageInput;
 pub use image_io::{MAX_PIXELS, Pixels, decode_image, read_image};
-pub use minilm::{MAX_TOKENS, MiniLm};
+pub use minilm::{MAX_TOKENS, MiniLm, TOKENIZE_WINDOW};
 pub use model::{EfficientNetVariant, Modality, Model};
 pub use options::{BadInput, EmbedOptions, EmbedSummary, SkippedInput};
 pub use run::{embed_images, embed_text};

@@ -124,17 +124,23 @@ pub fn embed_text(
     preflight(out, options)?;
     let listing = text_input::read_texts(input)?;
     let net = MiniLm::load(weights)?;
-    let names: Vec<String> = listing.items.iter().map(|i| i.text.clone()).collect();
-    let inputs: Vec<String> = listing.items.iter().map(|i| format!("line {}", i.line)).collect();
-    let labels: Vec<usize> = listing.items.iter().map(|i| i.label).collect();
-    let keys: Vec<u64> = listing
-        .items
-        .iter()
+    let label_names = listing.label_names;
+    let n = listing.items.len();
+    let (mut texts, mut lines, mut labels) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    // The texts are moved, never copied: one may be as long as the file.
+    for item in listing.items {
+        texts.push(item.text);
+        lines.push(item.line);
+        labels.push(item.label);
+    }
+    let inputs: Vec<String> = lines.iter().map(|line| format!("line {line}")).collect();
+    let keys: Vec<u64> = (0..n)
         .map(|i| {
-            let name = listing.label_names.get(i.label).map_or("", String::as_str);
+            let name = label_names.get(labels[i]).map_or("", String::as_str);
             Fnv::new()
-                .field(&(i.line as u64).to_le_bytes())
-                .field(i.text.as_bytes())
+                .field(&(lines[i] as u64).to_le_bytes())
+                .field(texts[i].as_bytes())
                 .field(name.as_bytes())
                 .finish()
         })
@@ -147,7 +153,7 @@ pub fn embed_text(
         options,
         inputs: &inputs,
         labels: &labels,
-        label_names: &listing.label_names,
+        label_names: &label_names,
         keys: &keys,
         dim: net.dim(),
         preprocessing: format!(
@@ -157,19 +163,20 @@ pub fn embed_text(
         rows_dataset: "texts",
     };
     let compute = |range: Range<usize>| -> Vec<Result<Vec<f32>, EmbedError>> {
-        listing.items[range]
+        texts[range.clone()]
             .par_iter()
-            .map(|item| {
-                net.embed_one(&item.text).map_err(|e| EmbedError::InputLine {
+            .zip(&lines[range])
+            .map(|(text, &line)| {
+                net.embed_one(text).map_err(|e| EmbedError::InputLine {
                     path: input.to_path_buf(),
-                    line: item.line,
+                    line,
                     reason: e.to_string(),
                 })
             })
             .collect()
     };
     let progress = job.embed(compute)?;
-    let mut summary = job.finish(progress, names)?;
+    let mut summary = job.finish(progress, texts)?;
     summary.elapsed = start.elapsed();
     Ok(summary)
 }
