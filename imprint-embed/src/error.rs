@@ -68,6 +68,15 @@ pub enum EmbedError {
         /// The decoder's message, or the unsupported format.
         reason: String,
     },
+    /// An input that is not read: not a regular file, over a size or memory limit,
+    /// a name that is not UTF-8, or a folder link that leads out of its class folder.
+    #[error("{path}: not read: {reason}")]
+    Refused {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why, with the limit where one applies.
+        reason: String,
+    },
     /// An input list or text file has a malformed line.
     #[error("{path}:{line}: {reason}")]
     InputLine {

@@ -85,7 +85,7 @@ mod text_input;
 pub use efficientnet::EfficientNetLite;
 pub use error::EmbedError;
 pub use image_input::ImageInput;
-pub use image_io::{MAX_PIXELS, Pixels, decode_image, read_image};
+pub use image_io::{IMAGE_MEMORY_BUDGET, MAX_FILE_BYTES, MAX_PIXELS, Pixels, decode_image, read_image};
 pub use minilm::{MAX_TOKENS, MiniLm, TOKENIZE_WINDOW};
 pub use model::{EfficientNetVariant, Modality, Model};
 pub use options::{BadInput, EmbedOptions, EmbedSummary, SkippedInput};

@@ -14,7 +14,7 @@ use imprint_data::{Embeddings, WriteOptions, write_embeddings};
 use crate::efficientnet::EfficientNetLite;
 use crate::error::EmbedError;
 use crate::image_input::{self, ImageInput};
-use crate::image_io::read_image;
+use crate::image_io::{IMAGE_MEMORY_BUDGET, MemoryBudget, read_image_within};
 use crate::minilm::{MAX_TOKENS, MiniLm};
 use crate::model::{Modality, Model};
 use crate::options::{BadInput, EmbedOptions, EmbedSummary, SkippedInput};
@@ -89,10 +89,17 @@ pub fn embed_images(
         ),
         rows_dataset: "paths",
     };
+    // Shared by every thread: the decoded images in memory at one time, whatever the thread count.
+    let budget = MemoryBudget::new(IMAGE_MEMORY_BUDGET);
     let compute = |range: Range<usize>| -> Vec<Result<Vec<f32>, EmbedError>> {
         listing.items[range]
             .par_iter()
-            .map(|item| read_image(&item.path).map(|px| net.forward(&net.preprocess(&px))))
+            .map(|item| {
+                let (pixels, grant) = read_image_within(&item.path, &budget)?;
+                let input = net.preprocess(&pixels);
+                drop((pixels, grant));
+                Ok(net.forward(&input))
+            })
             .collect()
     };
     let progress = job.embed(compute)?;

@@ -269,6 +269,33 @@ fn embed_within_120s(
     rx.recv_timeout(std::time::Duration::from_secs(120)).expect("embed_images did not return within 120 s")
 }
 
+#[cfg(unix)]
+#[test]
+fn pipes_devices_and_huge_files_in_the_folder_are_skipped_and_listed() {
+    let (dir, images, weights) = setup("special");
+    let made = std::process::Command::new("mkfifo").arg(images.join("digit0/fifo.png")).status().unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", images.join("digit0/zero.png")).unwrap();
+    // Sparse: 3 GiB by its size, nothing on disk.
+    std::fs::File::create(images.join("digit1/huge.png")).unwrap().set_len(3 << 30).unwrap();
+    let out = dir.join("special.h5");
+    let s = embed_within_120s(&weights, ImageInput::Folder(images), &out, options()).unwrap();
+    assert_eq!(s.n_rows, 5);
+    let skipped: Vec<(&str, &str)> =
+        s.skipped.iter().map(|k| (k.input.as_str(), k.reason.as_str())).collect();
+    assert_eq!(skipped.len(), 5, "{skipped:?}");
+    for (input, needle) in [
+        ("digit0/fifo.png", "named pipe"),
+        ("digit0/zero.png", "character device"),
+        ("digit1/huge.png", "limit"),
+    ] {
+        assert!(skipped.iter().any(|(i, r)| *i == input && r.contains(needle)), "{input}: {skipped:?}");
+    }
+    let listed = EmbeddingFile::open(&out).unwrap().read_strings("skipped").unwrap();
+    assert!(listed.iter().any(|l| l.starts_with("digit0/fifo.png: ")), "{listed:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn a_second_run_on_the_same_output_is_refused_while_the_first_runs() {
     let (dir, images, weights) = setup("busy");
