@@ -95,6 +95,9 @@ pub fn embed_images(
         listing.items[range]
             .par_iter()
             .map(|item| {
+                if let Some(e) = item.refusal() {
+                    return Err(e);
+                }
                 let (pixels, grant) = read_image_within(&item.path, &budget)?;
                 let input = net.preprocess(&pixels);
                 drop((pixels, grant));

@@ -296,6 +296,51 @@ fn pipes_devices_and_huge_files_in_the_folder_are_skipped_and_listed() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[cfg(unix)]
+#[test]
+fn folder_links_out_of_a_class_are_not_followed() {
+    let (dir, images, weights) = setup("links");
+    // `digit0/up` is the input folder: followed, digit1's images would be embedded as digit0.
+    std::os::unix::fs::symlink("..", images.join("digit0/up")).unwrap();
+    std::os::unix::fs::symlink("../digit1", images.join("digit0/other")).unwrap();
+    let out = dir.join("links.h5");
+    let s = embed_within_120s(&weights, ImageInput::Folder(images.clone()), &out, options()).unwrap();
+    let file = EmbeddingFile::open(&out).unwrap();
+    let paths = file.read_strings("paths").unwrap();
+    assert_eq!(
+        paths,
+        ["digit0/0000.png", "digit0/0001.png", "digit1/0030.png", "digit1/0031.png", "digit1/more/x.png"]
+    );
+    assert_eq!(file.read().unwrap().labels(), [0, 0, 1, 1, 1]);
+    let refused: Vec<&str> =
+        s.skipped.iter().filter(|k| k.reason.contains("not followed")).map(|k| k.input.as_str()).collect();
+    assert_eq!(refused, ["digit0/other", "digit0/up"]);
+    // Under the fail policy, a refused link stops the run like any bad input.
+    std::fs::remove_file(images.join("digit0/anim.gif")).unwrap();
+    let fail = options().with_on_bad_input(BadInput::Fail);
+    let e = embed_within_120s(&weights, ImageInput::Folder(images), &dir.join("f.h5"), fail).unwrap_err();
+    assert!(matches!(&e, EmbedError::Refused { path, .. } if path.ends_with("digit0/other")), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn file_names_that_are_not_utf8_are_refused_not_stored_lossy() {
+    use std::os::unix::ffi::OsStrExt;
+    let (dir, images, weights) = setup("utf8");
+    let name = std::ffi::OsStr::from_bytes(b"0000-\xe9.png");
+    std::fs::copy(images.join("digit0/0000.png"), images.join("digit0").join(name)).unwrap();
+    let out = dir.join("utf8.h5");
+    let s = embed_within_120s(&weights, ImageInput::Folder(images), &out, options()).unwrap();
+    assert_eq!(s.n_rows, 5);
+    let skipped =
+        s.skipped.iter().find(|k| k.reason.contains("UTF-8")).expect("the file is listed as skipped");
+    assert_eq!(skipped.input, "digit0/0000-\u{fffd}.png");
+    let paths = EmbeddingFile::open(&out).unwrap().read_strings("paths").unwrap();
+    assert!(paths.iter().all(|p| !p.contains('\u{fffd}')), "{paths:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn a_second_run_on_the_same_output_is_refused_while_the_first_runs() {
     let (dir, images, weights) = setup("busy");
