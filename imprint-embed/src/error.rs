@@ -32,6 +32,17 @@ pub enum EmbedError {
         /// What is wrong, with the byte offset where it applies.
         reason: String,
     },
+    /// The weights path is not what the model reads (e.g. a `.pth` file given to
+    /// MiniLM, or a folder given to EfficientNet-Lite).
+    #[error("{path}: expected {expected}; found {found}")]
+    UnexpectedWeights {
+        /// The path given.
+        path: PathBuf,
+        /// What the model reads.
+        expected: &'static str,
+        /// What the path is.
+        found: String,
+    },
     /// A tensor the model needs is absent from the weights.
     #[error("{path}: the weights have no tensor `{name}` (is this the right model's file?)")]
     MissingTensor {

@@ -145,13 +145,36 @@ impl MiniLm {
     ///
     /// # Errors
     /// [`EmbedError::NotFound`] / [`EmbedError::Io`] for unreadable files,
-    /// [`EmbedError::Weights`] for a damaged safetensors file,
-    /// [`EmbedError::MissingTensor`] / [`EmbedError::TensorMismatch`] for another
-    /// model's weights, [`EmbedError::Tokenizer`] for a bad `tokenizer.json`.
+    /// [`EmbedError::UnexpectedWeights`] for another file (e.g. a `.pth`) or a
+    /// folder without `model.safetensors`, [`EmbedError::Weights`] for a damaged
+    /// safetensors file, [`EmbedError::MissingTensor`] /
+    /// [`EmbedError::TensorMismatch`] for another model's weights,
+    /// [`EmbedError::Tokenizer`] for a bad `tokenizer.json`.
     pub fn load(dir: impl AsRef<Path>) -> Result<Self, EmbedError> {
-        let dir = dir.as_ref();
-        let dir = if dir.is_file() { dir.parent().unwrap_or(Path::new(".")) } else { dir };
-        let weights = dir.join("model.safetensors");
+        let given = dir.as_ref();
+        let meta = std::fs::metadata(given).map_err(|e| io(given, "open", e))?;
+        let unexpected = |found: String| EmbedError::UnexpectedWeights {
+            path: given.to_path_buf(),
+            expected: EXPECTED_WEIGHTS,
+            found,
+        };
+        let (dir, weights) = if meta.is_dir() {
+            let weights = given.join(WEIGHTS_FILE);
+            if !weights.exists() {
+                return Err(unexpected(format!("a folder without {WEIGHTS_FILE}")));
+            }
+            (given, weights)
+        } else if given.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors")) {
+            (given.parent().unwrap_or(Path::new(".")), given.to_path_buf())
+        } else {
+            return Err(unexpected(match given.extension() {
+                Some(e) if e.eq_ignore_ascii_case("pth") => {
+                    "a `.pth` file (the format of the EfficientNet-Lite weights)".to_owned()
+                }
+                Some(e) => format!("a `.{}` file", e.to_string_lossy()),
+                None => "a file that is not model.safetensors".to_owned(),
+            }));
+        };
         let bytes = std::fs::read(&weights).map_err(|e| io(&weights, "read", e))?;
         let tokenizer_path = dir.join("tokenizer.json");
         let tokenizer_bytes = std::fs::read(&tokenizer_path).map_err(|e| io(&tokenizer_path, "read", e))?;
@@ -289,6 +312,10 @@ impl MiniLm {
         pooled.iter().map(|&v| (f64::from(v) / norm) as f32).collect()
     }
 }
+
+const WEIGHTS_FILE: &str = "model.safetensors";
+const EXPECTED_WEIGHTS: &str = "all-minilm-l6-v2's model folder (with model.safetensors and \
+                                tokenizer.json) or its model.safetensors file";
 
 /// `tokenizer.json`, truncating and padding as sentence-transformers does.
 fn load_tokenizer(json: &[u8]) -> tokenizers::Result<Tokenizer> {
@@ -695,5 +722,24 @@ mod tests {
         texts.extend(sentences);
         let compared = check_bounded_against_whole(&tokenizer, &texts);
         assert!(compared > texts.len(), "only {compared} comparisons");
+    }
+
+    #[test]
+    fn weights_of_the_wrong_kind_say_what_was_expected() {
+        let dir = std::env::temp_dir().join(format!("imprint-embed-minilm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pth = dir.join("efficientnet-lite0.pth");
+        std::fs::write(&pth, b"\x80\x02").unwrap();
+        let e = MiniLm::load(&pth).unwrap_err();
+        assert!(matches!(e, EmbedError::UnexpectedWeights { .. }), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("efficientnet-lite0.pth") && text.contains(".pth") && text.contains("model folder"),
+            "{text}"
+        );
+        let e = MiniLm::load(&dir).unwrap_err();
+        assert!(e.to_string().contains("a folder without model.safetensors"), "{e}");
+        assert!(matches!(MiniLm::load(dir.join("missing")), Err(EmbedError::NotFound { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
