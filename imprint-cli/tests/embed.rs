@@ -179,6 +179,51 @@ fn bad_embed_arguments_are_clear_errors_that_write_nothing() {
             2,
             "--batch-size",
         ),
+        // Numeric options out of range are usage errors, like --batch-size 0.
+        (
+            vec![
+                "--model",
+                "efficientnet-lite0",
+                "--weights",
+                "weights.pth",
+                "--images",
+                &train,
+                "--threads",
+                "100000",
+            ],
+            2,
+            "--threads: 100000 is more than 256",
+        ),
+        (
+            vec![
+                "--model",
+                "efficientnet-lite0",
+                "--weights",
+                "weights.pth",
+                "--images",
+                &train,
+                "--batch-size",
+                "70000",
+            ],
+            2,
+            "--batch-size: 70000",
+        ),
+        // MiniLM's weights are a folder (or its model.safetensors): a .pth says so.
+        (
+            vec!["--model", "all-minilm-l6-v2", "--weights", "weights.pth", "--text", "t.txt"],
+            1,
+            "weights.pth: expected all-minilm-l6-v2's model folder",
+        ),
+        (
+            vec!["--model", "all-minilm-l6-v2", "--weights", ".", "--text", "t.txt"],
+            1,
+            "without model.safetensors",
+        ),
+        (
+            vec!["--model", "efficientnet-lite0", "--weights", ".", "--images", &train],
+            1,
+            "expected the model's .pth file; found a folder",
+        ),
     ];
     for (extra, code, needle) in cases {
         let mut args = vec!["embed", "--out", "out.h5"];
@@ -188,7 +233,95 @@ fn bad_embed_arguments_are_clear_errors_that_write_nothing() {
         assert!(run.stderr.contains(needle), "imprint {args:?}: expected '{needle}' in: {}", run.stderr);
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
         assert!(!d.join("out.h5").exists(), "imprint {args:?} wrote out.h5");
+        assert!(!d.join("out.h5.partial").exists(), "imprint {args:?} wrote out.h5.partial");
     }
+}
+
+#[test]
+fn embed_out_dash_is_refused_as_binary_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("t.txt"), "a sentence\n").unwrap();
+    let train = s(images("FashionMNIST", "train"));
+    for extra in [["--text", "t.txt"], ["--images", train.as_str()]] {
+        let model = if extra[0] == "--text" { "all-minilm-l6-v2" } else { "efficientnet-lite0" };
+        let mut args = vec!["embed", "--model", model, "--weights", "w", "--out", "-"];
+        args.extend(extra);
+        let run = imprint_in(d, &args);
+        assert_eq!(run.code, Some(2), "{}", run.stderr);
+        assert!(run.stderr.contains("--out -") && run.stderr.contains("binary"), "{}", run.stderr);
+        assert!(!d.join("-").exists(), "a file named - was written");
+    }
+}
+
+#[test]
+fn an_existing_output_names_the_force_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("out.h5"), b"an earlier result").unwrap();
+    let train = s(images("FashionMNIST", "train"));
+    let run = imprint_in(
+        d,
+        &[
+            "embed",
+            "--model",
+            "efficientnet-lite0",
+            "--weights",
+            "w.pth",
+            "--images",
+            &train,
+            "--out",
+            "out.h5",
+        ],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("out.h5: already exists; pass --force to replace it"), "{}", run.stderr);
+    assert!(!run.stderr.contains("overwrite"), "the library's option name leaked: {}", run.stderr);
+    assert_eq!(std::fs::read(d.join("out.h5")).unwrap(), b"an earlier result");
+}
+
+#[test]
+fn concurrent_embeds_to_one_output_name_the_cli_flag() {
+    let Some(weights) = lite0_weights() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    let train = s(images("FashionMNIST", "train"));
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let (d, weights, train) = (d.clone(), s(&weights), train.clone());
+            std::thread::spawn(move || {
+                imprint_in(
+                    &d,
+                    &[
+                        "embed",
+                        "--model",
+                        "efficientnet-lite0",
+                        "--weights",
+                        &weights,
+                        "--images",
+                        &train,
+                        "--out",
+                        "out.h5",
+                        "--threads",
+                        "1",
+                    ],
+                )
+            })
+        })
+        .collect();
+    let runs: Vec<Run> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+    assert!(runs.iter().any(Run::ok), "no run finished: {runs:?}");
+    for run in runs.iter().filter(|r| !r.ok()) {
+        assert_eq!(run.code, Some(1), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("another run is writing this output") || run.stderr.contains("pass --force"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("pass overwrite"), "{}", run.stderr);
+    }
+    assert_eq!(imprint_data::read_embeddings(d.join("out.h5")).unwrap().labels().len(), 20);
+    assert!(!d.join("out.h5.partial").exists());
 }
 
 /// A 50 MB line of ordinary words is embedded under a 1.5 GB address-space limit
