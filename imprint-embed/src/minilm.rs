@@ -10,7 +10,7 @@
 //! independent of the batch it is in and of the thread count.
 //!
 //! The tokenizer never sees more than [`TOKENIZE_WINDOW`] bytes at once: its
-//! working memory is about 150 bytes per input byte, and only the first 254
+//! working memory is tens of bytes per input byte, and only the first 254
 //! tokens are kept. A longer text is tokenized in pieces that end just before
 //! a space, tab, newline or ASCII punctuation mark (other than the characters
 //! of the special tokens, `[` and `]`), until 256 tokens are reached. BERT's
