@@ -394,8 +394,9 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y):
         """The model that ``fit`` publishes."""
         view = _Validation(self)
-        X, y = _as_float32(view, X, reset=True, y=y)
-        return self._imprint(view, X, y)
+        X, labels = _as_float32(view, X, reset=True, y=y)
+        _labels.check_integers(y, labels)
+        return self._imprint(view, X, labels)
 
     def _imprint(self, view, X, y):
         """A new model of ``X`` and ``y``, validated into ``view``."""
@@ -435,16 +436,19 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
         with self._writing():
             model = self.__dict__.get("_fitted")
             view = _Validation(self, model)
-            X, y = _as_float32(view, X, reset=model is None, y=y)
+            X, labels = _as_float32(view, X, reset=model is None, y=y)
+            _labels.check_integers(y, labels)
+            y = labels
             check_classification_targets(y)
-            batch, _ = _labels.unique_labels(y)
+            batch, batch_codes = _labels.unique_labels(y)
             if classes is not None:
                 allowed, _ = _labels.unique_labels(np.asarray(classes))
-                if not _labels.same_kind(allowed, batch) or not np.all(np.isin(batch, allowed)):
-                    raise ValueError(
-                        f"partial_fit: labels {batch[~np.isin(batch, allowed)].tolist()} "
-                        "are not in `classes`"
-                    )
+                if not _labels.same_kind(allowed, batch):
+                    missing = batch
+                else:
+                    missing = _labels.not_in(batch, allowed)
+                if len(missing):
+                    raise ValueError(f"partial_fit: labels {missing.tolist()} are not in `classes`")
             if model is None:
                 self._fitted = self._imprint(view, X, y)
                 return self
@@ -453,10 +457,9 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
                     f"partial_fit: labels of kind {batch.dtype} cannot join classes_ of kind "
                     f"{model.classes.dtype}; use one kind of label"
                 )
-            merged, _ = _labels.unique_labels(np.concatenate([model.classes, batch]))
+            merged, position = _labels.merge(model.classes, batch)
             keys = _labels.class_keys(merged)
-            codes = np.searchsorted(merged, y).astype(np.int64, copy=False)
-            core = model.core.partial_fit(X, codes, keys)
+            core = model.core.partial_fit(X, position[batch_codes], keys)
             self._fitted = _Model(core, merged, model.n_features_in, model.feature_names_in)
         return self
 
@@ -575,12 +578,12 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
         """
         with self._writing():
             model = self._model()
-            X, y = _as_float32(_Validation(self, model), X, reset=False, y=y)
-            classes = model.classes
-            if not _labels.same_kind(classes, np.asarray(y)) or not np.all(np.isin(y, classes)):
+            X, labels = _as_float32(_Validation(self, model), X, reset=False, y=y)
+            _labels.check_integers(y, labels)
+            codes = _labels.codes_in(model.classes, labels)
+            if codes is None:
                 raise ValueError("calibrate_temperature: every label must be a class of the classifier")
-            codes = np.searchsorted(classes, y).astype(np.int64, copy=False)
-            core, report = model.core.calibrate_temperature(X, codes, _labels.class_keys(classes))
+            core, report = model.core.calibrate_temperature(X, codes, _labels.class_keys(model.classes))
             self._fitted = model.with_core(core)
         return report
 
