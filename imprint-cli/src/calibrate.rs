@@ -57,6 +57,9 @@ pub struct CalibrateArgs {
     /// Replace --out if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Waiting for concurrent updates of the head.
+    #[command(flatten)]
+    pub lock: head::WaitArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -91,6 +94,8 @@ pub fn run(a: &CalibrateArgs, global: &Global, stdout: &mut dyn Write) -> Result
         }
         None => (&a.head, true),
     };
+    // Held from reading to replacing, so that concurrent updates all land.
+    let _lock = head::lock_for_update(out, a.lock.wait, global)?;
     let bar = progress::spinner(progress::visible(global.quiet), format!("reading {}", a.val.display()));
     let mut classifier = head::load(&a.head)?;
     let mut input = Input::read(&a.val, a.labels.as_deref())?;

@@ -51,6 +51,18 @@ pub enum CliError {
         /// The existing file.
         path: PathBuf,
     },
+    /// Another process kept the head locked for longer than `--wait`.
+    #[error(
+        "{}: another process is updating this head; gave up after waiting {waited:.1} s (pass --wait SECONDS \
+         to wait longer)",
+        path.display()
+    )]
+    Locked {
+        /// The head file.
+        path: PathBuf,
+        /// Seconds waited.
+        waited: f64,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {action} failed: {source}", path.display())]
     Io {
@@ -91,6 +103,14 @@ impl CliError {
     pub fn imprint(context: impl Into<String>) -> impl FnOnce(ImprintError) -> Self {
         let context = context.into();
         move |source| Self::Imprint { context, source }
+    }
+
+    /// The error of an atomic write: an existing file is [`CliError::Exists`].
+    pub fn from_write(e: DataError) -> Self {
+        match e {
+            DataError::AlreadyExists { path } => Self::Exists { path },
+            other => Self::Data(other),
+        }
     }
 
     /// The message as one line (newlines of nested messages become `; `).

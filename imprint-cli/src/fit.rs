@@ -48,6 +48,9 @@ pub struct FitArgs {
     /// Replace --out if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Waiting for concurrent updates of --out (with --force).
+    #[command(flatten)]
+    pub lock: head::WaitArgs,
     /// Proxy generator (GEN): mean, kmeans, kmedoids, cov_max, fps, random, all, none, ls, kls.
     #[arg(long, value_name = "G", default_value = "kmeans")]
     pub generator: String,
@@ -225,6 +228,8 @@ pub fn run(a: &FitArgs, global: &Global) -> Result<()> {
         }
     }
     bar.set_message(format!("writing {}", a.out.display()));
+    // A head being updated by another process is replaced after that update.
+    let _lock = if a.force { head::lock_for_update(&a.out, a.lock.wait, global)? } else { None };
     let size = head::save(&classifier, &a.out, a.force)?;
     bar.finish_and_clear();
     let proxies: usize = classifier.proxy_counts().iter().sum();

@@ -129,6 +129,7 @@ pub fn run(cli: &Cli, stdout: &mut dyn Write) -> Result<()> {
 /// The `imprint` binary: parses the arguments (clap exits with 2 on usage
 /// errors and 0 for `--help`), runs, prints `error: ...` on one line.
 pub fn main() -> ExitCode {
+    remove_temporaries_on_signals();
     let cli = Cli::parse();
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -142,6 +143,22 @@ pub fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: removes the temporary files of writes in
+/// progress and exits with 128 + the signal's number, as a shell reports a
+/// process the signal killed. The files being replaced stay as they were.
+fn remove_temporaries_on_signals() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            imprint_data::remove_pending_temporaries();
+            std::process::exit(128 + signal);
+        }
+    });
 }
 
 /// What to do about all-zero rows when the head rejects them.

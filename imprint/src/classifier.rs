@@ -567,8 +567,13 @@ impl Classifier {
     /// similarity of the class's proxies (the inner product, the cosine
     /// similarity, or minus a distance); for m-nn the class's share of the
     /// neighbours' votes (in [0, 1], summing to 1 per row).
+    ///
+    /// # Errors
+    /// Besides the input's errors, [`ImprintError::NonFinite`] naming the
+    /// row and class whose score overflows float32 (rows of huge values).
     pub fn scores(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
         let mut scores = self.head.scores(x)?;
+        check_scores(scores.view())?;
         if let Aggregation::Mnn(_) = self.recipe.aggregation {
             for mut row in scores.outer_iter_mut() {
                 let total: f32 = row.sum();
@@ -625,6 +630,7 @@ impl Classifier {
         let nearest = self
             .head
             .scores_with(&Aggregation::Max { distance: knownness_distance(&self.recipe.aggregation) }, x)?;
+        check_scores(nearest.view())?;
         let known = predicted.iter().enumerate().map(|(i, &c)| nearest[[i, c]]).collect();
         Ok((predicted, known))
     }
@@ -961,6 +967,20 @@ fn in_row(err: ImprintError, row: usize) -> ImprintError {
         ImprintError::ZeroVector { what, .. } => ImprintError::ZeroVector { what, row },
         ImprintError::NonFinite { what, col, value, .. } => ImprintError::NonFinite { what, row, col, value },
         other => other,
+    }
+}
+
+/// Fails on the first score that is not finite: a row whose values are
+/// large enough that its products with the proxies overflow float32.
+fn check_scores(scores: ArrayView2<'_, f32>) -> Result<()> {
+    match scores.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        Some(((row, col), &value)) => Err(ImprintError::NonFinite {
+            what: "scores (the row's values are too large for float32 products with the proxies)".into(),
+            row,
+            col,
+            value,
+        }),
+        None => Ok(()),
     }
 }
 
