@@ -301,11 +301,14 @@ impl PyClassifier {
         Ok(PyBytes::new(py, &bytes))
     }
 
-    /// A head from the library's saved format; every size and offset is
-    /// checked before reading.
+    /// A head in either of the library's encodings, decided by parsing
+    /// (`Classifier::decode`): safetensors (`to_bytes`) or JSON text
+    /// (`Classifier::to_json`, e.g. `imprint fit --out head.json`), with or
+    /// without a UTF-8 byte order mark. Every size and offset is checked
+    /// before reading.
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
-        let inner = py.detach(|| Classifier::from_bytes(data)).py_err()?;
+        let inner = py.detach(|| Classifier::decode(data)).py_err()?;
         Ok(Self { inner })
     }
 }

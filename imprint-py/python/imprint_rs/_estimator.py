@@ -648,7 +648,10 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
 def load(path):
     """A fitted :class:`ImprintClassifier` from a head saved by
     :meth:`ImprintClassifier.save`, the ``imprint`` command line or the Rust
-    library (``Classifier::to_bytes``).
+    library, in either encoding: safetensors (``Classifier::to_bytes``) or
+    JSON text (``Classifier::to_json``, ``imprint fit --out head.json``),
+    with or without a UTF-8 byte order mark. The encoding is decided by
+    parsing the file, not by its name.
 
     ``classes_`` are the head's labels, sorted: ``int64`` for integer
     labels, ``str`` for text labels. Constructor parameters come from the
