@@ -20,14 +20,6 @@ use crate::Global;
 use crate::error::{CliError, Result};
 use crate::input::read_file;
 
-/// The encoding a head written to `path` gets (its extension decides).
-pub fn encoding_for_path(path: &Path) -> Encoding {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some(e) if e.eq_ignore_ascii_case("json") => Encoding::Json,
-        _ => Encoding::Safetensors,
-    }
-}
-
 /// A loaded head with what `inspect` reports about its file.
 #[derive(Debug)]
 pub struct LoadedHead {
@@ -84,7 +76,7 @@ pub fn load_with_details(path: &Path) -> Result<LoadedHead> {
 pub fn save(classifier: &Classifier, path: &Path, overwrite: bool) -> Result<u64> {
     check_not_stdout(path)?;
     let bytes = classifier
-        .encode(encoding_for_path(path))
+        .encode(Encoding::for_path(path))
         .map_err(CliError::imprint(format!("{}: cannot write the head", path.display())))?;
     imprint_data::write_atomic(path, &bytes, overwrite).map_err(CliError::from_write)?;
     Ok(bytes.len() as u64)
@@ -180,8 +172,8 @@ mod tests {
 
     #[test]
     fn encodings_and_sizes() {
-        assert_eq!(encoding_for_path(Path::new("h.JSON")), Encoding::Json);
-        assert_eq!(encoding_for_path(Path::new("h.safetensors")), Encoding::Safetensors);
+        assert_eq!(Encoding::for_path(Path::new("h.JSON")), Encoding::Json);
+        assert_eq!(Encoding::for_path(Path::new("h.safetensors")), Encoding::Safetensors);
         assert_eq!(human_size(812), "812 B");
         assert_eq!(human_size(1536), "1.50 KiB");
         assert_eq!(human_size(3 << 20), "3.00 MiB");

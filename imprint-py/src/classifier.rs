@@ -1,9 +1,12 @@
 //! `_Classifier`: an [`imprint::Classifier`] held by Python.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
 
-use imprint::{ClassLabel, Classifier};
+use imprint::{ClassLabel, Classifier, HeadEncoding};
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::{PyOSError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
@@ -301,6 +304,24 @@ impl PyClassifier {
         Ok(PyBytes::new(py, &bytes))
     }
 
+    /// Writes the head to `path` as `imprint` writes heads: JSON text for a
+    /// `.json` name, safetensors otherwise, checked to load back
+    /// (`Classifier::encode`), atomically through `imprint_data::write_atomic`
+    /// (a link's target is replaced, special files are refused, an existing
+    /// file keeps its mode), after waiting up to `wait` seconds for another
+    /// process's update of the same file (`imprint_data::lock_for_update`).
+    fn save(&self, py: Python<'_>, path: PathBuf, wait: f64) -> PyResult<()> {
+        let wait = Duration::try_from_secs_f64(wait)
+            .map_err(|_| PyValueError::new_err(format!("wait={wait}: give seconds, 0 or more")))?;
+        let inner = &self.inner;
+        let bytes = py.detach(|| inner.encode(HeadEncoding::for_path(&path))).py_err()?;
+        py.detach(|| {
+            let _lock = imprint_data::lock_for_update(&path, wait, || {})?;
+            imprint_data::write_atomic(&path, &bytes, true)
+        })
+        .map_err(data_to_py)
+    }
+
     /// A head in either of the library's encodings, decided by parsing
     /// (`Classifier::decode`): safetensors (`to_bytes`) or JSON text
     /// (`Classifier::to_json`, e.g. `imprint fit --out head.json`), with or
@@ -310,6 +331,21 @@ impl PyClassifier {
     fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
         let inner = py.detach(|| Classifier::decode(data)).py_err()?;
         Ok(Self { inner })
+    }
+}
+
+/// A file error as the Python exception a user expects: `TimeoutError` for
+/// a file another process keeps locked, `ValueError` for a path that is not
+/// a regular file, `OSError` (with its errno) for the rest.
+fn data_to_py(err: imprint_data::DataError) -> PyErr {
+    match err {
+        imprint_data::DataError::Locked { .. } => PyTimeoutError::new_err(err.to_string()),
+        imprint_data::DataError::NotRegularFile { .. } => PyValueError::new_err(err.to_string()),
+        imprint_data::DataError::Io { ref source, .. } => match source.raw_os_error() {
+            Some(errno) => PyOSError::new_err((errno, err.to_string())),
+            None => PyOSError::new_err(err.to_string()),
+        },
+        other => PyOSError::new_err(other.to_string()),
     }
 }
 

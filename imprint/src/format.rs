@@ -201,6 +201,15 @@ impl HeadEncoding {
         }))
     }
 
+    /// The encoding a head written to a file named `path` gets: JSON text
+    /// for a `.json` extension (any case), safetensors otherwise.
+    pub fn for_path(path: &std::path::Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("json") => Self::Json,
+            _ => Self::Safetensors,
+        }
+    }
+
     /// Its name: `safetensors` or `json`.
     pub fn name(self) -> &'static str {
         match self {

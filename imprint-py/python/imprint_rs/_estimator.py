@@ -1,9 +1,10 @@
 """``ImprintClassifier``: the scikit-learn estimator over an imprint-rs head."""
 
+import errno
 import numbers
 import os
+import stat
 import threading
-import uuid
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -589,29 +590,25 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------ save, pickle
 
-    def save(self, path):
-        """Writes the head in the imprint-rs format (safetensors plus a JSON
-        header), which the ``imprint`` command line and the Rust library
-        read. Written atomically: a temporary file in the same folder, then
-        renamed. See :mod:`imprint_rs` for how labels are saved."""
-        data = self._model().core.to_bytes()
-        path = os.path.abspath(os.fspath(path))
-        folder, name = os.path.split(path)
-        # A new file next to the target (permissions from the umask, as any
-        # file the user writes), renamed over it once complete.
-        tmp = os.path.join(folder, f".{name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(tmp, "xb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+    def save(self, path, *, wait=60.0):
+        """Writes the head as the ``imprint`` command line does, which it and
+        the Rust library read: JSON text when ``path`` ends in ``.json``,
+        safetensors (tensors plus a JSON header) otherwise, checked to load
+        back before it is written. Written atomically: a temporary file next
+        to the target, then renamed, so a reader sees the old file or the
+        complete new one. Through a symbolic link, the link's target is
+        replaced; an existing file keeps its permissions, a new one gets the
+        umask's; a folder, FIFO or device is refused (``ValueError``). When
+        another process (``imprint add``, another ``save``) is updating the
+        same file, waits up to ``wait`` seconds for it, then raises
+        ``TimeoutError``. The folder must exist. See :mod:`imprint_rs` for
+        how labels are saved."""
+        model = self._model()
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(errno.ENOENT, f"{path}: folder {folder} does not exist")
+        model.core.save(path, float(wait))
 
     def __getstate__(self):
         state = dict(super().__getstate__())
@@ -664,7 +661,13 @@ def load(path):
     ValueError
         It is not a valid head (the library's message says why).
     """
-    with open(os.fspath(path), "rb") as f:
+    path = os.fspath(path)
+    # Opened without blocking and checked before reading, so that a FIFO or
+    # a device (``/dev/zero``) is refused instead of waited on or read forever.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path}: not a regular file; a head is a file")
         data = f.read()
     core = _Classifier.from_bytes(data)
     recipe = core.recipe()
