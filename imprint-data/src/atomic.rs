@@ -1,5 +1,6 @@
 //! The project's one way of writing a file: all of it or nothing.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, Metadata};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -201,32 +202,51 @@ fn fill_and_persist(
     }
 }
 
-/// Whether `file` is named like a temporary file of [`write_atomic`] for `name`.
-fn is_temporary_of(file: &str, name: &str) -> bool {
-    file.strip_prefix('.')
-        .and_then(|f| f.strip_prefix(name))
-        .and_then(|f| f.strip_prefix('.'))
-        .and_then(|f| f.strip_suffix(".tmp"))
-        .is_some_and(|random| random.len() == 6 && random.bytes().all(|b| b.is_ascii_alphanumeric()))
+/// The name of the file that `file` would be a temporary file of, if it is
+/// named like one of [`write_atomic`]'s (`.{name}.XXXXXX.tmp`).
+fn temporary_target(file: &str) -> Option<&str> {
+    let stem = file.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (name, random) = stem.rsplit_once('.')?;
+    let random_ok = random.len() == 6 && random.bytes().all(|b| b.is_ascii_alphanumeric());
+    (random_ok && !name.is_empty()).then_some(name)
 }
+
+/// Per folder, the files named like temporary files that it held when this
+/// process first wrote into it, by the name of the file they were for. A
+/// dead writer's temporary file is older than this process's first write,
+/// so it was there at that listing: one listing per folder finds them all,
+/// and a process that writes thousands of files into one folder lists it
+/// once.
+static TEMPORARIES: Mutex<BTreeMap<PathBuf, HashMap<String, Vec<PathBuf>>>> = Mutex::new(BTreeMap::new());
 
 /// Removes temporary files of `name` in `dir` whose writers died: unlocked,
 /// and last written before `before`. Best effort: what cannot be removed
 /// stays.
 fn sweep_stale_temporaries(dir: &Path, name: &str, before: SystemTime) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let file_name = entry.file_name();
-        if !file_name.to_str().is_some_and(|f| is_temporary_of(f, name)) {
-            continue;
-        }
-        let path = entry.path();
+    let candidates = {
+        let mut listed = TEMPORARIES.lock().unwrap_or_else(|e| e.into_inner());
+        let by_name = listed.entry(dir.to_path_buf()).or_insert_with(|| list_temporaries(dir));
+        by_name.remove(name).unwrap_or_default()
+    };
+    for path in candidates {
         let Ok(file) = File::open(&path) else { continue };
         let stale = file.metadata().is_ok_and(|m| m.is_file() && m.modified().is_ok_and(|t| t < before));
         if stale && file.try_lock().is_ok() {
             let _ = std::fs::remove_file(&path);
         }
     }
+}
+
+/// The files of `dir` named like temporary files, by the file they are for.
+fn list_temporaries(dir: &Path) -> HashMap<String, Vec<PathBuf>> {
+    let mut by_name: HashMap<String, Vec<PathBuf>> = HashMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return by_name };
+    for entry in entries.flatten() {
+        if let Some(name) = entry.file_name().to_str().and_then(temporary_target) {
+            by_name.entry(name.to_string()).or_default().push(entry.path());
+        }
+    }
+    by_name
 }
 
 #[cfg(test)]
@@ -264,12 +284,13 @@ mod tests {
 
     #[test]
     fn temporary_names_are_matched_exactly() {
-        assert!(is_temporary_of(".h.safetensors.a1B2c3.tmp", "h.safetensors"));
-        assert!(!is_temporary_of(".h.safetensors.a1B2c.tmp", "h.safetensors"));
-        assert!(!is_temporary_of(".h.safetensors.a1B2c3.tmp", "h"));
-        assert!(!is_temporary_of(".hx.safetensors.a1B2c3.tmp", "h.safetensors"));
-        assert!(!is_temporary_of("h.safetensors.a1B2c3.tmp", "h.safetensors"));
-        assert!(!is_temporary_of(".h.safetensors.a1-2c3.tmp", "h.safetensors"));
+        assert_eq!(temporary_target(".h.safetensors.a1B2c3.tmp"), Some("h.safetensors"));
+        assert_eq!(temporary_target(".h.a1B2c3.tmp"), Some("h"));
+        assert_eq!(temporary_target(".h.safetensors.a1B2c.tmp"), None);
+        assert_eq!(temporary_target("h.safetensors.a1B2c3.tmp"), None);
+        assert_eq!(temporary_target(".h.safetensors.a1-2c3.tmp"), None);
+        assert_eq!(temporary_target("..a1B2c3.tmp"), None);
+        assert_eq!(temporary_target(".h.safetensors.a1B2c3.tmpx"), None);
     }
 
     #[cfg(unix)]
