@@ -17,6 +17,8 @@
 mod csv_file;
 mod npy;
 
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use imprint::ClassLabel;
@@ -270,17 +272,87 @@ fn hdf5_labels(labels: Vec<usize>, names: Option<Vec<String>>) -> Vec<ClassLabel
     }
 }
 
-/// Reads a whole file, with one-line errors for a missing or empty file.
-pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => CliError::input(path, "file not found"),
-        std::io::ErrorKind::IsADirectory => CliError::input(path, "is a directory, not a file"),
+/// Opens an input file: a regular file (with its size) or a pipe (a named
+/// FIFO, or `<(command)` in a shell), read once, front to back. Anything
+/// else is refused before it is read: a directory, and devices and sockets
+/// (`/dev/zero` never ends, a terminal waits for typing).
+fn open(path: &Path) -> Result<(File, Option<u64>)> {
+    let failed = |source: io::Error| match source.kind() {
+        io::ErrorKind::NotFound => CliError::input(path, "file not found"),
+        io::ErrorKind::IsADirectory => CliError::input(path, "is a directory, not a file"),
         _ => CliError::Io { path: path.to_path_buf(), action: "read", source },
-    })?;
-    if bytes.is_empty() {
+    };
+    // Checked before opening (opening a device can block or act) and again
+    // on what was opened (the path may have changed in between).
+    kind(path, &std::fs::metadata(path).map_err(failed)?)?;
+    let file = File::open(path).map_err(failed)?;
+    let size = kind(path, &file.metadata().map_err(failed)?)?;
+    Ok((file, size))
+}
+
+/// The size of a regular file, `None` for a pipe, an error for the rest.
+fn kind(path: &Path, meta: &std::fs::Metadata) -> Result<Option<u64>> {
+    let t = meta.file_type();
+    if t.is_file() {
+        return Ok(Some(meta.len()));
+    }
+    if t.is_dir() {
+        return Err(CliError::input(path, "is a directory, not a file"));
+    }
+    #[cfg(unix)]
+    let what = {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Ok(None);
+        }
+        if t.is_char_device() {
+            "a character device"
+        } else if t.is_block_device() {
+            "a block device"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "a special file"
+        }
+    };
+    #[cfg(not(unix))]
+    let what = "a special file";
+    Err(CliError::input(path, format!("is {what}, not a regular file or a pipe")))
+}
+
+/// The first bytes of `file` (up to 8, enough to recognize a format) and a
+/// reader of the whole file, those bytes included; an error for an empty file.
+fn peek(path: &Path, file: File) -> Result<(Vec<u8>, impl Read)> {
+    let mut start = Vec::with_capacity(8);
+    (&file).take(8).read_to_end(&mut start).map_err(|e| read_failed(path, e))?;
+    if start.is_empty() {
         return Err(CliError::input(path, "file is empty (0 bytes)"));
     }
+    Ok((start.clone(), io::Cursor::new(start).chain(file)))
+}
+
+/// The rest of `source`, whole (`size`, when known, reserves it at once).
+fn read_all(path: &Path, mut source: impl Read, size: Option<u64>) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if let Some(size) = size.and_then(|s| usize::try_from(s).ok()) {
+        // A file that cannot be held fails below, where its bytes do not fit.
+        let _ = bytes.try_reserve_exact(size);
+    }
+    source.read_to_end(&mut bytes).map_err(|e| read_failed(path, e))?;
     Ok(bytes)
+}
+
+/// Reads a whole file (see [`open`] for what can be read), with one-line
+/// errors for a missing, empty or special file.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let (file, size) = open(path)?;
+    let (_, source) = peek(path, file)?;
+    read_all(path, source, size)
+}
+
+/// The error of a failed read of `path`.
+fn read_failed(path: &Path, source: io::Error) -> CliError {
+    CliError::Io { path: path.to_path_buf(), action: "read", source }
 }
 
 /// Labels from a `.npy` file or a text file with one label per line.
@@ -360,5 +432,69 @@ mod tests {
         assert_eq!(Format::of(Path::new("a.bin"), b"\x93NUMPY\x01\x00"), Some(Format::Npy));
         assert_eq!(Format::of(Path::new("a"), b"\x89HDF\r\n\x1a\n"), Some(Format::Hdf5));
         assert_eq!(Format::of(Path::new("a.txt"), b"1,2"), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_are_refused_before_they_are_read() {
+        let refused = |what: &str, err: CliError| {
+            assert_eq!(
+                err.to_string(),
+                format!("{what}: is a character device, not a regular file or a pipe")
+            );
+        };
+        refused("/dev/null", read_file(Path::new("/dev/null")).unwrap_err());
+        // Endless: reading it would never stop.
+        refused("/dev/zero", Input::read(Path::new("/dev/zero"), None).unwrap_err());
+        refused("/dev/zero", read_labels(Path::new("/dev/zero")).unwrap_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn named_and_anonymous_pipes_are_read_to_their_end() {
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+
+        let dir = tempfile::tempdir().unwrap();
+        // A named FIFO, with more rows than a pipe buffers (the writer blocks
+        // until they are read), CRLF line ends and a byte order mark.
+        let fifo = dir.path().join("rows.csv");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let rows = 20_000;
+        let mut text = b"\xef\xbb\xbfa,b,label\r\n".to_vec();
+        for i in 0..rows {
+            text.extend(format!("{i},-{i}.5,c{}\r\n", i % 3).bytes());
+        }
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(&fifo, text))
+        };
+        let input = Input::read(&fifo, None).unwrap();
+        writer.join().unwrap().unwrap();
+        assert_eq!(input.x.dim(), (rows, 2));
+        assert_eq!(input.x.row(7).to_vec(), vec![7.0, -7.5]);
+        let labels = input.labels.unwrap();
+        assert_eq!((labels[0].clone(), labels[rows - 1].clone()), ("c0".into(), "c1".into()));
+
+        // `--input <(command) --labels <(command)`: the shell passes /dev/fd/N.
+        let (matrix, mut matrix_writer) = std::io::pipe().unwrap();
+        let (labels, mut labels_writer) = std::io::pipe().unwrap();
+        let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+        npy.extend(u16::try_from(header.len() + 1).unwrap().to_le_bytes());
+        npy.extend(header.bytes().chain([b'\n']));
+        npy.extend([1f32, 2., 3., 4., 5., 6.].iter().flat_map(|v| v.to_le_bytes()));
+        let writers = std::thread::spawn(move || {
+            matrix_writer.write_all(&npy)?;
+            drop(matrix_writer);
+            labels_writer.write_all(b"cat\ndog\n")
+        });
+        let fd = |f: &std::io::PipeReader| PathBuf::from(format!("/dev/fd/{}", f.as_raw_fd()));
+        let input = Input::read(&fd(&matrix), Some(&fd(&labels))).unwrap();
+        writers.join().unwrap().unwrap();
+        assert_eq!(input.format, Format::Npy);
+        assert_eq!(input.x, ndarray::array![[1f32, 2., 3.], [4., 5., 6.]]);
+        assert_eq!(input.labels, Some(vec!["cat".into(), "dog".into()]));
     }
 }
