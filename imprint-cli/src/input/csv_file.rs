@@ -41,7 +41,8 @@ pub fn read(bytes: &[u8]) -> Result<Table, String> {
 /// only to reserve the matrix once; any value works).
 ///
 /// A leading UTF-8 byte order mark is skipped. Cells and column names are
-/// trimmed of white space.
+/// trimmed of white space. Messages name a row by the line it starts on
+/// (lines end with LF or CRLF; blank lines count).
 ///
 /// # Errors
 /// [`ReadError::Io`] when `source` fails; otherwise one-line reasons: no
@@ -71,8 +72,7 @@ pub fn read_from<R: Read>(source: R, size: Option<u64>) -> Result<Table, ReadErr
     let mut labels: Option<TextLabels> = label_col.map(|_| TextLabels::default());
     let mut row = 0usize;
     loop {
-        // The line the csv crate reports for a record: where the previous one ended.
-        let line = fields.core.line();
+        let line = fields.start_record()?;
         let Step::Field { mut last } = fields.next()? else {
             break;
         };
@@ -204,7 +204,7 @@ struct Header {
 impl Header {
     /// Reads the first record (none when the input holds no record).
     fn read<R: Read>(fields: &mut Fields<R>) -> Result<Self, ReadError> {
-        let line = fields.core.line();
+        let line = fields.start_record()?;
         let mut header =
             Self { len: 0, names: Vec::new(), all_empty: true, label_columns: 0, label_col: None };
         let mut bad_utf8 = false;
@@ -267,15 +267,16 @@ struct Fields<R> {
     field: Vec<u8>,
     /// Bytes of input parsed so far.
     consumed: u64,
+    /// Line ends skipped between records, which the parser did not see.
+    skipped_lines: u64,
+    /// Whether the parser has not been called yet.
+    first_call: bool,
 }
 
 impl<R: Read> Fields<R> {
-    /// Starts reading `source`: skips one UTF-8 byte order mark, as the
-    /// parser itself skips another one at the start of its first chunk. The
-    /// first chunk holds at least 8 bytes when the input has them, so that
-    /// both happen however the source delivers its bytes (and the parser,
-    /// which takes an empty chunk for the end of the input, is not left with
-    /// nothing after its own skip).
+    /// Starts reading `source`: skips a UTF-8 byte order mark, and a second
+    /// one after it (the csv crate's reader skipped one more than it was
+    /// given), wherever the source cuts its bytes.
     fn new(source: R) -> io::Result<Self> {
         let mut fields = Self {
             source,
@@ -287,15 +288,39 @@ impl<R: Read> Fields<R> {
             out: vec![0; CHUNK],
             field: Vec::new(),
             consumed: 0,
+            skipped_lines: 0,
+            first_call: true,
         };
-        while fields.len < 8 && !fields.eof {
+        while fields.len < 6 && !fields.eof {
             fields.fill()?;
         }
-        if fields.buf[..fields.len].starts_with(b"\xef\xbb\xbf") {
-            fields.at = 3;
-            fields.consumed = 3;
+        for _ in 0..2 {
+            if fields.buf[fields.at..fields.len].starts_with(b"\xef\xbb\xbf") {
+                fields.at += 3;
+                fields.consumed += 3;
+            }
         }
         Ok(fields)
+    }
+
+    /// Skips the line ends before a record (the parser skips them too: a
+    /// blank line is no record, and CRLF ends a record at its CR) and
+    /// returns the record's line: its first byte's, counting `\n`s.
+    fn start_record(&mut self) -> io::Result<u64> {
+        loop {
+            if self.at == self.len && !self.eof {
+                self.fill()?;
+                continue;
+            }
+            match self.buf[self.at..self.len].first() {
+                Some(&b) if b == b'\r' || b == b'\n' => {
+                    self.skipped_lines += u64::from(b == b'\n');
+                    self.at += 1;
+                    self.consumed += 1;
+                }
+                _ => return Ok(self.core.line() + self.skipped_lines),
+            }
+        }
     }
 
     /// Appends the source's next bytes to the chunk (or notes its end).
@@ -322,8 +347,13 @@ impl<R: Read> Fields<R> {
                 self.fill()?;
                 continue;
             }
-            // Empty only at the end of the input, which is how the parser learns of it.
-            let input = &self.buf[self.at..self.len];
+            // Empty only at the end of the input, which is how the parser
+            // learns of it. Its first call gets at most 2 bytes: the parser
+            // would skip a byte order mark in a longer one (see `new`).
+            let mut input = &self.buf[self.at..self.len];
+            if std::mem::take(&mut self.first_call) {
+                input = &input[..input.len().min(2)];
+            }
             let (result, nin, nout) = self.core.read_field(input, &mut self.out);
             self.at += nin;
             self.consumed += nin as u64;
@@ -368,6 +398,22 @@ mod tests {
         ] {
             let err = read(text).unwrap_err();
             assert!(err.contains(needle), "expected {needle:?} in {err:?}");
+        }
+    }
+
+    #[test]
+    fn lines_are_those_where_records_start_whatever_ends_lines() {
+        for (text, reason) in [
+            (&b"a,b\r\n1,2\r\n3,abc\r\n"[..], "row 1 (line 3), column 1 ('b'): 'abc' is not a number"),
+            (b"a,b,label\r\n1,2,x\r\n1,x\r\n", "line 3 has 2 fields but the header has 3"),
+            (b"a,label\r\n1,x\r\n2,\r\n", "row 1 (line 3): empty label"),
+            (b"a,b\n\n1,2\n\n\n3,abc\n", "row 1 (line 6), column 1 ('b'): 'abc' is not a number"),
+            (b"\r\n\r\nx,\xff\n1,2\n", "line 3 is not valid UTF-8 text"),
+            (b"a,label\n1,\"two\nlines\"\n\r\n2,\n", "row 1 (line 5): empty label"),
+        ] {
+            for n in [1, 2, CHUNK] {
+                assert_eq!(read_in_chunks(text, n).unwrap_err(), reason, "chunks of {n}");
+            }
         }
     }
 
