@@ -13,6 +13,7 @@ pub mod fuzz {
     //! `false` when it was rejected with an error, so callers can check that a
     //! seed corpus exercises both paths.
 
+    use imprint_cli::input::{csv_file, npy};
     use imprint_compat::config::{MAX_GRID_DATA_BYTES, MAX_GRID_SIZE};
     use imprint_compat::{ExperimentConfig, ExperimentGrid};
     use imprint_core::{AggregationMethod, ImprintError, ImprintedHead, Weighting};
@@ -181,5 +182,113 @@ pub mod fuzz {
             assert_eq!(head.predict_open(queries.view()).expect("rejection").len(), 3);
         }
         true
+    }
+
+    /// The CLI's CSV reader (`imprint_cli::input::csv_file`): the whole
+    /// input as one slice, and again a few bytes at a time ([`Trickle`]),
+    /// must give the same table or the same error; an accepted table has at
+    /// least one row and one column, only finite values and one label per
+    /// row, all integers or all strings, strings trimmed and not empty.
+    pub fn cli_csv(data: &[u8]) -> bool {
+        let whole = csv_file::read(data);
+        let trickled = csv_file::read_from(Trickle::new(data), None).map_err(|e| e.to_string());
+        match (&whole, &trickled) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a.x, b.x, "values depend on how the bytes arrive");
+                assert_eq!(a.labels, b.labels, "labels depend on how the bytes arrive");
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b, "errors depend on how the bytes arrive"),
+            _ => panic!("the result depends on how the bytes arrive: {whole:?} against {trickled:?}"),
+        }
+        let Ok(table) = whole else {
+            return false;
+        };
+        let (rows, cols) = table.x.dim();
+        assert!(rows >= 1 && cols >= 1, "an accepted table has rows and columns");
+        assert!(table.x.iter().all(|v| v.is_finite()), "accepted values are finite");
+        if let Some(labels) = &table.labels {
+            assert_eq!(labels.len(), rows, "one label per row");
+            text_labels_hold(labels);
+        }
+        true
+    }
+
+    /// The CLI's `.npy` reader (`imprint_cli::input::npy`), every input read
+    /// both as a matrix and as labels, whole and a few bytes at a time (the
+    /// same result either way). An accepted matrix has rows and columns and
+    /// only finite values; accepted string labels are not empty.
+    pub fn cli_npy(data: &[u8]) -> bool {
+        let matrix = npy::read_matrix(data);
+        let trickled = npy::read_matrix_from(Trickle::new(data), None).map_err(|e| e.to_string());
+        assert_eq!(matrix, trickled, "the matrix depends on how the bytes arrive");
+        let labels = npy::read_labels(data);
+        let trickled = npy::read_labels_from(Trickle::new(data)).map_err(|e| e.to_string());
+        assert_eq!(labels, trickled, "the labels depend on how the bytes arrive");
+        if let Ok(x) = &matrix {
+            assert!(x.nrows() >= 1 && x.ncols() >= 1, "an accepted matrix has rows and columns");
+            assert!(x.iter().all(|v| v.is_finite()), "accepted values are finite");
+        }
+        if let Ok(labels) = &labels {
+            assert!(
+                labels.iter().all(|l| !matches!(l, imprint::ClassLabel::Text(t) if t.is_empty())),
+                "string labels are not empty"
+            );
+        }
+        matrix.is_ok() || labels.is_ok()
+    }
+
+    /// The CLI's text label reader (`--labels FILE.txt`,
+    /// `imprint_cli::input::read_text_labels`), whole and a few bytes at a
+    /// time through a small buffer (the same result either way). Accepted
+    /// labels are at least one, all integers or all strings, and strings are
+    /// trimmed and not empty.
+    pub fn cli_labels(data: &[u8]) -> bool {
+        let whole = imprint_cli::input::read_text_labels(data);
+        let buffered = std::io::BufReader::with_capacity(5, Trickle::new(data));
+        let trickled = imprint_cli::input::read_text_labels_from(buffered).map_err(|e| e.to_string());
+        assert_eq!(whole, trickled, "the labels depend on how the bytes arrive");
+        let Ok(labels) = whole else {
+            return false;
+        };
+        assert!(!labels.is_empty(), "an accepted file has labels");
+        text_labels_hold(&labels);
+        true
+    }
+
+    /// Labels read from text: all integers or all strings, and strings are
+    /// trimmed and not empty.
+    fn text_labels_hold(labels: &[imprint::ClassLabel]) {
+        let ints = labels.iter().filter(|l| matches!(l, imprint::ClassLabel::Int(_))).count();
+        assert!(ints == 0 || ints == labels.len(), "labels are all integers or all strings");
+        for label in labels {
+            if let imprint::ClassLabel::Text(t) = label {
+                assert!(!t.is_empty() && t.trim() == t, "string labels are trimmed, not empty: {t:?}");
+            }
+        }
+    }
+
+    /// A reader that hands out its bytes 1 to 7 at a time, in a fixed
+    /// pattern, as a pipe may: streaming readers must not depend on where
+    /// their input is cut.
+    pub struct Trickle<'a> {
+        data: &'a [u8],
+        reads: usize,
+    }
+
+    impl<'a> Trickle<'a> {
+        /// A reader of `data`.
+        pub fn new(data: &'a [u8]) -> Self {
+            Self { data, reads: 0 }
+        }
+    }
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.reads += 1;
+            let n = (self.reads * 5 % 7 + 1).min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
     }
 }
