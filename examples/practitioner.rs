@@ -26,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // exact: the head equals one imprinted once with all the shots.
     let (x_new, y_new) = rows(&train, |label| label >= 8);
     head.partial_fit(x_new.view(), &y_new)?;
-    head.add_shots(&ClassLabel::from(3usize), x.slice(s![..4, ..]))?;
+    head.add_shots(&ClassLabel::from(3), x.slice(s![..4, ..]))?;
 
     // "None of the known classes": thresholds from the training shots alone
     // (5-fold out-of-fold similarities, 95% of known inputs kept).
@@ -48,8 +48,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::remove_file(&path)?;
 
     let predicted = head.predict(evaluation)?;
-    let truth: Vec<ClassLabel> =
-        test.labels().iter().skip(1).step_by(2).map(|&l| ClassLabel::from(l)).collect();
+    let truth = test.labels().iter().skip(1).step_by(2).map(|&l| ClassLabel::try_from(l));
+    let truth: Vec<ClassLabel> = truth.collect::<Result<_, _>>()?;
     let hits = predicted.iter().zip(&truth).filter(|(p, t)| p == t).count();
     println!("accuracy {:.1}% on {} test images", 100.0 * hits as f64 / truth.len() as f64, truth.len());
     let p = head.predict_proba(evaluation.slice(s![..1, ..]))?;

@@ -55,7 +55,7 @@ fn rows_where(x: &Array2<f32>, y: &[usize], keep: impl Fn(usize) -> bool) -> (Ar
 }
 
 fn labels(y: &[usize]) -> Vec<ClassLabel> {
-    y.iter().map(|&v| ClassLabel::from(v)).collect()
+    y.iter().map(|&v| ClassLabel::try_from(v).unwrap()).collect()
 }
 
 fn input(name: &str, x: Array2<f32>, y: Option<&[usize]>) -> Input {
@@ -163,7 +163,7 @@ fn section_b() {
         for (name, recipe) in recipes() {
             let mut head = Classifier::fit(recipe, xtr.view(), &labels(&ytr)).unwrap();
             let truth: Vec<usize> =
-                yo.iter().map(|&c| head.class_index(&ClassLabel::from(c)).unwrap()).collect();
+                yo.iter().map(|&c| head.class_index(&ClassLabel::try_from(c).unwrap()).unwrap()).collect();
             let before =
                 imprint::expected_calibration_error(head.predict_proba(xo.view()).unwrap().view(), &truth);
             let report = head.calibrate_temperature(xe.view(), &ye).unwrap();
@@ -289,7 +289,7 @@ fn section_d() {
             let int8_bytes = head.to_int8_bytes().unwrap();
             let int8 = Classifier::from_bytes(&int8_bytes).unwrap();
             let truth: Vec<usize> =
-                yte.iter().map(|&c| head.class_index(&ClassLabel::from(c)).unwrap()).collect();
+                yte.iter().map(|&c| head.class_index(&ClassLabel::try_from(c).unwrap()).unwrap()).collect();
             let a32 = accuracy_with(&head, &head.head().weights().to_owned(), &xte, &truth);
             let a8 = accuracy_with(&int8, &int8.head().weights().to_owned(), &xte, &truth);
             let p32 = head.head().predict(xte.view()).unwrap();

@@ -26,7 +26,8 @@ Rows with a label the head does not know become new classes (appended in ascendi
 rows with a known label are added to that class with exact updates: the result equals fitting the
 class once with all its shots (heads fitted with --updates append, or int8 exports, append proxies
 instead). Rejection thresholds of the changed classes are calibrated again where the head keeps
-their shots. Without --out the head file is replaced atomically, and only once everything succeeded.")]
+their shots. Without --out the head file is replaced atomically, and only once everything succeeded.
+Concurrent updates of the same head run one after the other (each waits up to --wait seconds).")]
 pub struct AddArgs {
     /// The head to update.
     #[arg(long, value_name = "HEAD")]
@@ -46,6 +47,9 @@ pub struct AddArgs {
     /// Replace --out if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Waiting for concurrent updates of the head.
+    #[command(flatten)]
+    pub lock: head::WaitArgs,
 }
 
 /// Runs `imprint add`.
@@ -58,6 +62,8 @@ pub fn run(a: &AddArgs, global: &Global) -> Result<()> {
         None => (&a.head, true),
     };
     let start = Instant::now();
+    // Held from reading to replacing, so that concurrent updates all land.
+    let _lock = head::lock_for_update(out, a.lock.wait, global)?;
     let bar = progress::spinner(progress::visible(global.quiet), format!("reading {}", a.head.display()));
     let mut classifier = head::load(&a.head)?;
     let mut input = Input::read(&a.train, a.labels.as_deref())?;

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::error::{CliError, Result};
 use crate::input::Input;
-use crate::{Global, head, progress};
+use crate::{Global, head, progress, text};
 
 /// Arguments of `imprint calibrate`.
 #[derive(Debug, Args)]
@@ -57,6 +57,9 @@ pub struct CalibrateArgs {
     /// Replace --out if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Waiting for concurrent updates of the head.
+    #[command(flatten)]
+    pub lock: head::WaitArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -91,7 +94,9 @@ pub fn run(a: &CalibrateArgs, global: &Global, stdout: &mut dyn Write) -> Result
         }
         None => (&a.head, true),
     };
-    let bar = progress::spinner(progress::visible(global.quiet), format!("reading {}", a.val.display()));
+    // Held from reading to replacing, so that concurrent updates all land.
+    let _lock = head::lock_for_update(out, a.lock.wait, global)?;
+    let bar = progress::spinner(progress::visible(global.quiet), format!("reading {}", text::path(&a.val)));
     let mut classifier = head::load(&a.head)?;
     let mut input = Input::read(&a.val, a.labels.as_deref())?;
     if let Some(filter) = &a.classes {
@@ -104,7 +109,11 @@ pub fn run(a: &CalibrateArgs, global: &Global, stdout: &mut dyn Write) -> Result
     if let Some((row, l)) = labels.iter().enumerate().find(|(_, l)| classifier.class_index(l).is_none()) {
         return Err(CliError::input(
             &a.val,
-            format!("label {l} at row {row} is not a class of the head {}", a.head.display()),
+            format!(
+                "label {} at row {row} is not a class of the head {}",
+                text::escape(&l.to_string()),
+                a.head.display()
+            ),
         ));
     }
     let context = |what: &str| format!("calibrating {what} of {} on {}", a.head.display(), a.val.display());
@@ -131,7 +140,7 @@ pub fn run(a: &CalibrateArgs, global: &Global, stdout: &mut dyn Write) -> Result
     } else {
         None
     };
-    bar.set_message(format!("writing {}", out.display()));
+    bar.set_message(format!("writing {}", text::path(out)));
     head::save(&classifier, out, overwrite)?;
     bar.finish_and_clear();
     let report = Report { rows: input.x.nrows(), temperature, rejection };
@@ -160,6 +169,6 @@ pub fn run(a: &CalibrateArgs, global: &Global, stdout: &mut dyn Write) -> Result
         s
     };
     stdout.write_all(text.as_bytes()).map_err(CliError::Stdout)?;
-    global.note(format_args!("wrote {}", out.display()));
+    global.note(format_args!("wrote {}", text::path(out)));
     Ok(())
 }

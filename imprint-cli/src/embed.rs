@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use imprint_embed::{BadInput, EmbedOptions, EmbedSummary, ImageInput, Model};
+use imprint_data::DataError;
+use imprint_embed::{BadInput, EmbedError, EmbedOptions, EmbedSummary, ImageInput, Model};
 
 use crate::Global;
 use crate::error::{CliError, Result};
@@ -35,7 +36,7 @@ pub struct EmbedArgs {
     /// Text: a text file with one example per line, or a .csv/.tsv file with `text` and `label` columns.
     #[arg(long)]
     pub text: Option<PathBuf>,
-    /// The HDF5 file to write (`embeddings`, `labels`, `label_names`, each row's path or text).
+    /// The HDF5 file to write (`embeddings`, `labels`, `label_names`, each row's path or text); binary, so not `-`.
     #[arg(long)]
     pub out: PathBuf,
     /// Inputs per batch: the unit of parallel work and of resuming.
@@ -71,8 +72,10 @@ pub enum OnBadInput {
 /// modality, unreadable inputs (with `--on-bad-input fail`), an existing
 /// output without `--force`, and every I/O error, each naming its file.
 pub fn run(a: &EmbedArgs, global: &Global) -> Result<()> {
-    if a.batch_size == 0 {
-        return Err(CliError::Usage("--batch-size must be at least 1".into()));
+    if a.out.as_os_str() == "-" {
+        return Err(CliError::Usage(
+            "--out -: embed writes a binary HDF5 file, not text for standard output; give a file name".into(),
+        ));
     }
     let model: Model =
         a.model.parse().map_err(|e: imprint_embed::EmbedError| CliError::Usage(format!("--model: {e}")))?;
@@ -86,6 +89,7 @@ pub fn run(a: &EmbedArgs, global: &Global) -> Result<()> {
         .with_progress(!global.quiet)
         .with_overwrite(a.force)
         .with_resume(!a.no_resume);
+    options.check().map_err(cli_error)?;
     let summary = match (&a.images, &a.text) {
         (Some(images), None) => {
             let input = if images.is_dir() {
@@ -93,13 +97,29 @@ pub fn run(a: &EmbedArgs, global: &Global) -> Result<()> {
             } else {
                 ImageInput::ListFile(images.clone())
             };
-            imprint_embed::embed_images(model, &a.weights, &input, &a.out, &options)?
+            imprint_embed::embed_images(model, &a.weights, &input, &a.out, &options)
         }
-        (None, Some(text)) => imprint_embed::embed_text(model, &a.weights, text, &a.out, &options)?,
+        (None, Some(text)) => imprint_embed::embed_text(model, &a.weights, text, &a.out, &options),
         _ => return Err(CliError::Usage("give exactly one of --images and --text".into())),
-    };
+    }
+    .map_err(cli_error)?;
     report(&summary, global);
     Ok(())
+}
+
+/// The library's error in the command line's words: its options are this
+/// command's flags (`--batch-size`, `--threads`: usage errors), and overwriting
+/// is `--force`.
+fn cli_error(e: EmbedError) -> CliError {
+    match e {
+        EmbedError::InvalidOption { name, reason } => {
+            CliError::Usage(format!("--{}: {reason}", name.replace('_', "-")))
+        }
+        EmbedError::AlreadyExists { path } | EmbedError::Data(DataError::AlreadyExists { path }) => {
+            CliError::Exists { path }
+        }
+        other => CliError::Embed(other),
+    }
 }
 
 fn report(s: &EmbedSummary, global: &Global) {

@@ -51,6 +51,18 @@ pub enum CliError {
         /// The existing file.
         path: PathBuf,
     },
+    /// Another process kept the head locked for longer than `--wait`.
+    #[error(
+        "{}: another process is updating this head; gave up after waiting {waited:.1} s (pass --wait SECONDS \
+         to wait longer)",
+        path.display()
+    )]
+    Locked {
+        /// The head file.
+        path: PathBuf,
+        /// Seconds waited.
+        waited: f64,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {action} failed: {source}", path.display())]
     Io {
@@ -93,10 +105,22 @@ impl CliError {
         move |source| Self::Imprint { context, source }
     }
 
-    /// The message as one line (newlines of nested messages become `; `).
+    /// The error of an atomic write: an existing file is [`CliError::Exists`].
+    pub fn from_write(e: DataError) -> Self {
+        match e {
+            DataError::AlreadyExists { path } => Self::Exists { path },
+            other => Self::Data(other),
+        }
+    }
+
+    /// The message as one line (newlines of nested messages become `; `),
+    /// with the other control and invisible characters of labels and file
+    /// names escaped for the terminal ([`crate::text::escape`]).
     pub fn one_line(&self) -> String {
         let text = self.to_string();
-        text.split(['\n', '\r']).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; ")
+        let line =
+            text.split(['\n', '\r']).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; ");
+        crate::text::escape(&line).into_owned()
     }
 }
 

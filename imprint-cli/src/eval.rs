@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::error::{CliError, Result};
 use crate::input::Input;
-use crate::{Global, head, progress};
+use crate::{Global, head, progress, text};
 
 /// Arguments of `imprint eval`.
 #[derive(Debug, Args)]
@@ -129,7 +129,8 @@ pub fn evaluate(
                 CliError::input(
                     &test.path,
                     format!(
-                        "label {l} at row {row} is not a class of the head {} (give rows of other classes with --unknown)",
+                        "label {} at row {row} is not a class of the head {} (give rows of other classes with --unknown)",
+                        text::escape(&l.to_string()),
                         head.display()
                     ),
                 )
@@ -255,7 +256,7 @@ pub fn run(a: &EvalArgs, global: &Global, stdout: &mut dyn Write) -> Result<()> 
     if report.open_set.as_ref().is_some_and(|o| o.known_rejected.is_none()) {
         global.note(format_args!(
             "warning: {} has no rejection thresholds, so the rejected fractions are left out; {}",
-            a.head.display(),
+            text::path(&a.head),
             crate::REJECTION_HINT
         ));
     }
@@ -269,37 +270,43 @@ pub fn run(a: &EvalArgs, global: &Global, stdout: &mut dyn Write) -> Result<()> 
     stdout.write_all(text.as_bytes()).map_err(CliError::Stdout)
 }
 
-/// The report as text.
+/// The report as text: labels and file names escaped ([`text::escape`]).
 fn render(r: &EvalReport, a: &EvalArgs) -> String {
     let mut s = String::new();
-    let labels: Vec<String> = r.classes.iter().map(ToString::to_string).collect();
-    let width = labels.iter().map(String::len).max().unwrap_or(1).max(5);
-    s.push_str(&format!("head      {}\ntest      {} ({} rows)\n", a.head.display(), a.test.display(), r.n));
+    let labels: Vec<String> = r.classes.iter().map(|l| text::escape(&l.to_string()).into_owned()).collect();
+    let width = text::column_width(labels.iter().map(String::as_str), 5);
+    s.push_str(&format!(
+        "head      {}\ntest      {} ({} rows)\n",
+        text::path(&a.head),
+        text::path(&a.test),
+        r.n
+    ));
     s.push_str(&format!("accuracy  {:.2} %\nmacro F1  {:.2} %\n", r.accuracy, r.macro_f1));
     match r.temperature {
         Some(t) => s.push_str(&format!("ECE       {:.4} (temperature {t})\n", r.ece)),
         None => s.push_str(&format!("ECE       {:.4} (temperature not calibrated)\n", r.ece)),
     }
-    s.push_str(&format!("\n{:<width$}  {:>7}  {:>7}\n", "class", "F1 %", "support"));
+    s.push_str(&format!("\n{}  {:>7}  {:>7}\n", text::pad_right("class", width), "F1 %", "support"));
     for c in &r.f1_per_class {
-        s.push_str(&format!("{:<width$}  {:>7.2}  {:>7}\n", c.label.to_string(), c.f1, c.support));
+        let label = text::escape(&c.label.to_string()).into_owned();
+        s.push_str(&format!("{}  {:>7.2}  {:>7}\n", text::pad_right(&label, width), c.f1, c.support));
     }
     let cell = r.confusion.iter().flatten().map(|v| v.to_string().len()).max().unwrap_or(1).max(width.min(8));
     s.push_str("\nconfusion matrix (rows: true class, columns: predicted class)\n");
-    s.push_str(&format!("{:<width$}", ""));
+    s.push_str(&text::pad_right("", width));
     for l in &labels {
-        s.push_str(&format!(" {:>cell$}", truncate(l, cell)));
+        s.push_str(&format!(" {}", text::pad_left(&truncate(l, cell), cell)));
     }
     s.push('\n');
     for (l, row) in labels.iter().zip(&r.confusion) {
-        s.push_str(&format!("{l:<width$}"));
+        s.push_str(&text::pad_right(l, width));
         for v in row {
             s.push_str(&format!(" {v:>cell$}"));
         }
         s.push('\n');
     }
     if let (Some(o), Some(u)) = (&r.open_set, &a.unknown) {
-        s.push_str(&format!("\nunknown   {} ({} rows)\n", u.display(), o.n_unknown));
+        s.push_str(&format!("\nunknown   {} ({} rows)\n", text::path(u), o.n_unknown));
         s.push_str(&format!("AUROC     {:.4} (knownness, test rows against unknown rows)\n", o.auroc));
         match (o.known_rejected, o.unknown_rejected, o.target_tpr) {
             (Some(k), Some(u), Some(tpr)) => {

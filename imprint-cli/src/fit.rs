@@ -11,7 +11,7 @@ use imprint::{
 
 use crate::error::{CliError, Result};
 use crate::input::Input;
-use crate::{Global, head, progress};
+use crate::{Global, head, progress, text};
 
 /// Default proxies per class (the paper's recommended k).
 pub const DEFAULT_K: i64 = 20;
@@ -48,6 +48,9 @@ pub struct FitArgs {
     /// Replace --out if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Waiting for concurrent updates of --out (with --force).
+    #[command(flatten)]
+    pub lock: head::WaitArgs,
     /// Proxy generator (GEN): mean, kmeans, kmedoids, cov_max, fps, random, all, none, ls, kls.
     #[arg(long, value_name = "G", default_value = "kmeans")]
     pub generator: String,
@@ -190,7 +193,7 @@ pub fn run(a: &FitArgs, global: &Global) -> Result<()> {
     head::check_writable(&a.out, a.force)?;
     let start = Instant::now();
     let show = progress::visible(global.quiet);
-    let bar = progress::spinner(show, format!("reading {}", a.train.display()));
+    let bar = progress::spinner(show, format!("reading {}", text::path(&a.train)));
     let mut input = Input::read(&a.train, a.labels.as_deref())?;
     if let Some(filter) = &a.classes {
         input.select(filter, "--classes")?;
@@ -224,7 +227,9 @@ pub fn run(a: &FitArgs, global: &Global) -> Result<()> {
             ));
         }
     }
-    bar.set_message(format!("writing {}", a.out.display()));
+    bar.set_message(format!("writing {}", text::path(&a.out)));
+    // A head being updated by another process is replaced after that update.
+    let _lock = if a.force { head::lock_for_update(&a.out, a.lock.wait, global)? } else { None };
     let size = head::save(&classifier, &a.out, a.force)?;
     bar.finish_and_clear();
     let proxies: usize = classifier.proxy_counts().iter().sum();
@@ -233,10 +238,10 @@ pub fn run(a: &FitArgs, global: &Global) -> Result<()> {
         classifier.n_classes(),
         classifier.dim(),
         input.x.nrows(),
-        a.train.display(),
+        text::path(&a.train),
         start.elapsed().as_secs_f64(),
         if calibrated { format!("; rejection calibrated at TPR {}", a.target_tpr) } else { String::new() },
-        a.out.display(),
+        text::path(&a.out),
         head::human_size(size)
     ));
     Ok(())

@@ -2,52 +2,23 @@
 //!
 //! Writing, the extension decides: `.json` writes the JSON text form,
 //! anything else (`.safetensors` by convention) the safetensors form.
-//! Reading, the content decides (a JSON head starts with `{`), so a renamed
-//! file still loads. Every write goes through [`imprint_data::write_atomic`]:
-//! a temporary file in the same folder, synced, then moved into place, so a
-//! head on disk is always complete, old or new.
+//! Reading, the content decides ([`imprint::HeadEncoding::of_bytes`]), so a
+//! renamed file still loads. A head is checked to load back before it is
+//! written, and every write goes through [`imprint_data::write_atomic`]: a
+//! temporary file next to the head, synced, then moved into place, so a head
+//! on disk is always complete, old or new. Commands that replace a head hold
+//! its [`imprint_data::UpdateLock`] from reading to replacing it, so
+//! concurrent updates happen one after the other.
 
 use std::path::Path;
+use std::time::Duration;
 
 use imprint::Classifier;
+pub use imprint::HeadEncoding as Encoding;
 
+use crate::Global;
 use crate::error::{CliError, Result};
 use crate::input::read_file;
-
-/// How a head is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    /// Safetensors tensors plus a JSON header.
-    Safetensors,
-    /// The same content as JSON text.
-    Json,
-}
-
-impl Encoding {
-    /// The encoding a head written to `path` gets (its extension decides).
-    pub fn for_path(path: &Path) -> Self {
-        match path.extension().and_then(|e| e.to_str()) {
-            Some(e) if e.eq_ignore_ascii_case("json") => Self::Json,
-            _ => Self::Safetensors,
-        }
-    }
-
-    /// The encoding of stored bytes.
-    pub fn of_bytes(bytes: &[u8]) -> Self {
-        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(b'{') => Self::Json,
-            _ => Self::Safetensors,
-        }
-    }
-
-    /// Its name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Safetensors => "safetensors",
-            Self::Json => "json",
-        }
-    }
-}
 
 /// A loaded head with what `inspect` reports about its file.
 #[derive(Debug)]
@@ -75,65 +46,109 @@ pub fn load(path: &Path) -> Result<Classifier> {
 pub fn load_with_details(path: &Path) -> Result<LoadedHead> {
     let bytes = read_file(path)?;
     let head = |source| CliError::Head { path: path.to_path_buf(), source };
-    let encoding = Encoding::of_bytes(&bytes);
-    let (classifier, tensors) = match encoding {
-        Encoding::Json => {
-            let text = std::str::from_utf8(&bytes).map_err(|e| {
-                CliError::input(
-                    path,
-                    format!("not a head: invalid UTF-8 in JSON text at byte {}", e.valid_up_to()),
-                )
-            })?;
-            (Classifier::from_json(text).map_err(head)?, Vec::new())
-        }
-        Encoding::Safetensors => {
-            let classifier = Classifier::from_bytes(&bytes).map_err(head)?;
-            // The library accepted the bytes, so they are valid safetensors.
-            let mut tensors: Vec<(String, String, Vec<usize>)> =
-                safetensors::SafeTensors::deserialize(&bytes)
-                    .map(|t| {
-                        t.tensors()
-                            .into_iter()
-                            .map(|(n, v)| (n, format!("{:?}", v.dtype()), v.shape().to_vec()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-            tensors.sort();
-            (classifier, tensors)
-        }
+    let encoding = Encoding::of_bytes(&bytes).map_err(head)?;
+    let classifier = Classifier::decode(&bytes).map_err(head)?;
+    let mut tensors: Vec<(String, String, Vec<usize>)> = match encoding {
+        Encoding::Json => Vec::new(),
+        // The library accepted the bytes, so they are valid safetensors.
+        Encoding::Safetensors => safetensors::SafeTensors::deserialize(&bytes)
+            .map(|t| {
+                t.tensors()
+                    .into_iter()
+                    .map(|(n, v)| (n, format!("{:?}", v.dtype()), v.shape().to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
+    tensors.sort();
     Ok(LoadedHead { classifier, encoding, file_size: bytes.len() as u64, tensors })
 }
 
 /// Writes `classifier` to `path` atomically in the encoding its extension
-/// chooses; an existing file is replaced only with `overwrite`. Returns the
-/// number of bytes written.
+/// chooses, after checking that the bytes load back to the same head; an
+/// existing file is replaced only with `overwrite`. Returns the number of
+/// bytes written.
 ///
 /// # Errors
-/// [`CliError::Exists`] without `overwrite`; encoding and I/O errors. On
-/// error nothing is written and an existing file is untouched.
+/// [`CliError::Exists`] without `overwrite`; `-` (a head is binary, not for
+/// standard output); encoding errors (a head that would not load back) and
+/// I/O errors. On error nothing is written and an existing file is untouched.
 pub fn save(classifier: &Classifier, path: &Path, overwrite: bool) -> Result<u64> {
-    let bytes = match Encoding::for_path(path) {
-        Encoding::Json => classifier.to_json().map(String::into_bytes),
-        Encoding::Safetensors => classifier.to_bytes(),
-    }
-    .map_err(CliError::imprint(format!("{}: cannot encode the head", path.display())))?;
-    imprint_data::write_atomic(path, &bytes, overwrite).map_err(|e| match e {
-        imprint_data::DataError::AlreadyExists { path } => CliError::Exists { path },
-        other => CliError::Data(other),
-    })?;
+    check_not_stdout(path)?;
+    let bytes = classifier
+        .encode(Encoding::for_path(path))
+        .map_err(CliError::imprint(format!("{}: cannot write the head", path.display())))?;
+    imprint_data::write_atomic(path, &bytes, overwrite).map_err(CliError::from_write)?;
     Ok(bytes.len() as u64)
 }
 
-/// Fails early when `path` exists and may not be replaced.
+/// Fails early when `path` exists and may not be replaced, or cannot be a head file.
 pub fn check_writable(path: &Path, overwrite: bool) -> Result<()> {
+    check_not_stdout(path)?;
     if !overwrite && path.exists() {
         return Err(CliError::Exists { path: path.to_path_buf() });
     }
     if path.is_dir() {
         return Err(CliError::input(path, "is a directory, not a file"));
     }
+    if path.exists() && !path.is_file() {
+        return Err(CliError::input(
+            path,
+            "is not a regular file (a FIFO, socket or device); refusing to replace it",
+        ));
+    }
     Ok(())
+}
+
+/// Refuses `-`: heads are binary files, never written to standard output.
+fn check_not_stdout(path: &Path) -> Result<()> {
+    if path.as_os_str() == "-" {
+        return Err(CliError::Usage(
+            "a head cannot be written to standard output ('-'); give a file name such as head.safetensors"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// How long a command waits for another process's update of the same head.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct WaitArgs {
+    /// Seconds to wait while another process updates the same head file (0: fail at once).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = parse_wait)]
+    pub wait: f64,
+}
+
+fn parse_wait(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v >= 0.0 && Duration::try_from_secs_f64(v).is_ok() => Ok(v),
+        _ => Err(format!("'{text}' is not a number of seconds (0 or more)")),
+    }
+}
+
+/// Takes the update lock of the head file `path` (when it exists) for a
+/// read-modify-replace, waiting up to `wait_secs` seconds for another
+/// process's update of it to finish, and saying so on stderr.
+///
+/// # Errors
+/// [`CliError::Locked`] when the wait runs out; I/O errors.
+pub fn lock_for_update(
+    path: &Path,
+    wait_secs: f64,
+    global: &Global,
+) -> Result<Option<imprint_data::UpdateLock>> {
+    let wait = Duration::try_from_secs_f64(wait_secs)
+        .map_err(|_| CliError::Usage(format!("--wait {wait_secs}: give seconds, 0 or more")))?;
+    imprint_data::lock_for_update(path, wait, || {
+        global.note(format_args!(
+            "waiting up to {wait_secs} s for another process to finish updating {}",
+            path.display()
+        ));
+    })
+    .map_err(|e| match e {
+        imprint_data::DataError::Locked { path, waited } => CliError::Locked { path, waited },
+        other => CliError::Data(other),
+    })
 }
 
 /// Sizes for people: `812 B`, `3.4 KiB`, `1.21 MiB`, `2.50 GiB`.
@@ -159,8 +174,6 @@ mod tests {
     fn encodings_and_sizes() {
         assert_eq!(Encoding::for_path(Path::new("h.JSON")), Encoding::Json);
         assert_eq!(Encoding::for_path(Path::new("h.safetensors")), Encoding::Safetensors);
-        assert_eq!(Encoding::of_bytes(b"  {\"format\""), Encoding::Json);
-        assert_eq!(Encoding::of_bytes(&[8, 0, 0, 0, 0, 0, 0, 0, b'{']), Encoding::Safetensors);
         assert_eq!(human_size(812), "812 B");
         assert_eq!(human_size(1536), "1.50 KiB");
         assert_eq!(human_size(3 << 20), "3.00 MiB");

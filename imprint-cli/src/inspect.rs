@@ -8,7 +8,7 @@ use imprint::{ClassLabel, Recipe};
 use serde::Serialize;
 
 use crate::error::{CliError, Result};
-use crate::head;
+use crate::{head, text};
 
 /// Arguments of `imprint inspect`.
 #[derive(Debug, Args)]
@@ -117,10 +117,11 @@ pub fn run(a: &InspectArgs, stdout: &mut dyn Write) -> Result<()> {
     stdout.write_all(text.as_bytes()).map_err(CliError::Stdout)
 }
 
+/// The report as text: labels, file and tensor names escaped ([`text::escape`]).
 fn render(r: &Report) -> String {
     let mut s = String::new();
     let line = |s: &mut String, key: &str, value: String| s.push_str(&format!("{key:<12} {value}\n"));
-    line(&mut s, "file", r.path.display().to_string());
+    line(&mut s, "file", text::path(&r.path));
     line(
         &mut s,
         "size",
@@ -133,7 +134,7 @@ fn render(r: &Report) -> String {
             r.version
         ),
     );
-    line(&mut s, "recipe", r.recipe_text.clone());
+    line(&mut s, "recipe", text::escape(&r.recipe_text).into_owned());
     line(
         &mut s,
         "updates",
@@ -157,16 +158,21 @@ fn render(r: &Report) -> String {
             _ => "not calibrated (predict --reject is unavailable)".into(),
         },
     );
-    let width = r.classes.iter().map(|c| c.label.to_string().len()).max().unwrap_or(5).max(5);
+    let labels: Vec<String> =
+        r.classes.iter().map(|c| text::escape(&c.label.to_string()).into_owned()).collect();
+    let width = text::column_width(labels.iter().map(String::as_str), 5);
     s.push_str(&format!(
-        "\n{:<width$}  {:>8}  {:>10}  {:>9}\n",
-        "class", "proxies", "kept shots", "threshold"
+        "\n{}  {:>8}  {:>10}  {:>9}\n",
+        text::pad_right("class", width),
+        "proxies",
+        "kept shots",
+        "threshold"
     ));
-    for c in &r.classes {
+    for (c, label) in r.classes.iter().zip(&labels) {
         let threshold = c.threshold.map_or("-".to_string(), |t| format!("{t:.4}"));
         s.push_str(&format!(
-            "{:<width$}  {:>8}  {:>10}  {:>9}\n",
-            c.label.to_string(),
+            "{}  {:>8}  {:>10}  {:>9}\n",
+            text::pad_right(label, width),
             c.proxies,
             c.kept_shots,
             threshold
@@ -175,7 +181,12 @@ fn render(r: &Report) -> String {
     if !r.tensors.is_empty() {
         s.push_str("\ntensors\n");
         for t in &r.tensors {
-            s.push_str(&format!("  {:<14} {:<4} {:?}\n", t.name, t.dtype, t.shape));
+            s.push_str(&format!(
+                "  {:<14} {:<4} {:?}\n",
+                text::escape(&t.name),
+                text::escape(&t.dtype),
+                t.shape
+            ));
         }
     }
     s

@@ -31,6 +31,7 @@ pub mod input;
 pub mod inspect;
 pub mod predict;
 pub mod progress;
+pub mod text;
 
 use std::fmt;
 use std::io::{BufWriter, Write};
@@ -100,10 +101,12 @@ pub struct Global {
 }
 
 impl Global {
-    /// Writes one diagnostic line to stderr (unless quiet). A failing stderr is ignored.
+    /// Writes one diagnostic line to stderr (unless quiet), its control and
+    /// invisible characters escaped ([`text::escape`]: labels and file names
+    /// reach the terminal only as text). A failing stderr is ignored.
     pub fn note(&self, message: fmt::Arguments<'_>) {
         if !self.quiet {
-            let _ = writeln!(std::io::stderr(), "{message}");
+            let _ = writeln!(std::io::stderr(), "{}", text::escape(&message.to_string()));
         }
     }
 }
@@ -129,6 +132,7 @@ pub fn run(cli: &Cli, stdout: &mut dyn Write) -> Result<()> {
 /// The `imprint` binary: parses the arguments (clap exits with 2 on usage
 /// errors and 0 for `--help`), runs, prints `error: ...` on one line.
 pub fn main() -> ExitCode {
+    remove_temporaries_on_signals();
     let cli = Cli::parse();
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -142,6 +146,22 @@ pub fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: removes the temporary files of writes in
+/// progress and exits with 128 + the signal's number, as a shell reports a
+/// process the signal killed. The files being replaced stay as they were.
+fn remove_temporaries_on_signals() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            imprint_data::remove_pending_temporaries();
+            std::process::exit(128 + signal);
+        }
+    });
 }
 
 /// What to do about all-zero rows when the head rejects them.

@@ -218,6 +218,29 @@ fn predict_formats_top_k_and_out_file() {
 }
 
 #[test]
+fn predict_out_dash_writes_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (x, y) = toy(3, 8, 6);
+    let train = d.join("train.h5");
+    write_h5(&train, &x, &y);
+    let head = d.join("toy.safetensors");
+    ok(d, &["fit", "--train", &s(&train), "--out", &s(&head), "--generator", "mean"]);
+    for format in ["csv", "jsonl"] {
+        let plain = ok(d, &["predict", "--head", &s(&head), "--input", &s(&train), "--format", format]);
+        let dash =
+            ok(d, &["predict", "--head", &s(&head), "--input", &s(&train), "--format", format, "--out", "-"]);
+        assert_eq!(dash.stdout, plain.stdout, "--out - is stdout ({format})");
+        assert!(!dash.stderr.contains("wrote"), "{}", dash.stderr);
+        assert!(!d.join("-").exists(), "no file named -");
+    }
+    // A file named `-` is still reachable as `./-`.
+    let file = ok(d, &["predict", "--head", &s(&head), "--input", &s(&train), "--out", "./-"]);
+    assert!(file.stdout.is_empty());
+    assert!(std::fs::read_to_string(d.join("-")).unwrap().starts_with("row,label,score\n"));
+}
+
+#[test]
 fn npy_csv_and_text_labels_give_the_same_head_as_hdf5() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -20,14 +20,16 @@ fn images(dataset: &str, split: &str) -> PathBuf {
 /// EfficientNet-Lite0's weights from `IMPRINT_EFFICIENTNET_LITE0_PTH`; required
 /// when `IMPRINT_REQUIRE_WEIGHTS=1` (CI), skipped with a message otherwise.
 fn lite0_weights() -> Option<PathBuf> {
+    weights("IMPRINT_EFFICIENTNET_LITE0_PTH")
+}
+
+/// The weights named by `var`, as [`lite0_weights`].
+fn weights(var: &str) -> Option<PathBuf> {
     let required = std::env::var("IMPRINT_REQUIRE_WEIGHTS").is_ok_and(|v| v == "1");
-    match std::env::var_os("IMPRINT_EFFICIENTNET_LITE0_PTH").map(PathBuf::from) {
+    match std::env::var_os(var).map(PathBuf::from) {
         Some(p) if p.exists() => Some(p),
         _ => {
-            assert!(
-                !required,
-                "IMPRINT_REQUIRE_WEIGHTS=1 but IMPRINT_EFFICIENTNET_LITE0_PTH is unset or missing"
-            );
+            assert!(!required, "IMPRINT_REQUIRE_WEIGHTS=1 but {var} is unset or missing");
             eprintln!("SKIPPED (no weights): run scripts/fetch_weights.sh");
             None
         }
@@ -177,6 +179,51 @@ fn bad_embed_arguments_are_clear_errors_that_write_nothing() {
             2,
             "--batch-size",
         ),
+        // Numeric options out of range are usage errors, like --batch-size 0.
+        (
+            vec![
+                "--model",
+                "efficientnet-lite0",
+                "--weights",
+                "weights.pth",
+                "--images",
+                &train,
+                "--threads",
+                "100000",
+            ],
+            2,
+            "--threads: 100000 is more than 256",
+        ),
+        (
+            vec![
+                "--model",
+                "efficientnet-lite0",
+                "--weights",
+                "weights.pth",
+                "--images",
+                &train,
+                "--batch-size",
+                "70000",
+            ],
+            2,
+            "--batch-size: 70000",
+        ),
+        // MiniLM's weights are a folder (or its model.safetensors): a .pth says so.
+        (
+            vec!["--model", "all-minilm-l6-v2", "--weights", "weights.pth", "--text", "t.txt"],
+            1,
+            "weights.pth: expected all-minilm-l6-v2's model folder",
+        ),
+        (
+            vec!["--model", "all-minilm-l6-v2", "--weights", ".", "--text", "t.txt"],
+            1,
+            "without model.safetensors",
+        ),
+        (
+            vec!["--model", "efficientnet-lite0", "--weights", ".", "--images", &train],
+            1,
+            "expected the model's .pth file; found a folder",
+        ),
     ];
     for (extra, code, needle) in cases {
         let mut args = vec!["embed", "--out", "out.h5"];
@@ -186,5 +233,127 @@ fn bad_embed_arguments_are_clear_errors_that_write_nothing() {
         assert!(run.stderr.contains(needle), "imprint {args:?}: expected '{needle}' in: {}", run.stderr);
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
         assert!(!d.join("out.h5").exists(), "imprint {args:?} wrote out.h5");
+        assert!(!d.join("out.h5.partial").exists(), "imprint {args:?} wrote out.h5.partial");
     }
+}
+
+#[test]
+fn embed_out_dash_is_refused_as_binary_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("t.txt"), "a sentence\n").unwrap();
+    let train = s(images("FashionMNIST", "train"));
+    for extra in [["--text", "t.txt"], ["--images", train.as_str()]] {
+        let model = if extra[0] == "--text" { "all-minilm-l6-v2" } else { "efficientnet-lite0" };
+        let mut args = vec!["embed", "--model", model, "--weights", "w", "--out", "-"];
+        args.extend(extra);
+        let run = imprint_in(d, &args);
+        assert_eq!(run.code, Some(2), "{}", run.stderr);
+        assert!(run.stderr.contains("--out -") && run.stderr.contains("binary"), "{}", run.stderr);
+        assert!(!d.join("-").exists(), "a file named - was written");
+    }
+}
+
+#[test]
+fn an_existing_output_names_the_force_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("out.h5"), b"an earlier result").unwrap();
+    let train = s(images("FashionMNIST", "train"));
+    let run = imprint_in(
+        d,
+        &[
+            "embed",
+            "--model",
+            "efficientnet-lite0",
+            "--weights",
+            "w.pth",
+            "--images",
+            &train,
+            "--out",
+            "out.h5",
+        ],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("out.h5: already exists; pass --force to replace it"), "{}", run.stderr);
+    assert!(!run.stderr.contains("overwrite"), "the library's option name leaked: {}", run.stderr);
+    assert_eq!(std::fs::read(d.join("out.h5")).unwrap(), b"an earlier result");
+}
+
+#[test]
+fn concurrent_embeds_to_one_output_name_the_cli_flag() {
+    let Some(weights) = lite0_weights() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    let train = s(images("FashionMNIST", "train"));
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let (d, weights, train) = (d.clone(), s(&weights), train.clone());
+            std::thread::spawn(move || {
+                imprint_in(
+                    &d,
+                    &[
+                        "embed",
+                        "--model",
+                        "efficientnet-lite0",
+                        "--weights",
+                        &weights,
+                        "--images",
+                        &train,
+                        "--out",
+                        "out.h5",
+                        "--threads",
+                        "1",
+                    ],
+                )
+            })
+        })
+        .collect();
+    let runs: Vec<Run> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+    assert!(runs.iter().any(Run::ok), "no run finished: {runs:?}");
+    for run in runs.iter().filter(|r| !r.ok()) {
+        assert_eq!(run.code, Some(1), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("another run is writing this output") || run.stderr.contains("pass --force"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("pass overwrite"), "{}", run.stderr);
+    }
+    assert_eq!(imprint_data::read_embeddings(d.join("out.h5")).unwrap().labels().len(), 20);
+    assert!(!d.join("out.h5.partial").exists());
+}
+
+/// A 50 MB line of ordinary words is embedded under a 1.5 GB address-space limit
+/// (the tokenizer sees at most 64 KiB of it at a time), exactly as its first
+/// kilobytes: the first 254 tokens do not depend on what follows.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_50_mb_line_is_embedded_in_bounded_memory() {
+    let Some(minilm) = weights("IMPRINT_MINILM_DIR") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let words = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog,", "then", "sleeps."];
+    let mut line = String::with_capacity(50_000_100);
+    let mut i = 0usize;
+    while line.len() < 50_000_000 {
+        line.push_str(words[(i * 7 + i / 11) % words.len()]);
+        line.push(' ');
+        i += 1;
+    }
+    let head = &line[..line[..4096].rfind(' ').unwrap()];
+    std::fs::write(d.join("big.csv"), format!("text,label\n\"{line}\",long\n\"{head}\",short\n")).unwrap();
+    drop(line);
+    let command = format!(
+        "ulimit -v 1500000 && exec '{}' embed --model all-minilm-l6-v2 --weights '{}' --text big.csv --out big.h5 --threads 2",
+        env!("CARGO_BIN_EXE_imprint"),
+        minilm.display()
+    );
+    let out = std::process::Command::new("sh").arg("-c").arg(&command).current_dir(d).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    let data = imprint_data::read_embeddings(d.join("big.h5")).unwrap();
+    assert_eq!(data.labels().len(), 2);
+    let bits = |r: usize| data.embeddings().row(r).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(0), bits(1), "the long line and its first kilobytes differ");
 }

@@ -120,3 +120,12 @@ impl ImprintError {
         Self::DimensionMismatch { op, expected: expected.to_string(), got: got.to_string() }
     }
 }
+
+/// Conversions that cannot fail (`From` impls seen through `TryFrom`), so
+/// that generic code can take any `TryInto<T>` whose error becomes an
+/// `ImprintError`.
+impl From<std::convert::Infallible> for ImprintError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}

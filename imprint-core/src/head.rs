@@ -325,7 +325,24 @@ impl ImprintedHead {
     fn check_proxies(&self, proxies: ArrayView2<'_, f32>, name: &str) -> Result<()> {
         let what = format!("proxies of class '{name}'");
         check_embeddings(proxies, &what)?;
-        check_dim(proxies, self.dim, "ImprintedHead: proxies against head")
+        check_dim(proxies, self.dim, "ImprintedHead: proxies against head")?;
+        // Euclidean scores add a proxy's squared norm to the query's and the
+        // others multiply it with a query: a quarter of float32's maximum
+        // leaves room for both.
+        let limit = f64::from(f32::MAX) / 4.0;
+        let squared_norms =
+            proxies.outer_iter().map(|p| p.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>());
+        match squared_norms.enumerate().find(|(_, sq)| *sq > limit) {
+            Some((row, sq)) => Err(ImprintError::invalid(
+                "proxy",
+                format!("row {row} of the {what} (L2 norm {:.3e})", sq.sqrt()),
+                format!(
+                    "a proxy's L2 norm must be at most {:.3e}, or its scores overflow float32",
+                    limit.sqrt()
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 }
 

@@ -45,6 +45,22 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
+    /// A file to be replaced is a folder, FIFO, socket or device.
+    #[error("{}: is {what}, not a regular file; refusing to replace it", path.display())]
+    NotRegularFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is, e.g. "a FIFO".
+        what: &'static str,
+    },
+    /// Another process held the lock on a file for longer than the wait allowed.
+    #[error("{}: another process is updating this file; gave up after waiting {waited:.1} s", path.display())]
+    Locked {
+        /// The file.
+        path: PathBuf,
+        /// Seconds waited.
+        waited: f64,
+    },
     /// The file has zero bytes.
     #[error("{}: file is empty (0 bytes)", path.display())]
     EmptyFile {

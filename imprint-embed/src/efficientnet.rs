@@ -105,11 +105,20 @@ impl EfficientNetLite {
     ///
     /// # Errors
     /// [`EmbedError::NotFound`] / [`EmbedError::Io`] when the file cannot be read,
-    /// [`EmbedError::Weights`] when it is not a readable legacy `.pth` file,
-    /// [`EmbedError::MissingTensor`] / [`EmbedError::TensorMismatch`] when it holds
-    /// another model (e.g. Lite1 weights loaded as Lite0).
+    /// [`EmbedError::UnexpectedWeights`] for a folder or another kind of file than
+    /// a regular one, [`EmbedError::Weights`] when it is not a readable legacy
+    /// `.pth` file, [`EmbedError::MissingTensor`] / [`EmbedError::TensorMismatch`]
+    /// when it holds another model (e.g. Lite1 weights loaded as Lite0).
     pub fn load(path: impl AsRef<Path>, variant: EfficientNetVariant) -> Result<Self, EmbedError> {
         let path = path.as_ref();
+        let meta = std::fs::metadata(path).map_err(|e| io(path, "open", e))?;
+        if !meta.is_file() {
+            return Err(EmbedError::UnexpectedWeights {
+                path: path.to_path_buf(),
+                expected: "the model's .pth file",
+                found: if meta.is_dir() { "a folder".into() } else { "not a regular file".into() },
+            });
+        }
         let bytes = std::fs::read(path).map_err(|e| io(path, "read", e))?;
         Self::from_pth_bytes(&bytes, path, variant)
     }

@@ -32,6 +32,17 @@ pub enum EmbedError {
         /// What is wrong, with the byte offset where it applies.
         reason: String,
     },
+    /// The weights path is not what the model reads (e.g. a `.pth` file given to
+    /// MiniLM, or a folder given to EfficientNet-Lite).
+    #[error("{path}: expected {expected}; found {found}")]
+    UnexpectedWeights {
+        /// The path given.
+        path: PathBuf,
+        /// What the model reads.
+        expected: &'static str,
+        /// What the path is.
+        found: String,
+    },
     /// A tensor the model needs is absent from the weights.
     #[error("{path}: the weights have no tensor `{name}` (is this the right model's file?)")]
     MissingTensor {
@@ -68,6 +79,15 @@ pub enum EmbedError {
         /// The decoder's message, or the unsupported format.
         reason: String,
     },
+    /// An input that is not read: not a regular file, over a size or memory limit,
+    /// a name that is not UTF-8, or a folder link that leads out of its class folder.
+    #[error("{path}: not read: {reason}")]
+    Refused {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why, with the limit where one applies.
+        reason: String,
+    },
     /// An input list or text file has a malformed line.
     #[error("{path}:{line}: {reason}")]
     InputLine {
@@ -101,6 +121,16 @@ pub enum EmbedError {
     AlreadyExists {
         /// The output file.
         path: PathBuf,
+    },
+    /// Another run is writing the same output: it holds the resume file locked.
+    #[error(
+        "{path}: another run is writing this output ({partial} is locked); wait for it to finish or choose another output"
+    )]
+    Busy {
+        /// The output file.
+        path: PathBuf,
+        /// Its resume file, which the other run holds.
+        partial: PathBuf,
     },
     /// A model name that is not one of the supported models.
     #[error("unknown model `{name}`; choose one of {choices}")]

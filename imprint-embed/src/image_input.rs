@@ -6,6 +6,17 @@
 //! folder, then the path inside it, compared component by component, as Python
 //! sorts `pathlib` paths). A list file names one image per line, optionally
 //! followed by a tab and its class name; rows keep the file's order.
+//!
+//! Symbolic links: a link to a file is followed wherever it points (only
+//! regular files are read, see `image_io`). A class folder may itself be a link,
+//! unless it leads to the input folder or above it. Inside a class folder, a
+//! link to a folder is followed only when it leads to a folder inside the same
+//! class folder, and each folder is read once (a loop ends there); a link that
+//! leads out of the class folder, e.g. `cat/up -> ..`, would give other
+//! classes' images this class's label, so it is not followed and is reported as
+//! a refused input instead. Names that are not valid UTF-8 cannot be stored
+//! faithfully in the output, so they are refused too: an image as a refused
+//! input, a class folder as an error (it would be a class without a name).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -49,7 +60,21 @@ pub(crate) struct ImageItem {
     /// written in the list file).
     pub relative: String,
     pub label: usize,
+    /// Why it is not read, when it is refused while listing (a name that is not
+    /// UTF-8, a folder link that leads out of its class folder).
+    pub refused: Option<String>,
 }
+
+impl ImageItem {
+    /// The error of a refused item.
+    pub fn refusal(&self) -> Option<EmbedError> {
+        self.refused
+            .as_ref()
+            .map(|reason| EmbedError::Refused { path: self.path.clone(), reason: reason.clone() })
+    }
+}
+
+const NOT_UTF8: &str = "the path is not valid UTF-8 (paths are stored as UTF-8 text; rename it)";
 
 /// The images of an input, in row order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,12 +110,20 @@ fn list_folder(root: &Path) -> Result<Listing, EmbedError> {
             reason: "not a folder (pass a list file as such)".into(),
         });
     }
+    let root_canonical = std::fs::canonicalize(root).map_err(|e| io(root, "open folder", e))?;
     let mut classes = BTreeMap::new();
     let mut n_ignored = 0;
     for entry in read_dir_sorted(root)? {
         if std::fs::metadata(&entry).map(|m| m.is_dir()).unwrap_or(false) {
-            let name = entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            classes.insert(name, entry);
+            let Some(name) = entry.file_name().and_then(|n| n.to_str()) else {
+                return Err(EmbedError::Refused {
+                    path: entry,
+                    reason: "the class folder's name is not valid UTF-8 (class names are stored as \
+                             UTF-8 text; rename it)"
+                        .into(),
+                });
+            };
+            classes.insert(name.to_owned(), entry);
         } else {
             n_ignored += 1;
         }
@@ -105,16 +138,35 @@ fn list_folder(root: &Path) -> Result<Listing, EmbedError> {
     let mut items = Vec::new();
     let mut label_names = Vec::with_capacity(classes.len());
     for (label, (name, dir)) in classes.into_iter().enumerate() {
+        let class_canonical = std::fs::canonicalize(&dir).map_err(|e| io(&dir, "open folder", e))?;
         let mut files = Vec::new();
-        let mut visited = HashSet::new();
-        walk(&dir, &PathBuf::new(), 0, &mut visited, &mut files, &mut n_ignored)?;
+        if root_canonical.starts_with(&class_canonical) {
+            // A link to the input folder (or above): it would hold every class.
+            files.push((
+                PathBuf::new(),
+                Some(format!(
+                    "a link to {}, the input folder or a folder above it; not followed",
+                    class_canonical.display()
+                )),
+            ));
+        } else {
+            let mut visited = HashSet::new();
+            let mut walker = Walker {
+                class_root: &class_canonical,
+                visited: &mut visited,
+                files: &mut files,
+                n_ignored: &mut n_ignored,
+            };
+            walker.walk(&dir, &PathBuf::new(), 0)?;
+        }
         files.sort();
-        for rel in files {
+        for (rel, refused) in files {
             let relative = std::iter::once(name.clone())
                 .chain(rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()))
                 .collect::<Vec<_>>()
                 .join("/");
-            items.push(ImageItem { path: dir.join(&rel), relative, label });
+            let refused = refused.or_else(|| rel.to_str().is_none().then(|| NOT_UTF8.to_owned()));
+            items.push(ImageItem { path: dir.join(&rel), relative, label, refused });
         }
         label_names.push(name);
     }
@@ -136,40 +188,54 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, EmbedError> {
     Ok(entries)
 }
 
-/// Collects image files under `dir` as paths relative to the class folder.
-fn walk(
-    dir: &Path,
-    rel: &Path,
-    depth: usize,
-    visited: &mut HashSet<PathBuf>,
-    files: &mut Vec<PathBuf>,
-    n_ignored: &mut usize,
-) -> Result<(), EmbedError> {
-    // Symbolic links are followed; a folder seen before (a link loop) is not entered again.
-    let canonical = std::fs::canonicalize(dir).map_err(|e| io(dir, "open folder", e))?;
-    if !visited.insert(canonical) {
-        return Ok(());
-    }
-    if depth > MAX_DEPTH {
-        return Err(EmbedError::EmptyInput {
-            path: dir.to_path_buf(),
-            reason: format!("folders nested more than {MAX_DEPTH} levels deep"),
-        });
-    }
-    for entry in read_dir_sorted(dir)? {
-        let Some(name) = entry.file_name().map(PathBuf::from) else { continue };
-        let meta = std::fs::metadata(&entry);
-        if meta.as_ref().is_ok_and(|m| m.is_dir()) {
-            walk(&entry, &rel.join(&name), depth + 1, visited, files, n_ignored)?;
-        } else if is_image(&entry) {
-            // Unreadable entries (dangling links) stay in the list and are reported
-            // when they are read, like any other bad image.
-            files.push(rel.join(name));
-        } else {
-            *n_ignored += 1;
+/// Collects the image files of one class folder.
+struct Walker<'a> {
+    /// The class folder, canonical: folder links must stay inside it.
+    class_root: &'a Path,
+    /// Folders read so far, canonical (a link loop ends at the second visit).
+    visited: &'a mut HashSet<PathBuf>,
+    /// Paths relative to the class folder, with the reason for refused ones.
+    files: &'a mut Vec<(PathBuf, Option<String>)>,
+    n_ignored: &'a mut usize,
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, dir: &Path, rel: &Path, depth: usize) -> Result<(), EmbedError> {
+        let canonical = std::fs::canonicalize(dir).map_err(|e| io(dir, "open folder", e))?;
+        if !canonical.starts_with(self.class_root) {
+            self.files.push((
+                rel.to_path_buf(),
+                Some(format!(
+                    "a link to a folder outside the class folder ({}); not followed",
+                    canonical.display()
+                )),
+            ));
+            return Ok(());
         }
+        if !self.visited.insert(canonical) {
+            return Ok(());
+        }
+        if depth > MAX_DEPTH {
+            return Err(EmbedError::EmptyInput {
+                path: dir.to_path_buf(),
+                reason: format!("folders nested more than {MAX_DEPTH} levels deep"),
+            });
+        }
+        for entry in read_dir_sorted(dir)? {
+            let Some(name) = entry.file_name().map(PathBuf::from) else { continue };
+            let meta = std::fs::metadata(&entry);
+            if meta.as_ref().is_ok_and(|m| m.is_dir()) {
+                self.walk(&entry, &rel.join(&name), depth + 1)?;
+            } else if is_image(&entry) {
+                // Unreadable entries (dangling links, pipes) stay in the list and are
+                // reported when they are read, like any other bad image.
+                self.files.push((rel.join(name), None));
+            } else {
+                *self.n_ignored += 1;
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn list_file(file: &Path) -> Result<Listing, EmbedError> {
@@ -218,6 +284,7 @@ fn list_file(file: &Path) -> Result<Listing, EmbedError> {
                 .as_deref()
                 .and_then(|l| label_names.binary_search_by(|n| n.as_str().cmp(l)).ok())
                 .unwrap_or(0),
+            refused: None,
         })
         .collect();
     Ok(Listing { items, label_names, n_ignored: 0 })
@@ -301,6 +368,72 @@ mod tests {
         assert!(matches!(e, EmbedError::InputLine { line: 2, .. }), "{e}");
         std::fs::write(&list_path, "# nothing\n\n").unwrap();
         assert!(matches!(list(&ImageInput::ListFile(list_path.clone())), Err(EmbedError::EmptyInput { .. })));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn folder_links_that_leave_the_class_folder_are_not_followed() {
+        use std::os::unix::fs::symlink;
+        let root = scratch("links");
+        for f in ["a/1.png", "a/sub/2.png", "b/3.png", "outside/4.png"] {
+            touch(&root.join(f));
+        }
+        // Leaves the class folder: up to the input folder, to another class, out of the input.
+        symlink("..", root.join("a/up")).unwrap();
+        symlink("../../b", root.join("a/sub/to_b")).unwrap();
+        // Stays inside: a loop back to the class folder, an alias of a sub-folder.
+        symlink("..", root.join("a/sub/loop")).unwrap();
+        symlink("sub", root.join("a/alias")).unwrap();
+        // A file link is followed wherever it points.
+        symlink("../outside/4.png", root.join("b/4.png")).unwrap();
+        let l = list(&ImageInput::Folder(root.clone())).unwrap();
+        let got: Vec<(&str, usize, bool)> =
+            l.items.iter().map(|i| (i.relative.as_str(), i.label, i.refused.is_some())).collect();
+        assert_eq!(
+            got,
+            [
+                ("a/1.png", 0, false),
+                ("a/alias/2.png", 0, false),
+                ("a/alias/to_b", 0, true),
+                ("a/up", 0, true),
+                ("b/3.png", 1, false),
+                ("b/4.png", 1, false),
+                ("outside/4.png", 2, false),
+            ]
+        );
+        let e = l.items[3].refusal().unwrap();
+        assert!(
+            matches!(&e, EmbedError::Refused { reason, .. } if reason.contains("outside the class folder")),
+            "{e}"
+        );
+        // A class folder that is a link to the input folder would hold every class.
+        symlink(".", root.join("all")).unwrap();
+        let l = list(&ImageInput::Folder(root.clone())).unwrap();
+        let all: Vec<&ImageItem> = l.items.iter().filter(|i| i.relative.starts_with("all")).collect();
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert!(all[0].refused.as_deref().is_some_and(|r| r.contains("input folder")), "{all:?}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn names_that_are_not_utf8_are_refused() {
+        use std::os::unix::ffi::OsStrExt;
+        let root = scratch("utf8");
+        touch(&root.join("a/ok.png"));
+        touch(&root.join("a").join(std::ffi::OsStr::from_bytes(b"caf\xe9.png")));
+        let l = list(&ImageInput::Folder(root.clone())).unwrap();
+        assert_eq!(l.items.len(), 2);
+        let bad = &l.items[0];
+        assert!(bad.relative.contains('\u{fffd}'), "{bad:?}");
+        let e = bad.refusal().unwrap();
+        assert!(e.to_string().contains("not valid UTF-8"), "{e}");
+        assert!(l.items[1].refused.is_none());
+        // A class folder: refused as a whole (its name is the class).
+        touch(&root.join(std::ffi::OsStr::from_bytes(b"\xff")).join("x.png"));
+        let e = list(&ImageInput::Folder(root.clone())).unwrap_err();
+        assert!(matches!(&e, EmbedError::Refused { reason, .. } if reason.contains("UTF-8")), "{e}");
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

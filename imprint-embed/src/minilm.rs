@@ -8,13 +8,29 @@
 //! padded positions contribute nothing to the other tokens or to the mean, so
 //! this equals the batched computation up to rounding and makes every result
 //! independent of the batch it is in and of the thread count.
+//!
+//! The tokenizer never sees more than [`TOKENIZE_WINDOW`] bytes at once: its
+//! working memory is tens of bytes per input byte, and only the first 254
+//! tokens are kept. A longer text is tokenized in pieces that end just before
+//! a space, tab, newline or ASCII punctuation mark (other than the characters
+//! of the special tokens, `[` and `]`), until 256 tokens are reached. BERT's
+//! normalizer maps each of these characters on its own (it is not removed,
+//! and no accent or case rule reaches across it), the pre-tokenizer splits
+//! at it, and no special token contains it, so the pieces' tokens, one after
+//! the other, are the tokens of the whole text. A stretch of more than
+//! [`TOKENIZE_WINDOW`] bytes without any of these characters is cut there and
+//! ends the text (the one case where the tokens can differ from those of the
+//! whole text, and only when the first 254 tokens do not come before it).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 use rayon::prelude::*;
-use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::models::ModelWrapper;
+use tokenizers::normalizers::NormalizerWrapper;
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
+use tokenizers::{Encoding, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use crate::error::{EmbedError, io};
 use crate::gemm;
@@ -30,6 +46,13 @@ const MAX_POSITIONS: usize = 512;
 const LN_EPS: f64 = 1e-12;
 /// sentence-transformers' `max_seq_length` for this model (`sentence_bert_config.json`).
 pub const MAX_TOKENS: usize = 256;
+/// The most bytes of text the tokenizer is given at once (64 KiB). 254 tokens of
+/// BERT's WordPiece span at most 254 words of at most 100 characters (a longer
+/// word is one `[UNK]`), 4 bytes each, with their separators: about 102 KB of
+/// densely written text, and a few KB of ordinary text; longer texts are
+/// tokenized in pieces (see the module documentation), so the embeddings are
+/// those of the whole text.
+pub const TOKENIZE_WINDOW: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 struct Linear {
@@ -104,6 +127,9 @@ struct Layer {
 pub struct MiniLm {
     tokenizer: Tokenizer,
     tokenizer_path: PathBuf,
+    /// ASCII bytes before which a text can be split without changing its tokens;
+    /// `None` for a tokenizer other than BERT's (texts are then cut at the window).
+    split_before: Option<[bool; 128]>,
     word: Vec<f32>,
     position: Vec<f32>,
     token_type: Vec<f32>,
@@ -119,13 +145,36 @@ impl MiniLm {
     ///
     /// # Errors
     /// [`EmbedError::NotFound`] / [`EmbedError::Io`] for unreadable files,
-    /// [`EmbedError::Weights`] for a damaged safetensors file,
-    /// [`EmbedError::MissingTensor`] / [`EmbedError::TensorMismatch`] for another
-    /// model's weights, [`EmbedError::Tokenizer`] for a bad `tokenizer.json`.
+    /// [`EmbedError::UnexpectedWeights`] for another file (e.g. a `.pth`) or a
+    /// folder without `model.safetensors`, [`EmbedError::Weights`] for a damaged
+    /// safetensors file, [`EmbedError::MissingTensor`] /
+    /// [`EmbedError::TensorMismatch`] for another model's weights,
+    /// [`EmbedError::Tokenizer`] for a bad `tokenizer.json`.
     pub fn load(dir: impl AsRef<Path>) -> Result<Self, EmbedError> {
-        let dir = dir.as_ref();
-        let dir = if dir.is_file() { dir.parent().unwrap_or(Path::new(".")) } else { dir };
-        let weights = dir.join("model.safetensors");
+        let given = dir.as_ref();
+        let meta = std::fs::metadata(given).map_err(|e| io(given, "open", e))?;
+        let unexpected = |found: String| EmbedError::UnexpectedWeights {
+            path: given.to_path_buf(),
+            expected: EXPECTED_WEIGHTS,
+            found,
+        };
+        let (dir, weights) = if meta.is_dir() {
+            let weights = given.join(WEIGHTS_FILE);
+            if !weights.exists() {
+                return Err(unexpected(format!("a folder without {WEIGHTS_FILE}")));
+            }
+            (given, weights)
+        } else if given.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors")) {
+            (given.parent().unwrap_or(Path::new(".")), given.to_path_buf())
+        } else {
+            return Err(unexpected(match given.extension() {
+                Some(e) if e.eq_ignore_ascii_case("pth") => {
+                    "a `.pth` file (the format of the EfficientNet-Lite weights)".to_owned()
+                }
+                Some(e) => format!("a `.{}` file", e.to_string_lossy()),
+                None => "a file that is not model.safetensors".to_owned(),
+            }));
+        };
         let bytes = std::fs::read(&weights).map_err(|e| io(&weights, "read", e))?;
         let tokenizer_path = dir.join("tokenizer.json");
         let tokenizer_bytes = std::fs::read(&tokenizer_path).map_err(|e| io(&tokenizer_path, "read", e))?;
@@ -142,19 +191,11 @@ impl MiniLm {
         tokenizer_json: &[u8],
         tokenizer_path: &Path,
     ) -> Result<Self, EmbedError> {
-        let tok_err = |reason: String| EmbedError::Tokenizer { path: tokenizer_path.to_path_buf(), reason };
-        let mut tokenizer = Tokenizer::from_bytes(tokenizer_json).map_err(|e| tok_err(e.to_string()))?;
-        // sentence-transformers truncates to max_seq_length and pads per batch; the
-        // padding and truncation stored in tokenizer.json (128, fixed) are not used.
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: MAX_TOKENS,
-                strategy: TruncationStrategy::LongestFirst,
-                stride: 0,
-                direction: TruncationDirection::Right,
-            }))
-            .map_err(|e| tok_err(e.to_string()))?;
-        tokenizer.with_padding(None);
+        let tokenizer = load_tokenizer(tokenizer_json).map_err(|e| EmbedError::Tokenizer {
+            path: tokenizer_path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let split_before = split_bytes(&tokenizer);
         let mut t = read_safetensors(safetensors, weights_path)?;
         let word = t.take("embeddings.word_embeddings.weight", &[VOCAB, HIDDEN])?;
         let position = t.take("embeddings.position_embeddings.weight", &[MAX_POSITIONS, HIDDEN])?;
@@ -193,6 +234,7 @@ impl MiniLm {
         Ok(Self {
             tokenizer,
             tokenizer_path: tokenizer_path.to_path_buf(),
+            split_before,
             word,
             position,
             token_type,
@@ -207,16 +249,15 @@ impl MiniLm {
     }
 
     /// The token ids of `text` as the model sees them (`[CLS] ... [SEP]`, at most
-    /// [`MAX_TOKENS`]).
+    /// [`MAX_TOKENS`]), with the tokenizer's memory bounded whatever the length
+    /// of the text (see [`TOKENIZE_WINDOW`]).
     ///
     /// # Errors
     /// [`EmbedError::Tokenizer`] if the tokenizer fails on the text.
     pub fn token_ids(&self, text: &str) -> Result<Vec<u32>, EmbedError> {
-        let enc = self.tokenizer.encode(text, true).map_err(|e| EmbedError::Tokenizer {
-            path: self.tokenizer_path.clone(),
-            reason: e.to_string(),
-        })?;
-        Ok(enc.get_ids().to_vec())
+        bounded_ids(&self.tokenizer, self.split_before.as_ref(), text, TOKENIZE_WINDOW)
+            .map(|(ids, _)| ids)
+            .map_err(|e| EmbedError::Tokenizer { path: self.tokenizer_path.clone(), reason: e.to_string() })
     }
 
     /// L2-normalized sentence embeddings, `texts.len() x 384`, computed in parallel
@@ -270,6 +311,99 @@ impl MiniLm {
         let norm = pooled.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt().max(1e-12);
         pooled.iter().map(|&v| (f64::from(v) / norm) as f32).collect()
     }
+}
+
+const WEIGHTS_FILE: &str = "model.safetensors";
+const EXPECTED_WEIGHTS: &str = "all-minilm-l6-v2's model folder (with model.safetensors and \
+                                tokenizer.json) or its model.safetensors file";
+
+/// `tokenizer.json`, truncating and padding as sentence-transformers does.
+fn load_tokenizer(json: &[u8]) -> tokenizers::Result<Tokenizer> {
+    let mut tokenizer = Tokenizer::from_bytes(json)?;
+    // sentence-transformers truncates to max_seq_length and pads per batch; the
+    // padding and truncation stored in tokenizer.json (128, fixed) are not used.
+    tokenizer.with_truncation(Some(TruncationParams {
+        max_length: MAX_TOKENS,
+        strategy: TruncationStrategy::LongestFirst,
+        stride: 0,
+        direction: TruncationDirection::Right,
+    }))?;
+    tokenizer.with_padding(None);
+    Ok(tokenizer)
+}
+
+/// The ASCII bytes before which any text can be split without changing its
+/// tokens, for BERT's normalizer, pre-tokenizer and WordPiece (see the module
+/// documentation): space, tab, newline, carriage return and ASCII punctuation,
+/// less the characters of the added (special) tokens. `None` for any other
+/// tokenizer, or added tokens that strip whitespace or must be whole words.
+fn split_bytes(tokenizer: &Tokenizer) -> Option<[bool; 128]> {
+    let bert = matches!(tokenizer.get_normalizer(), Some(NormalizerWrapper::BertNormalizer(_)))
+        && matches!(tokenizer.get_pre_tokenizer(), Some(PreTokenizerWrapper::BertPreTokenizer(_)))
+        && matches!(tokenizer.get_model(), ModelWrapper::WordPiece(_));
+    let added = tokenizer.get_added_tokens_decoder();
+    if !bert || added.values().any(|t| t.lstrip || t.rstrip || t.single_word) {
+        return None;
+    }
+    let mut split = [false; 128];
+    for b in 0..128u8 {
+        split[usize::from(b)] = matches!(b, b' ' | b'\t' | b'\n' | b'\r') || b.is_ascii_punctuation();
+    }
+    for c in added.values().flat_map(|t| t.content.chars()) {
+        if c.is_ascii() {
+            split[c as usize] = false;
+        }
+    }
+    Some(split)
+}
+
+/// The ids of `text` with `[CLS]`/`[SEP]`, truncated to the tokenizer's
+/// maximum, giving the tokenizer at most `window` bytes at a time; and whether
+/// a stretch without a split character cut the text short.
+fn bounded_ids(
+    tokenizer: &Tokenizer,
+    split_before: Option<&[bool; 128]>,
+    text: &str,
+    window: usize,
+) -> tokenizers::Result<(Vec<u32>, bool)> {
+    debug_assert!(window >= 4, "a window must hold any character");
+    if text.len() <= window {
+        return Ok((tokenizer.encode(text, true)?.get_ids().to_vec(), false));
+    }
+    let bytes = text.as_bytes();
+    let mut parts = Vec::new();
+    let (mut pos, mut n_tokens, mut cut) = (0, 0, false);
+    while pos < text.len() && n_tokens < MAX_TOKENS {
+        let mut limit = (pos + window).min(text.len());
+        while !text.is_char_boundary(limit) {
+            limit -= 1;
+        }
+        // The piece ends before the last split character after its first byte
+        // (split characters are ASCII, so each is a character boundary).
+        let split = match split_before {
+            Some(set) if limit < text.len() => bytes[pos + 1..=limit]
+                .iter()
+                .rposition(|&b| b.is_ascii() && set[usize::from(b)])
+                .map(|i| pos + 1 + i),
+            _ => None,
+        };
+        let end = split.unwrap_or(limit);
+        // Without special tokens; truncated to the maximum, the rest dropped.
+        let mut part = tokenizer.encode(&text[pos..end], false)?;
+        part.take_overflowing();
+        n_tokens += part.len();
+        if !part.is_empty() {
+            parts.push(part);
+        }
+        if split.is_none() {
+            // The end of the text, or a stretch without a split character: stop.
+            cut = end < text.len();
+            break;
+        }
+        pos = end;
+    }
+    let merged = Encoding::merge(parts, false);
+    Ok((tokenizer.post_process(merged, None, true)?.get_ids().to_vec(), cut))
 }
 
 impl Layer {
@@ -377,5 +511,235 @@ mod tests {
             let e = read_safetensors(bytes, Path::new("m.safetensors"));
             assert!(matches!(e, Err(EmbedError::Weights { .. })), "{e:?}");
         }
+    }
+
+    /// A small BERT tokenizer shaped like all-MiniLM-L6-v2's (same normalizer,
+    /// pre-tokenizer, special tokens and template), with a vocabulary of letters,
+    /// a few words, digits, ASCII punctuation and some CJK characters.
+    fn small_bert_tokenizer() -> Tokenizer {
+        let specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+        let mut vocab: Vec<String> = specials.iter().map(|s| (*s).to_owned()).collect();
+        for c in ('a'..='z').chain('0'..='9') {
+            vocab.push(c.to_string());
+            vocab.push(format!("##{c}"));
+        }
+        vocab.extend(
+            ["the", "quick", "brown", "fox", "cafe", "hello", "world", "##s", "##ing"].map(String::from),
+        );
+        vocab.extend((b'!'..=b'~').filter(u8::is_ascii_punctuation).map(|b| char::from(b).to_string()));
+        vocab.extend(["中", "文", "字", "日", "本", "語", "σ", "ς"].map(String::from));
+        let vocab: Vec<String> = vocab.iter().enumerate().map(|(i, t)| format!("{:?}: {i}", t)).collect();
+        let added: Vec<String> = specials
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                format!(
+                    r#"{{"id": {i}, "content": "{t}", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}}"#
+                )
+            })
+            .collect();
+        let json = format!(
+            r###"{{"version": "1.0", "truncation": null, "padding": null, "added_tokens": [{added}],
+            "normalizer": {{"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": null, "lowercase": true}},
+            "pre_tokenizer": {{"type": "BertPreTokenizer"}},
+            "post_processor": {{"type": "TemplateProcessing",
+              "single": [{{"SpecialToken": {{"id": "[CLS]", "type_id": 0}}}}, {{"Sequence": {{"id": "A", "type_id": 0}}}}, {{"SpecialToken": {{"id": "[SEP]", "type_id": 0}}}}],
+              "pair": [{{"SpecialToken": {{"id": "[CLS]", "type_id": 0}}}}, {{"Sequence": {{"id": "A", "type_id": 0}}}}, {{"SpecialToken": {{"id": "[SEP]", "type_id": 0}}}}, {{"Sequence": {{"id": "B", "type_id": 1}}}}, {{"SpecialToken": {{"id": "[SEP]", "type_id": 1}}}}],
+              "special_tokens": {{"[CLS]": {{"id": "[CLS]", "ids": [2], "tokens": ["[CLS]"]}}, "[SEP]": {{"id": "[SEP]", "ids": [3], "tokens": ["[SEP]"]}}}}}},
+            "decoder": null,
+            "model": {{"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100, "vocab": {{{vocab}}}}}}}"###,
+            added = added.join(", "),
+            vocab = vocab.join(", "),
+        );
+        load_tokenizer(json.as_bytes()).unwrap()
+    }
+
+    /// Texts that mix words, every kind of separator, special tokens whole and
+    /// broken, accents (composed, decomposed, reordered), characters the
+    /// normalizer removes, CJK, final sigma, long words (one `[UNK]` each),
+    /// from a seeded generator.
+    fn hostile_texts(seed: u64, n: usize) -> Vec<String> {
+        let long = "x".repeat(130);
+        let fragments: Vec<&str> = vec![
+            "the",
+            "quick",
+            "Brown",
+            "FOX",
+            "foxes",
+            "hello",
+            "world",
+            "unaffable",
+            "café",
+            "cafe\u{301}",
+            "naïve",
+            "İstanbul",
+            "ΣΑΣ",
+            "όσος",
+            "中文",
+            "字",
+            "日本語",
+            "한국어",
+            "😀",
+            "ﬁ",
+            "Ⅻ",
+            "١٢٣",
+            " ",
+            "  ",
+            "\t",
+            "\n",
+            "\r\n",
+            ".",
+            ",",
+            "!",
+            "'",
+            "-",
+            "_",
+            "[",
+            "]",
+            "[MASK]",
+            "[SEP]",
+            "[CLS]",
+            "[UNK]",
+            "[PAD]",
+            "[mask]",
+            "[MA",
+            "SK]",
+            "\u{200b}",
+            "\u{b}",
+            "\u{c}",
+            "\u{0}",
+            "\u{fffd}",
+            "\u{85}",
+            "\u{3000}",
+            "\u{301}",
+            "e\u{301}\u{327}",
+            "\u{327}\u{301}",
+            "\u{ad}",
+            "12",
+            "3.5",
+            &long,
+        ];
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let separators = [" ", "\n", ".", ",", "\t", "-", "?"];
+        (0..n)
+            .map(|_| {
+                let len = 5 + next() % 400;
+                let mut text = String::new();
+                for _ in 0..len {
+                    text.push_str(fragments[(next() % fragments.len() as u64) as usize]);
+                    if next() % 2 == 0 {
+                        text.push_str(separators[(next() % separators.len() as u64) as usize]);
+                    }
+                }
+                text
+            })
+            .collect()
+    }
+
+    /// Every text and window: the bounded ids equal the whole text's, unless a
+    /// stretch without a split character cut it. Returns how many were compared
+    /// with a window of at most 200 bytes, where most texts take several windows.
+    fn check_bounded_against_whole(tokenizer: &Tokenizer, texts: &[String]) -> usize {
+        let split = split_bytes(tokenizer).expect("a BERT tokenizer");
+        let mut compared = 0;
+        for text in texts {
+            let whole = tokenizer.encode(text.as_str(), true).unwrap().get_ids().to_vec();
+            for window in [6, 13, 64, 200, 1000] {
+                let (ids, cut) = bounded_ids(tokenizer, Some(&split), text, window).unwrap();
+                assert!(ids.len() <= MAX_TOKENS);
+                if !cut {
+                    assert_eq!(ids, whole, "window {window}, text {text:?}");
+                    compared += usize::from(window <= 200 && text.len() > window);
+                }
+            }
+        }
+        compared
+    }
+
+    #[test]
+    fn windows_give_the_tokens_of_the_whole_text() {
+        let tokenizer = small_bert_tokenizer();
+        let texts = hostile_texts(7, 300);
+        let compared = check_bounded_against_whole(&tokenizer, &texts);
+        assert!(compared > texts.len(), "only {compared} comparisons");
+        // The split set: separators and ASCII punctuation, less `[` and `]` (special tokens).
+        let split = split_bytes(&tokenizer).unwrap();
+        let set: String = (0u8..128).filter(|&b| split[usize::from(b)]).map(char::from).collect();
+        assert_eq!(set, "\t\n\r !\"#$%&'()*+,-./:;<=>?@\\^_`{|}~");
+    }
+
+    #[test]
+    fn long_texts_stay_within_the_window() {
+        let tokenizer = small_bert_tokenizer();
+        let split = split_bytes(&tokenizer).unwrap();
+        // A megabyte of spaces before the words: many empty windows, the same tokens.
+        let text = format!("{}hello world{}", " ".repeat(1 << 20), "\n".repeat(1 << 20));
+        let whole = tokenizer.encode(text.as_str(), true).unwrap().get_ids().to_vec();
+        assert_eq!(bounded_ids(&tokenizer, Some(&split), &text, TOKENIZE_WINDOW).unwrap(), (whole, false));
+        // Many tokens: stops at the maximum after the first window.
+        let text = "the quick brown fox. ".repeat(100_000);
+        let (ids, cut) = bounded_ids(&tokenizer, Some(&split), &text, TOKENIZE_WINDOW).unwrap();
+        let whole = tokenizer.encode(&text[..4096], true).unwrap().get_ids().to_vec();
+        assert_eq!((ids.len(), cut), (MAX_TOKENS, false));
+        assert_eq!(ids, whole);
+        // A stretch without a split character longer than the window ends the text there.
+        let text = format!("hello {}z world", "中".repeat(100_000));
+        let (ids, cut) = bounded_ids(&tokenizer, Some(&split), &text, TOKENIZE_WINDOW).unwrap();
+        assert!(cut);
+        let whole = tokenizer.encode(text.as_str(), true).unwrap().get_ids().to_vec();
+        assert_eq!(ids, whole, "the first 254 tokens come long before the cut");
+        // A tokenizer other than BERT's has no split set: the text is cut at the window.
+        let text = "word ".repeat(100_000);
+        let (ids, cut) = bounded_ids(&tokenizer, None, &text, 100).unwrap();
+        assert!(cut);
+        assert_eq!(ids, tokenizer.encode(&text[..100], true).unwrap().get_ids());
+    }
+
+    #[test]
+    fn the_real_tokenizer_gives_the_same_tokens_in_windows() {
+        let required = std::env::var("IMPRINT_REQUIRE_WEIGHTS").is_ok_and(|v| v == "1");
+        let Some(dir) = std::env::var_os("IMPRINT_MINILM_DIR").map(PathBuf::from) else {
+            assert!(!required, "IMPRINT_REQUIRE_WEIGHTS=1 but IMPRINT_MINILM_DIR is not set");
+            eprintln!("SKIPPED (no weights): run scripts/fetch_weights.sh");
+            return;
+        };
+        let tokenizer = load_tokenizer(&std::fs::read(dir.join("tokenizer.json")).unwrap()).unwrap();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/text/sentences.csv");
+        let mut texts = hostile_texts(11, 200);
+        let sentences: Vec<String> = csv::Reader::from_path(fixtures)
+            .unwrap()
+            .records()
+            .map(|r| r.unwrap().get(0).unwrap().to_owned())
+            .collect();
+        assert!(sentences.len() >= 10);
+        texts.push(sentences.join(" "));
+        texts.extend(sentences);
+        let compared = check_bounded_against_whole(&tokenizer, &texts);
+        assert!(compared > texts.len(), "only {compared} comparisons");
+    }
+
+    #[test]
+    fn weights_of_the_wrong_kind_say_what_was_expected() {
+        let dir = std::env::temp_dir().join(format!("imprint-embed-minilm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pth = dir.join("efficientnet-lite0.pth");
+        std::fs::write(&pth, b"\x80\x02").unwrap();
+        let e = MiniLm::load(&pth).unwrap_err();
+        assert!(matches!(e, EmbedError::UnexpectedWeights { .. }), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("efficientnet-lite0.pth") && text.contains(".pth") && text.contains("model folder"),
+            "{text}"
+        );
+        let e = MiniLm::load(&dir).unwrap_err();
+        assert!(e.to_string().contains("a folder without model.safetensors"), "{e}");
+        assert!(matches!(MiniLm::load(dir.join("missing")), Err(EmbedError::NotFound { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -34,6 +34,13 @@ impl Default for EmbedOptions {
 }
 
 impl EmbedOptions {
+    /// The most worker threads a run takes (256). More threads than cores does not
+    /// go faster, and each thread holds a network's working buffers (about 15 MB
+    /// for EfficientNet-Lite2, so 256 threads hold about 4 GB).
+    pub const MAX_THREADS: usize = 256;
+    /// The largest batch (65,536 inputs).
+    pub const MAX_BATCH_SIZE: usize = 1 << 16;
+
     /// Defaults: batches of 32, all cores (`with_threads(0)`), skip bad inputs, a progress
     /// bar on a terminal, never overwrite, resume an interrupted run.
     pub fn new() -> Self {
@@ -114,17 +121,22 @@ impl EmbedOptions {
         self.resume
     }
 
-    pub(crate) fn check(&self) -> Result<(), EmbedError> {
-        if self.batch_size == 0 || self.batch_size > 1 << 16 {
+    /// Checks the settings; the runs do it first too.
+    ///
+    /// # Errors
+    /// [`EmbedError::InvalidOption`] for a batch size outside `1..=`[`Self::MAX_BATCH_SIZE`]
+    /// or more than [`Self::MAX_THREADS`] threads.
+    pub fn check(&self) -> Result<(), EmbedError> {
+        if self.batch_size == 0 || self.batch_size > Self::MAX_BATCH_SIZE {
             return Err(EmbedError::InvalidOption {
                 name: "batch_size",
-                reason: format!("{} is not in 1..=65536", self.batch_size),
+                reason: format!("{} is not in 1..={}", self.batch_size, Self::MAX_BATCH_SIZE),
             });
         }
-        if self.threads > 1024 {
+        if self.threads > Self::MAX_THREADS {
             return Err(EmbedError::InvalidOption {
                 name: "threads",
-                reason: format!("{} is more than 1024", self.threads),
+                reason: format!("{} is more than {} (0 takes one per core)", self.threads, Self::MAX_THREADS),
             });
         }
         Ok(())

@@ -14,7 +14,7 @@ use imprint_data::{Embeddings, WriteOptions, write_embeddings};
 use crate::efficientnet::EfficientNetLite;
 use crate::error::EmbedError;
 use crate::image_input::{self, ImageInput};
-use crate::image_io::read_image;
+use crate::image_io::{IMAGE_MEMORY_BUDGET, MemoryBudget, read_image_within};
 use crate::minilm::{MAX_TOKENS, MiniLm};
 use crate::model::{Modality, Model};
 use crate::options::{BadInput, EmbedOptions, EmbedSummary, SkippedInput};
@@ -60,7 +60,7 @@ pub fn embed_images(
     preflight(out, options)?;
     let listing = image_input::list(input)?;
     let net = EfficientNetLite::load(weights, variant)?;
-    let names: Vec<String> = listing.items.iter().map(|i| i.relative.clone()).collect();
+    let inputs: Vec<String> = listing.items.iter().map(|i| i.relative.clone()).collect();
     let labels: Vec<usize> = listing.items.iter().map(|i| i.label).collect();
     let keys: Vec<u64> = listing
         .items
@@ -76,8 +76,7 @@ pub fn embed_images(
         source: input.path(),
         out,
         options,
-        inputs: &names,
-        names: &names,
+        inputs: &inputs,
         labels: &labels,
         label_names: &listing.label_names,
         keys: &keys,
@@ -90,13 +89,24 @@ pub fn embed_images(
         ),
         rows_dataset: "paths",
     };
+    // Shared by every thread: the decoded images in memory at one time, whatever the thread count.
+    let budget = MemoryBudget::new(IMAGE_MEMORY_BUDGET);
     let compute = |range: Range<usize>| -> Vec<Result<Vec<f32>, EmbedError>> {
         listing.items[range]
             .par_iter()
-            .map(|item| read_image(&item.path).map(|px| net.forward(&net.preprocess(&px))))
+            .map(|item| {
+                if let Some(e) = item.refusal() {
+                    return Err(e);
+                }
+                let (pixels, grant) = read_image_within(&item.path, &budget)?;
+                let input = net.preprocess(&pixels);
+                drop((pixels, grant));
+                Ok(net.forward(&input))
+            })
             .collect()
     };
-    let mut summary = job.run(compute)?;
+    let progress = job.embed(compute)?;
+    let mut summary = job.finish(progress, inputs.clone())?;
     summary.n_ignored_files = listing.n_ignored;
     summary.elapsed = start.elapsed();
     Ok(summary)
@@ -124,17 +134,23 @@ pub fn embed_text(
     preflight(out, options)?;
     let listing = text_input::read_texts(input)?;
     let net = MiniLm::load(weights)?;
-    let names: Vec<String> = listing.items.iter().map(|i| i.text.clone()).collect();
-    let inputs: Vec<String> = listing.items.iter().map(|i| format!("line {}", i.line)).collect();
-    let labels: Vec<usize> = listing.items.iter().map(|i| i.label).collect();
-    let keys: Vec<u64> = listing
-        .items
-        .iter()
+    let label_names = listing.label_names;
+    let n = listing.items.len();
+    let (mut texts, mut lines, mut labels) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    // The texts are moved, never copied: one may be as long as the file.
+    for item in listing.items {
+        texts.push(item.text);
+        lines.push(item.line);
+        labels.push(item.label);
+    }
+    let inputs: Vec<String> = lines.iter().map(|line| format!("line {line}")).collect();
+    let keys: Vec<u64> = (0..n)
         .map(|i| {
-            let name = listing.label_names.get(i.label).map_or("", String::as_str);
+            let name = label_names.get(labels[i]).map_or("", String::as_str);
             Fnv::new()
-                .field(&(i.line as u64).to_le_bytes())
-                .field(i.text.as_bytes())
+                .field(&(lines[i] as u64).to_le_bytes())
+                .field(texts[i].as_bytes())
                 .field(name.as_bytes())
                 .finish()
         })
@@ -146,9 +162,8 @@ pub fn embed_text(
         out,
         options,
         inputs: &inputs,
-        names: &names,
         labels: &labels,
-        label_names: &listing.label_names,
+        label_names: &label_names,
         keys: &keys,
         dim: net.dim(),
         preprocessing: format!(
@@ -158,18 +173,20 @@ pub fn embed_text(
         rows_dataset: "texts",
     };
     let compute = |range: Range<usize>| -> Vec<Result<Vec<f32>, EmbedError>> {
-        listing.items[range]
+        texts[range.clone()]
             .par_iter()
-            .map(|item| {
-                net.embed_one(&item.text).map_err(|e| EmbedError::InputLine {
+            .zip(&lines[range])
+            .map(|(text, &line)| {
+                net.embed_one(text).map_err(|e| EmbedError::InputLine {
                     path: input.to_path_buf(),
-                    line: item.line,
+                    line,
                     reason: e.to_string(),
                 })
             })
             .collect()
     };
-    let mut summary = job.run(compute)?;
+    let progress = job.embed(compute)?;
+    let mut summary = job.finish(progress, texts)?;
     summary.elapsed = start.elapsed();
     Ok(summary)
 }
@@ -195,7 +212,7 @@ fn file_identity(h: Fnv, path: &Path) -> Fnv {
     }
 }
 
-/// What [`Job::run`] needs to know about a run, whatever the modality.
+/// What a run needs to know, whatever the modality.
 struct Job<'a> {
     model: Model,
     weights: &'a Path,
@@ -204,8 +221,6 @@ struct Job<'a> {
     options: &'a EmbedOptions,
     /// One per input: how errors and the `skipped` list name it (path or `line N`).
     inputs: &'a [String],
-    /// One per input: what the rows dataset stores (relative path or text).
-    names: &'a [String],
     labels: &'a [usize],
     label_names: &'a [String],
     keys: &'a [u64],
@@ -214,12 +229,20 @@ struct Job<'a> {
     rows_dataset: &'static str,
 }
 
+/// The entries of a run whose inputs are all done, with its locked resume file.
+struct Progress {
+    partial: Partial,
+    entries: Vec<Entry>,
+    resumed: usize,
+}
+
 impl Job<'_> {
-    fn run(
+    /// Embeds every input not finished by an interrupted run, batch by batch,
+    /// saving each batch to `OUT.partial`, which it holds locked against other runs.
+    fn embed(
         &self,
         compute: impl Fn(Range<usize>) -> Vec<Result<Vec<f32>, EmbedError>> + Sync,
-    ) -> Result<EmbedSummary, EmbedError> {
-        let n = self.inputs.len();
+    ) -> Result<Progress, EmbedError> {
         let run_key = file_identity(
             Fnv::new()
                 .field(b"imprint-embed run v1")
@@ -231,8 +254,30 @@ impl Job<'_> {
         .finish();
         let partial_path = Partial::path_for(self.out);
         let (mut partial, mut entries) =
-            Partial::open(&partial_path, run_key, self.dim, self.keys, self.options.resume())?;
+            Partial::open(&partial_path, self.out, run_key, self.dim, self.keys, self.options.resume())?;
+        // Checked again under the lock: a run that held it may have finished meanwhile.
+        if self.out.exists() && !self.options.overwrite() {
+            partial.abandon(entries.is_empty())?;
+            return Err(EmbedError::AlreadyExists { path: self.out.to_path_buf() });
+        }
         let resumed = entries.len();
+        let result = self.embed_rest(&compute, &mut partial, &mut entries, resumed);
+        if let Err(e) = result {
+            // The batches finished so far stay for a resume; a file with none goes.
+            partial.abandon(entries.is_empty())?;
+            return Err(e);
+        }
+        Ok(Progress { partial, entries, resumed })
+    }
+
+    fn embed_rest(
+        &self,
+        compute: &(impl Fn(Range<usize>) -> Vec<Result<Vec<f32>, EmbedError>> + Sync),
+        partial: &mut Partial,
+        entries: &mut Vec<Entry>,
+        resumed: usize,
+    ) -> Result<(), EmbedError> {
+        let n = self.inputs.len();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.options.threads())
             .build()
@@ -260,9 +305,25 @@ impl Job<'_> {
             bar.inc(range.len() as u64);
         }
         bar.finish_and_clear();
-        let summary = self.write(&entries, resumed)?;
-        partial.remove()?;
-        Ok(summary)
+        Ok(())
+    }
+
+    /// Writes the output from the finished entries and each input's row name
+    /// (relative path or text), and removes `OUT.partial`; also when every input
+    /// was bad, since there is nothing to resume and nothing is written.
+    fn finish(&self, progress: Progress, names: Vec<String>) -> Result<EmbedSummary, EmbedError> {
+        let Progress { partial, entries, resumed } = progress;
+        match self.write(&entries, names, resumed) {
+            Ok(summary) => {
+                partial.remove()?;
+                Ok(summary)
+            }
+            Err(e @ EmbedError::AllSkipped { .. }) => {
+                partial.remove()?;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn progress_bar(&self, n: usize, done: usize) -> ProgressBar {
@@ -281,17 +342,22 @@ impl Job<'_> {
         bar
     }
 
-    fn write(&self, entries: &[Entry], resumed: usize) -> Result<EmbedSummary, EmbedError> {
+    fn write(
+        &self,
+        entries: &[Entry],
+        names: Vec<String>,
+        resumed: usize,
+    ) -> Result<EmbedSummary, EmbedError> {
         let mut values = Vec::new();
         let mut labels = Vec::new();
-        let mut names = Vec::new();
+        let mut kept = Vec::new();
         let mut skipped = Vec::new();
-        for (i, entry) in entries.iter().enumerate() {
+        for ((i, entry), name) in entries.iter().enumerate().zip(names) {
             match entry {
                 Entry::Row(row) => {
                     values.extend_from_slice(row);
                     labels.push(self.labels[i]);
-                    names.push(self.names[i].clone());
+                    kept.push(name);
                 }
                 Entry::Skipped(reason) => {
                     skipped.push(SkippedInput { input: self.inputs[i].clone(), reason: reason.clone() });
@@ -323,7 +389,7 @@ impl Job<'_> {
             .attribute("source", self.source.to_string_lossy().into_owned())
             .attribute("n_skipped", skipped.len() as i64)
             .attribute("generator", concat!("imprint-embed ", env!("CARGO_PKG_VERSION")))
-            .string_dataset(self.rows_dataset, names);
+            .string_dataset(self.rows_dataset, kept);
         if !self.label_names.is_empty() {
             options = options.attribute(imprint_data::LABEL_NAMES, self.label_names.to_vec());
         }

@@ -4,8 +4,14 @@
 //! Blank lines of a plain file are not examples (so a trailing newline is
 //! harmless). CSV fields may be quoted and then hold commas and newlines. Labels
 //! are class names; label = position of the name in sorted order.
+//!
+//! The file is read as a stream, a line or record at a time, so a text is held
+//! once (plus, for CSV, the record it is copied from while that is read), never
+//! the whole file beside it.
 
 use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use crate::error::{EmbedError, io};
@@ -27,15 +33,15 @@ pub(crate) struct TextListing {
 }
 
 pub(crate) fn read_texts(path: &Path) -> Result<TextListing, EmbedError> {
-    let bytes = std::fs::read(path).map_err(|e| io(path, "read", e))?;
+    let file = File::open(path).map_err(|e| io(path, "read", e))?;
     let delimiter = match path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).as_deref() {
         Some("csv") => Some(b','),
         Some("tsv") => Some(b'\t'),
         _ => None,
     };
     let (rows, labeled) = match delimiter {
-        Some(d) => parse_csv(&bytes, d, path)?,
-        None => (parse_lines(&bytes, path)?, false),
+        Some(d) => parse_csv(file, d, path)?,
+        None => (parse_lines(BufReader::new(file), path)?, false),
     };
     if rows.is_empty() {
         return Err(EmbedError::EmptyInput { path: path.to_path_buf(), reason: "no text to embed".into() });
@@ -58,25 +64,34 @@ pub(crate) fn read_texts(path: &Path) -> Result<TextListing, EmbedError> {
 
 type Row = (usize, String, Option<String>);
 
-fn parse_lines(bytes: &[u8], path: &Path) -> Result<Vec<Row>, EmbedError> {
+fn parse_lines(mut reader: impl BufRead, path: &Path) -> Result<Vec<Row>, EmbedError> {
     let mut rows = Vec::new();
-    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = std::str::from_utf8(raw).map_err(|e| EmbedError::InputLine {
+    for number in 1.. {
+        let mut raw = Vec::new();
+        if reader.read_until(b'\n', &mut raw).map_err(|e| io(path, "read", e))? == 0 {
+            break;
+        }
+        if raw.last() == Some(&b'\n') {
+            raw.pop();
+        }
+        if raw.last() == Some(&b'\r') {
+            raw.pop();
+        }
+        let line = String::from_utf8(raw).map_err(|e| EmbedError::InputLine {
             path: path.to_path_buf(),
-            line: i + 1,
-            reason: format!("not valid UTF-8 ({e})"),
+            line: number,
+            reason: format!("not valid UTF-8 ({})", e.utf8_error()),
         })?;
-        let line = line.strip_suffix('\r').unwrap_or(line);
         if !line.trim().is_empty() {
-            rows.push((i + 1, line.to_owned(), None));
+            rows.push((number, line, None));
         }
     }
     Ok(rows)
 }
 
-fn parse_csv(bytes: &[u8], delimiter: u8, path: &Path) -> Result<(Vec<Row>, bool), EmbedError> {
+fn parse_csv(input: impl Read, delimiter: u8, path: &Path) -> Result<(Vec<Row>, bool), EmbedError> {
     let err = |line: usize, reason: String| EmbedError::InputLine { path: path.to_path_buf(), line, reason };
-    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(true).from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(true).from_reader(input);
     let headers = reader.headers().map_err(|e| err(1, e.to_string()))?.clone();
     let column = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
     let text_col = column("text").ok_or_else(|| {

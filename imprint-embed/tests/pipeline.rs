@@ -212,9 +212,16 @@ fn errors_before_any_work() {
     let bad = dir.join("bad");
     std::fs::create_dir_all(bad.join("c")).unwrap();
     std::fs::write(bad.join("c/a.png"), b"broken").unwrap();
-    let e = run(Model::EfficientNetLite0, &weights, &ImageInput::Folder(bad), &options()).unwrap_err();
+    let e =
+        run(Model::EfficientNetLite0, &weights, &ImageInput::Folder(bad.clone()), &options()).unwrap_err();
     assert!(matches!(e, EmbedError::AllSkipped { n_skipped: 1, .. }), "{e}");
     assert!(!out.exists());
+    assert!(!imprint_embed_partial(&out).exists(), "a run with every input bad left its resume file");
+    // Failing on the first input: nothing finished, so no resume file either.
+    let fail = options().with_on_bad_input(BadInput::Fail);
+    let e = run(Model::EfficientNetLite0, &weights, &ImageInput::Folder(bad), &fail).unwrap_err();
+    assert!(matches!(e, EmbedError::Image { .. }), "{e}");
+    assert!(!out.exists() && !imprint_embed_partial(&out).exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -243,5 +250,140 @@ fn text_runs_write_labels_and_texts() {
     assert!(
         !EmbeddingFile::open(dir.join("u.h5")).unwrap().attributes().unwrap().contains_key("label_names")
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `embed_images` on another thread, failing the test (instead of hanging it) after 120 s.
+fn embed_within_120s(
+    weights: &Path,
+    input: ImageInput,
+    out: &Path,
+    options: EmbedOptions,
+) -> Result<imprint_embed::EmbedSummary, EmbedError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (weights, out) = (weights.to_path_buf(), out.to_path_buf());
+    std::thread::spawn(move || {
+        // The receiver may have given up waiting: nothing to do then.
+        let _ = tx.send(embed_images(Model::EfficientNetLite0, &weights, &input, &out, &options));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(120)).expect("embed_images did not return within 120 s")
+}
+
+#[cfg(unix)]
+#[test]
+fn pipes_devices_and_huge_files_in_the_folder_are_skipped_and_listed() {
+    let (dir, images, weights) = setup("special");
+    let made = std::process::Command::new("mkfifo").arg(images.join("digit0/fifo.png")).status().unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", images.join("digit0/zero.png")).unwrap();
+    // Sparse: 3 GiB by its size, nothing on disk.
+    std::fs::File::create(images.join("digit1/huge.png")).unwrap().set_len(3 << 30).unwrap();
+    let out = dir.join("special.h5");
+    let s = embed_within_120s(&weights, ImageInput::Folder(images), &out, options()).unwrap();
+    assert_eq!(s.n_rows, 5);
+    let skipped: Vec<(&str, &str)> =
+        s.skipped.iter().map(|k| (k.input.as_str(), k.reason.as_str())).collect();
+    assert_eq!(skipped.len(), 5, "{skipped:?}");
+    for (input, needle) in [
+        ("digit0/fifo.png", "named pipe"),
+        ("digit0/zero.png", "character device"),
+        ("digit1/huge.png", "limit"),
+    ] {
+        assert!(skipped.iter().any(|(i, r)| *i == input && r.contains(needle)), "{input}: {skipped:?}");
+    }
+    let listed = EmbeddingFile::open(&out).unwrap().read_strings("skipped").unwrap();
+    assert!(listed.iter().any(|l| l.starts_with("digit0/fifo.png: ")), "{listed:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn folder_links_out_of_a_class_are_not_followed() {
+    let (dir, images, weights) = setup("links");
+    // `digit0/up` is the input folder: followed, digit1's images would be embedded as digit0.
+    std::os::unix::fs::symlink("..", images.join("digit0/up")).unwrap();
+    std::os::unix::fs::symlink("../digit1", images.join("digit0/other")).unwrap();
+    let out = dir.join("links.h5");
+    let s = embed_within_120s(&weights, ImageInput::Folder(images.clone()), &out, options()).unwrap();
+    let file = EmbeddingFile::open(&out).unwrap();
+    let paths = file.read_strings("paths").unwrap();
+    assert_eq!(
+        paths,
+        ["digit0/0000.png", "digit0/0001.png", "digit1/0030.png", "digit1/0031.png", "digit1/more/x.png"]
+    );
+    assert_eq!(file.read().unwrap().labels(), [0, 0, 1, 1, 1]);
+    let refused: Vec<&str> =
+        s.skipped.iter().filter(|k| k.reason.contains("not followed")).map(|k| k.input.as_str()).collect();
+    assert_eq!(refused, ["digit0/other", "digit0/up"]);
+    // Under the fail policy, a refused link stops the run like any bad input.
+    std::fs::remove_file(images.join("digit0/anim.gif")).unwrap();
+    let fail = options().with_on_bad_input(BadInput::Fail);
+    let e = embed_within_120s(&weights, ImageInput::Folder(images), &dir.join("f.h5"), fail).unwrap_err();
+    assert!(matches!(&e, EmbedError::Refused { path, .. } if path.ends_with("digit0/other")), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn file_names_that_are_not_utf8_are_refused_not_stored_lossy() {
+    use std::os::unix::ffi::OsStrExt;
+    let (dir, images, weights) = setup("utf8");
+    let name = std::ffi::OsStr::from_bytes(b"0000-\xe9.png");
+    std::fs::copy(images.join("digit0/0000.png"), images.join("digit0").join(name)).unwrap();
+    let out = dir.join("utf8.h5");
+    let s = embed_within_120s(&weights, ImageInput::Folder(images), &out, options()).unwrap();
+    assert_eq!(s.n_rows, 5);
+    let skipped =
+        s.skipped.iter().find(|k| k.reason.contains("UTF-8")).expect("the file is listed as skipped");
+    assert_eq!(skipped.input, "digit0/0000-\u{fffd}.png");
+    let paths = EmbeddingFile::open(&out).unwrap().read_strings("paths").unwrap();
+    assert!(paths.iter().all(|p| !p.contains('\u{fffd}')), "{paths:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_second_run_on_the_same_output_is_refused_while_the_first_runs() {
+    let (dir, images, weights) = setup("busy");
+    let out = dir.join("busy.h5");
+    // A run in progress holds the resume file locked.
+    let held = std::fs::File::create(imprint_embed_partial(&out)).unwrap();
+    held.try_lock().unwrap();
+    let e = embed_within_120s(&weights, ImageInput::Folder(images.clone()), &out, options()).unwrap_err();
+    assert!(matches!(&e, EmbedError::Busy { path, .. } if path == &out), "{e}");
+    assert!(e.to_string().contains("another run"), "{e}");
+    assert!(!out.exists());
+    drop(held);
+    // Once it lets go, the next run goes through and removes the resume file.
+    embed_within_120s(&weights, ImageInput::Folder(images), &out, options()).unwrap();
+    assert!(out.exists() && !imprint_embed_partial(&out).exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn concurrent_runs_on_one_output_give_one_file_and_clear_errors() {
+    let (dir, images, weights) = setup("concurrent");
+    let out = dir.join("c.h5");
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let (weights, images, out) = (weights.clone(), images.clone(), out.clone());
+            std::thread::spawn(move || {
+                embed_images(
+                    Model::EfficientNetLite0,
+                    &weights,
+                    &ImageInput::Folder(images),
+                    &out,
+                    &options(),
+                )
+            })
+        })
+        .collect();
+    let results: Vec<_> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+    let done = results.iter().filter(|r| r.is_ok()).count();
+    assert!(done >= 1, "no run finished");
+    for e in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(e, EmbedError::Busy { .. } | EmbedError::AlreadyExists { .. }), "{e}");
+    }
+    assert_eq!(EmbeddingFile::open(&out).unwrap().read().unwrap().labels(), [0, 0, 1, 1, 1]);
+    assert!(!imprint_embed_partial(&out).exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,9 +1,12 @@
 //! `_Classifier`: an [`imprint::Classifier`] held by Python.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
 
-use imprint::{ClassLabel, Classifier};
+use imprint::{ClassLabel, Classifier, HeadEncoding};
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::{PyOSError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
@@ -18,7 +21,13 @@ type Knownness<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>);
 /// Labels cross as class keys (Python `int` or `str`) plus one integer code
 /// per row that indexes them; class indices come back as `int64` arrays in
 /// the head's class order (`classes()`).
-#[pyclass(name = "_Classifier", module = "imprint_rs._core")]
+///
+/// A `_Classifier` never changes once made: `fit`, `partial_fit` and the
+/// calibrations return a new one. Any number of threads may therefore use
+/// one at once (every method takes `&self`; there is no borrow to conflict
+/// and no lock), and a caller that swaps whole heads, as `ImprintClassifier`
+/// does, never lets a reader see a head half updated.
+#[pyclass(name = "_Classifier", module = "imprint_rs._core", frozen)]
 pub(crate) struct PyClassifier {
     inner: Classifier,
 }
@@ -66,70 +75,87 @@ impl PyClassifier {
         Ok(Self { inner: Classifier::new(recipe, dim).py_err()? })
     }
 
-    /// Replaces the head by one imprinted from `x` (rows), row `i` a shot of
-    /// class `keys[codes[i]]`, classes in the order of `keys`
-    /// (`Classifier::fit_indexed`; with sorted keys, `Classifier::fit`).
+    /// A new head imprinted from `x` (rows), row `i` a shot of class
+    /// `keys[codes[i]]`, classes in the order of `keys`
+    /// (`Classifier::fit_indexed`; with sorted keys, `Classifier::fit`), with
+    /// this head's recipe. This head is unchanged.
     fn fit(
-        &mut self,
+        &self,
         py: Python<'_>,
         x: PyReadonlyArray2<'_, f32>,
         codes: PyReadonlyArray1<'_, i64>,
         keys: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
+    ) -> PyResult<Self> {
         let keys = keys_from_py(keys)?;
         let codes = class_codes(&codes)?;
         let x = x.as_array();
         let recipe = self.inner.recipe().clone();
-        self.inner = py.detach(|| Classifier::fit_indexed(recipe, x, &codes, &keys)).py_err()?;
-        Ok(())
+        let inner = py.detach(|| Classifier::fit_indexed(recipe, x, &codes, &keys)).py_err()?;
+        Ok(Self { inner })
     }
 
-    /// Adds rows: new labels become new classes (ascending order, appended),
-    /// rows of known labels are added to their class with exact updates
-    /// (`Classifier::partial_fit`). On error the head is unchanged.
+    /// A new head with rows added: new labels become new classes (ascending
+    /// order, appended), rows of known labels are added to their class with
+    /// exact updates (`Classifier::partial_fit`). This head is unchanged.
     fn partial_fit(
-        &mut self,
+        &self,
         py: Python<'_>,
         x: PyReadonlyArray2<'_, f32>,
         codes: PyReadonlyArray1<'_, i64>,
         keys: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
+    ) -> PyResult<Self> {
         let y = row_labels(&codes, &keys_from_py(keys)?)?;
         let x = x.as_array();
-        let inner = &mut self.inner;
-        py.detach(|| inner.partial_fit(x, &y)).py_err()
+        let inner = py
+            .detach(|| {
+                let mut updated = self.inner.clone();
+                updated.partial_fit(x, &y).map(|()| updated)
+            })
+            .py_err()?;
+        Ok(Self { inner })
     }
 
-    /// Calibrates per-class rejection thresholds from labelled rows of known
-    /// classes (`Classifier::calibrate_rejection`).
+    /// A new head with per-class rejection thresholds calibrated from
+    /// labelled rows of known classes (`Classifier::calibrate_rejection`).
+    /// This head is unchanged.
     fn calibrate_rejection(
-        &mut self,
+        &self,
         py: Python<'_>,
         x: PyReadonlyArray2<'_, f32>,
         codes: PyReadonlyArray1<'_, i64>,
         keys: &Bound<'_, PyAny>,
         target_tpr: f64,
         folds: usize,
-    ) -> PyResult<()> {
+    ) -> PyResult<Self> {
         let y = row_labels(&codes, &keys_from_py(keys)?)?;
         let x = x.as_array();
-        let inner = &mut self.inner;
-        py.detach(|| inner.calibrate_rejection(x, &y, target_tpr, folds)).py_err()
+        let inner = py
+            .detach(|| {
+                let mut updated = self.inner.clone();
+                updated.calibrate_rejection(x, &y, target_tpr, folds).map(|()| updated)
+            })
+            .py_err()?;
+        Ok(Self { inner })
     }
 
-    /// Calibrates the softmax temperature on labelled rows; returns the
-    /// report as a dict (temperature, NLL and ECE before and after).
+    /// A new head with the softmax temperature calibrated on labelled rows,
+    /// and the report as a dict (temperature, NLL and ECE before and after).
+    /// This head is unchanged.
     fn calibrate_temperature<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         x: PyReadonlyArray2<'_, f32>,
         codes: PyReadonlyArray1<'_, i64>,
         keys: &Bound<'_, PyAny>,
-    ) -> PyResult<Bound<'py, PyDict>> {
+    ) -> PyResult<(Self, Bound<'py, PyDict>)> {
         let y = row_labels(&codes, &keys_from_py(keys)?)?;
         let x = x.as_array();
-        let inner = &mut self.inner;
-        let report = py.detach(|| inner.calibrate_temperature(x, &y)).py_err()?;
+        let (inner, report) = py
+            .detach(|| {
+                let mut updated = self.inner.clone();
+                updated.calibrate_temperature(x, &y).map(|report| (updated, report))
+            })
+            .py_err()?;
         let d = PyDict::new(py);
         d.set_item("temperature", report.temperature)?;
         d.set_item("nll_before", report.nll_before)?;
@@ -137,7 +163,7 @@ impl PyClassifier {
         d.set_item("ece_before", report.ece_before)?;
         d.set_item("ece_after", report.ece_after)?;
         d.set_item("n", report.n)?;
-        Ok(d)
+        Ok((Self { inner }, d))
     }
 
     /// Class scores, `n x n_classes` float32, higher is better.
@@ -278,12 +304,48 @@ impl PyClassifier {
         Ok(PyBytes::new(py, &bytes))
     }
 
-    /// A head from the library's saved format; every size and offset is
-    /// checked before reading.
+    /// Writes the head to `path` as `imprint` writes heads: JSON text for a
+    /// `.json` name, safetensors otherwise, checked to load back
+    /// (`Classifier::encode`), atomically through `imprint_data::write_atomic`
+    /// (a link's target is replaced, special files are refused, an existing
+    /// file keeps its mode), after waiting up to `wait` seconds for another
+    /// process's update of the same file (`imprint_data::lock_for_update`).
+    fn save(&self, py: Python<'_>, path: PathBuf, wait: f64) -> PyResult<()> {
+        let wait = Duration::try_from_secs_f64(wait)
+            .map_err(|_| PyValueError::new_err(format!("wait={wait}: give seconds, 0 or more")))?;
+        let inner = &self.inner;
+        let bytes = py.detach(|| inner.encode(HeadEncoding::for_path(&path))).py_err()?;
+        py.detach(|| {
+            let _lock = imprint_data::lock_for_update(&path, wait, || {})?;
+            imprint_data::write_atomic(&path, &bytes, true)
+        })
+        .map_err(data_to_py)
+    }
+
+    /// A head in either of the library's encodings, decided by parsing
+    /// (`Classifier::decode`): safetensors (`to_bytes`) or JSON text
+    /// (`Classifier::to_json`, e.g. `imprint fit --out head.json`), with or
+    /// without a UTF-8 byte order mark. Every size and offset is checked
+    /// before reading.
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
-        let inner = py.detach(|| Classifier::from_bytes(data)).py_err()?;
+        let inner = py.detach(|| Classifier::decode(data)).py_err()?;
         Ok(Self { inner })
+    }
+}
+
+/// A file error as the Python exception a user expects: `TimeoutError` for
+/// a file another process keeps locked, `ValueError` for a path that is not
+/// a regular file, `OSError` (with its errno) for the rest.
+fn data_to_py(err: imprint_data::DataError) -> PyErr {
+    match err {
+        imprint_data::DataError::Locked { .. } => PyTimeoutError::new_err(err.to_string()),
+        imprint_data::DataError::NotRegularFile { .. } => PyValueError::new_err(err.to_string()),
+        imprint_data::DataError::Io { ref source, .. } => match source.raw_os_error() {
+            Some(errno) => PyOSError::new_err((errno, err.to_string())),
+            None => PyOSError::new_err(err.to_string()),
+        },
+        other => PyOSError::new_err(other.to_string()),
     }
 }
 

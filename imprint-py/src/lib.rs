@@ -34,8 +34,10 @@ pub use module::_core;
 mod module {
     use pyo3::prelude::*;
 
-    /// The extension module `imprint_rs._core`.
-    #[pymodule]
+    /// The extension module `imprint_rs._core`. It needs no GIL (on a
+    /// free-threaded CPython it runs without one): `_Classifier` never
+    /// changes once made and the functions share no state.
+    #[pymodule(gil_used = false)]
     pub fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_class::<crate::classifier::PyClassifier>()?;
         m.add_function(wrap_pyfunction!(crate::functions::kmeans, m)?)?;

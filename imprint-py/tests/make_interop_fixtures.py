@@ -7,6 +7,11 @@
 
     python imprint-py/tests/make_interop_fixtures.py    # from the repository root
 
+and, with ``--cli IMPRINT`` (the path of a built ``imprint`` binary, e.g.
+``target/debug/imprint``), only fixtures/cli_head.json: the JSON text head
+that ``imprint fit --out cli_head.json`` writes from the same rows
+(``CLI_FIT`` below), which test_interop.py loads.
+
 The Rust test imprint/tests/python_interop.rs loads the Python head, checks
 its predictions and that Rust fits the same head from the same data; it also
 checks fixtures/rust_head.safetensors, which it writes itself when run with
@@ -15,6 +20,9 @@ IMPRINT_REGENERATE_FIXTURES=1. test_interop.py does the reverse.
 
 import json
 import pathlib
+import subprocess
+import sys
+import tempfile
 
 import numpy as np
 
@@ -22,6 +30,8 @@ from imprint_rs import ImprintClassifier
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 PYTHON_HEAD = dict(generator="kmeans", k=4, random_state=7, reject_tpr=0.9)
+#: The options of ``imprint fit`` that wrote fixtures/cli_head.json.
+CLI_FIT = ["--generator", "kmeans", "--k", "3", "--seed", "5", "--target-tpr", "0.8"]
 
 
 def data():
@@ -55,5 +65,26 @@ def main():
     print("wrote", FIXTURES / "python_head.safetensors", "and", FIXTURES / "interop_data.json")
 
 
+def cli_head(imprint):
+    """Writes fixtures/cli_head.json with ``imprint fit`` on the data's
+    training rows and text labels (a CSV with a ``label`` column)."""
+    x, codes, _ = data()
+    text = np.array(["ant", "bee", "cat"])[codes]
+    with tempfile.TemporaryDirectory() as tmp:
+        train = pathlib.Path(tmp) / "train.csv"
+        lines = [",".join([f"f{j}" for j in range(x.shape[1])] + ["label"])]
+        # repr of a float32 as a Python float reads back as the same float32.
+        lines += [",".join([repr(float(v)) for v in row] + [label]) for row, label in zip(x, text)]
+        train.write_text("\n".join(lines) + "\n")
+        out = FIXTURES / "cli_head.json"
+        subprocess.run(
+            [imprint, "fit", "--train", str(train), "--out", str(out), "--force", *CLI_FIT], check=True
+        )
+    print("wrote", out)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--cli"]:
+        cli_head(sys.argv[2])
+    else:
+        main()

@@ -1,12 +1,16 @@
 """Heads cross the door both ways (fixtures/, see make_interop_fixtures.py
 and imprint/tests/python_interop.rs): a head saved by Rust loads in Python
 and equals the head Python fits from the same rows; the committed
-Python-saved head is what this package fits now."""
+Python-saved head is what this package fits now; a JSON text head written
+by the command line loads, with or without a byte order mark, and
+unpickles."""
 
 import json
 import pathlib
+import pickle
 
 import numpy as np
+import pytest
 from make_interop_fixtures import PYTHON_HEAD
 
 import imprint_rs
@@ -67,3 +71,41 @@ def test_saved_heads_are_plain_safetensors(tmp_path):
     assert header["recipe"]["generator"] == {"name": "kmeans", "k": 3}
     # The proxies are the L2-normalized k-means centres: unit rows.
     np.testing.assert_allclose(np.linalg.norm(proxies, axis=1), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["json", "json-with-bom"])
+def test_a_json_head_written_by_the_command_line_loads(tmp_path, bom):
+    text = (FIXTURES / "cli_head.json").read_bytes()
+    assert text.lstrip().startswith(b"{"), "the fixture is JSON text"
+    path = tmp_path / "head.json"
+    path.write_bytes(bom + text)
+    loaded = imprint_rs.load(path)
+    assert loaded.classes_.tolist() == ["ant", "bee", "cat"]
+    params = loaded.get_params()
+    assert (params["generator"], params["k"], params["random_state"], params["reject_tpr"]) == (
+        "kmeans",
+        3,
+        5,
+        0.8,
+    )
+    # The command line fits through the same library: the Python fit of the
+    # same rows with the head's parameters is the same head.
+    fitted = ImprintClassifier(**params).fit(X, np.asarray(DATA["text_labels"]))
+    assert fitted._core == loaded._core, "stale fixture: make_interop_fixtures.py --cli target/debug/imprint"
+    np.testing.assert_array_equal(loaded.predict_proba(QUERIES), fitted.predict_proba(QUERIES))
+    np.testing.assert_array_equal(loaded.predict_open(QUERIES), fitted.predict_open(QUERIES))
+    # A pickle carries the head's bytes; one carrying the JSON text unpickles too.
+    state = loaded.__getstate__()
+    state["_core_bytes"] = bom + text
+    restored = pickle.loads(pickle.dumps(loaded))
+    restored.__setstate__(state)
+    assert restored._core == loaded._core
+    assert restored.predict(QUERIES).tolist() == loaded.predict(QUERIES).tolist()
+
+
+def test_a_file_that_is_neither_encoding_says_so(tmp_path):
+    path = tmp_path / "head.json"
+    path.write_bytes(b"\xef\xbb\xbf[1, 2]")
+    with pytest.raises(ValueError, match="saved head") as e:
+        imprint_rs.load(path)
+    assert "header too large" not in str(e.value)

@@ -10,6 +10,11 @@ use crate::classifier::Classifier;
 /// Bins of the expected calibration error.
 pub const ECE_BINS: usize = 15;
 
+/// The softmax temperatures a head may hold: a loaded head outside them is
+/// refused (scores divided by less than 1e-6 overflow float32 and give NaN
+/// probabilities). The fit searches `exp(-12.25)` to `exp(6.25)`, inside them.
+pub const TEMPERATURES: std::ops::RangeInclusive<f32> = 1e-6..=1e6;
+
 /// The calibration of a classifier.
 ///
 /// * **Temperature** `T`: probabilities are `softmax(scores / T)`; `T = 1`
@@ -95,9 +100,13 @@ impl Calibration {
     /// Checks the calibration against a classifier of `n_classes` (loading).
     pub(crate) fn check(&self, n_classes: usize) -> Result<()> {
         if let Some(t) = self.temperature
-            && !(t.is_finite() && t > 0.0)
+            && !(TEMPERATURES.contains(&t))
         {
-            return Err(ImprintError::invalid("temperature", t, "must be finite and positive"));
+            return Err(ImprintError::invalid(
+                "temperature",
+                t,
+                format!("must lie in [{}, {}]", TEMPERATURES.start(), TEMPERATURES.end()),
+            ));
         }
         if let Some(th) = &self.thresholds {
             if th.len() != n_classes {

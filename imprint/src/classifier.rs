@@ -140,12 +140,16 @@ impl Classifier {
     /// # Errors
     /// Mismatched lengths, no rows, non-finite values, mixed label kinds, and
     /// every error of imprinting (e.g. a zero vector under L2).
-    pub fn fit<L: Into<ClassLabel> + Clone>(recipe: Recipe, x: ArrayView2<'_, f32>, y: &[L]) -> Result<Self> {
+    pub fn fit<L: TryInto<ClassLabel, Error: Into<ImprintError>> + Clone>(
+        recipe: Recipe,
+        x: ArrayView2<'_, f32>,
+        y: &[L],
+    ) -> Result<Self> {
         Self::fit_ordered(recipe, x, y, ClassOrder::Sorted)
     }
 
     /// [`Classifier::fit`] with the class order chosen.
-    pub fn fit_ordered<L: Into<ClassLabel> + Clone>(
+    pub fn fit_ordered<L: TryInto<ClassLabel, Error: Into<ImprintError>> + Clone>(
         recipe: Recipe,
         x: ArrayView2<'_, f32>,
         y: &[L],
@@ -323,7 +327,7 @@ impl Classifier {
     /// in [`ClassOrder::Sorted`] order of the new labels), rows with a known
     /// label are added to that class with [`Classifier::add_shots`]. On error
     /// the classifier is unchanged.
-    pub fn partial_fit<L: Into<ClassLabel> + Clone>(
+    pub fn partial_fit<L: TryInto<ClassLabel, Error: Into<ImprintError>> + Clone>(
         &mut self,
         x: ArrayView2<'_, f32>,
         y: &[L],
@@ -563,8 +567,13 @@ impl Classifier {
     /// similarity of the class's proxies (the inner product, the cosine
     /// similarity, or minus a distance); for m-nn the class's share of the
     /// neighbours' votes (in [0, 1], summing to 1 per row).
+    ///
+    /// # Errors
+    /// Besides the input's errors, [`ImprintError::NonFinite`] naming the
+    /// row and class whose score overflows float32 (rows of huge values).
     pub fn scores(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
         let mut scores = self.head.scores(x)?;
+        check_scores(scores.view())?;
         if let Aggregation::Mnn(_) = self.recipe.aggregation {
             for mut row in scores.outer_iter_mut() {
                 let total: f32 = row.sum();
@@ -621,6 +630,7 @@ impl Classifier {
         let nearest = self
             .head
             .scores_with(&Aggregation::Max { distance: knownness_distance(&self.recipe.aggregation) }, x)?;
+        check_scores(nearest.view())?;
         let known = predicted.iter().enumerate().map(|(i, &c)| nearest[[i, c]]).collect();
         Ok((predicted, known))
     }
@@ -697,7 +707,7 @@ impl Classifier {
     ///
     /// # Errors
     /// No rows, a label the classifier does not know, mismatched lengths.
-    pub fn calibrate_temperature<L: Into<ClassLabel> + Clone>(
+    pub fn calibrate_temperature<L: TryInto<ClassLabel, Error: Into<ImprintError>> + Clone>(
         &mut self,
         x: ArrayView2<'_, f32>,
         y: &[L],
@@ -724,7 +734,7 @@ impl Classifier {
     /// is calibrated from its shots, a class whose shots are kept is
     /// calibrated again when shots are added; a class without enough shots
     /// gets the most permissive threshold of the others.
-    pub fn calibrate_rejection<L: Into<ClassLabel> + Clone>(
+    pub fn calibrate_rejection<L: TryInto<ClassLabel, Error: Into<ImprintError>> + Clone>(
         &mut self,
         x: ArrayView2<'_, f32>,
         y: &[L],
@@ -785,7 +795,11 @@ impl Classifier {
     }
 
     /// Class indices of `y`, which must have `n` labels of known classes.
-    pub(crate) fn indices_of<L: Into<ClassLabel> + Clone>(&self, n: usize, y: &[L]) -> Result<Vec<usize>> {
+    pub(crate) fn indices_of<L: TryInto<ClassLabel, Error: Into<ImprintError>> + Clone>(
+        &self,
+        n: usize,
+        y: &[L],
+    ) -> Result<Vec<usize>> {
         if y.len() != n {
             return Err(ImprintError::mismatch("labels", format!("{n} (one per row)"), y.len()));
         }
@@ -794,7 +808,7 @@ impl Classifier {
         y.iter()
             .enumerate()
             .map(|(i, l)| {
-                let l: ClassLabel = l.clone().into();
+                let l: ClassLabel = l.clone().try_into().map_err(Into::into)?;
                 index.get(&l).copied().ok_or_else(|| {
                     ImprintError::invalid("label", &l, format!("row {i}: not a class of this classifier"))
                 })
@@ -956,8 +970,22 @@ fn in_row(err: ImprintError, row: usize) -> ImprintError {
     }
 }
 
+/// Fails on the first score that is not finite: a row whose values are
+/// large enough that its products with the proxies overflow float32.
+fn check_scores(scores: ArrayView2<'_, f32>) -> Result<()> {
+    match scores.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        Some(((row, col), &value)) => Err(ImprintError::NonFinite {
+            what: "scores (the row's values are too large for float32 products with the proxies)".into(),
+            row,
+            col,
+            value,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The rows of `x` grouped by label, classes in `order`.
-pub(crate) fn group_rows<L: Into<ClassLabel> + Clone>(
+pub(crate) fn group_rows<L: TryInto<ClassLabel, Error: Into<ImprintError>> + Clone>(
     x: ArrayView2<'_, f32>,
     y: &[L],
     order: ClassOrder,
@@ -970,7 +998,8 @@ pub(crate) fn group_rows<L: Into<ClassLabel> + Clone>(
         ));
     }
     check_embeddings(x, "embeddings")?;
-    let labels: Vec<ClassLabel> = y.iter().map(|l| l.clone().into()).collect();
+    let labels =
+        y.iter().map(|l| l.clone().try_into().map_err(Into::into)).collect::<Result<Vec<ClassLabel>>>()?;
     check_one_kind(&labels, "the labels")?;
     let mut first_seen: Vec<ClassLabel> = Vec::new();
     let mut rows: HashMap<&ClassLabel, Vec<usize>> = HashMap::new();

@@ -160,7 +160,116 @@ enum Precision {
     Int8,
 }
 
+/// How a saved head is stored: safetensors, or the same content as JSON text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadEncoding {
+    /// Safetensors tensors with the header in their metadata ([`Classifier::to_bytes`]).
+    Safetensors,
+    /// JSON text ([`Classifier::to_json`]).
+    Json,
+}
+
+impl HeadEncoding {
+    /// The encoding of stored bytes, decided by their structure rather than
+    /// their first byte: safetensors when the first 8 bytes give the length
+    /// of a header that fits in the bytes and opens a JSON object; JSON
+    /// text when the bytes, after an optional UTF-8 byte order mark and
+    /// white space, open a JSON object. (Text never parses as safetensors:
+    /// its first 8 bytes read as a length of at least 2^56.)
+    ///
+    /// # Errors
+    /// [`ImprintError::SavedHead`] saying why the bytes are neither.
+    pub fn of_bytes(bytes: &[u8]) -> Result<Self> {
+        if let Some(len) = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+            && len >= 2
+            && len <= (bytes.len() - 8) as u64
+            && bytes[8] == b'{'
+        {
+            return Ok(Self::Safetensors);
+        }
+        if json_text(bytes).trim_ascii_start().first() == Some(&b'{') {
+            return Ok(Self::Json);
+        }
+        Err(saved(match bytes.get(..8) {
+            None => format!("{} bytes are too few to be a head", bytes.len()),
+            Some(b) => format!(
+                "not a head: neither safetensors (the first 8 bytes give a header of {} bytes, the file \
+                 holds {} after them) nor JSON text (which starts with '{{')",
+                u64::from_le_bytes(b.try_into().expect("8 bytes")),
+                bytes.len() - 8
+            ),
+        }))
+    }
+
+    /// The encoding a head written to a file named `path` gets: JSON text
+    /// for a `.json` extension (any case), safetensors otherwise.
+    pub fn for_path(path: &std::path::Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("json") => Self::Json,
+            _ => Self::Safetensors,
+        }
+    }
+
+    /// Its name: `safetensors` or `json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Safetensors => "safetensors",
+            Self::Json => "json",
+        }
+    }
+}
+
+/// JSON text without its UTF-8 byte order mark.
+fn json_text(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
+}
+
 impl Classifier {
+    /// Reads a head in either encoding ([`HeadEncoding::of_bytes`] decides),
+    /// with the checks of [`Classifier::from_bytes`] and [`Classifier::from_json`].
+    /// Every front door loads heads through this function.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        match HeadEncoding::of_bytes(bytes)? {
+            HeadEncoding::Safetensors => Self::from_bytes(bytes),
+            HeadEncoding::Json => {
+                let text = std::str::from_utf8(json_text(bytes)).map_err(|e| {
+                    saved(format!("not a head: invalid UTF-8 in JSON text at byte {}", e.valid_up_to()))
+                })?;
+                Self::from_json(text)
+            }
+        }
+    }
+
+    /// The classifier in `encoding`, checked to decode back to the same
+    /// head (same header and tensors) before it is returned: what a front
+    /// door writes to a file, so that no file it writes fails to load.
+    ///
+    /// # Errors
+    /// Encoding errors, and [`ImprintError::SavedHead`] when the bytes do not
+    /// decode to the same head.
+    pub fn encode(&self, encoding: HeadEncoding) -> Result<Vec<u8>> {
+        let bytes = match encoding {
+            HeadEncoding::Safetensors => self.to_bytes()?,
+            HeadEncoding::Json => self.to_json()?.into_bytes(),
+        };
+        let back =
+            Self::decode(&bytes).map_err(|e| saved(format!("the encoded head does not load back: {e}")))?;
+        if HeadEncoding::of_bytes(&bytes)? != encoding
+            || back.comparable_parts()? != self.comparable_parts()?
+        {
+            return Err(saved("the encoded head loads back as a different head"));
+        }
+        Ok(bytes)
+    }
+
+    /// The saved form's header (as JSON) and tensors, for comparing heads.
+    fn comparable_parts(&self) -> Result<(String, Vec<(String, Tensor)>)> {
+        let (header, tensors) = self.parts(Precision::F32)?;
+        let header =
+            serde_json::to_string(&header).map_err(|e| saved(format!("cannot write the header: {e}")))?;
+        Ok((header, tensors))
+    }
+
     /// Writes the classifier as safetensors (see the module docs of `format`).
     pub fn save<W: Write>(&self, mut writer: W) -> Result<()> {
         let bytes = self.to_safetensors(Precision::F32)?;
@@ -180,12 +289,13 @@ impl Classifier {
         self.to_safetensors(Precision::Int8)
     }
 
-    /// Reads a classifier written by [`Classifier::save`] or
-    /// [`Classifier::to_int8_bytes`], checking it completely (see the module docs).
+    /// Reads a classifier written by [`Classifier::save`],
+    /// [`Classifier::to_int8_bytes`] or [`Classifier::to_json`], checking it
+    /// completely (see the module docs and [`Classifier::decode`]).
     pub fn load<R: Read>(mut reader: R) -> Result<Self> {
         let mut bytes = Vec::new();
         reader.read_to_end(&mut bytes).map_err(|e| saved(format!("cannot read: {e}")))?;
-        Self::from_bytes(&bytes)
+        Self::decode(&bytes)
     }
 
     /// [`Classifier::load`] from bytes in memory.
@@ -233,8 +343,10 @@ impl Classifier {
         .map_err(|e| saved(format!("cannot write JSON: {e}")))
     }
 
-    /// Reads the JSON text of [`Classifier::to_json`], with the same checks as [`Classifier::load`].
+    /// Reads the JSON text of [`Classifier::to_json`] (a leading byte order
+    /// mark is allowed), with the same checks as [`Classifier::load`].
     pub fn from_json(text: &str) -> Result<Self> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let form: JsonForm =
             serde_json::from_str(text).map_err(|e| saved(format!("not a valid JSON head: {e}")))?;
         check_version(&form.format, form.version)?;
@@ -264,8 +376,9 @@ impl Classifier {
                     .map_err(|e| saved(format!("tensor '{n}': {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
-        safetensors::serialize(views, Some(metadata))
-            .map_err(|e| saved(format!("cannot write safetensors: {e}")))
+        let bytes = safetensors::serialize(views, Some(metadata))
+            .map_err(|e| saved(format!("cannot write safetensors: {e}")))?;
+        sorted_header(bytes)
     }
 
     /// The header and tensors of the saved form.
@@ -354,6 +467,34 @@ impl Classifier {
         };
         Ok((header, tensors))
     }
+}
+
+/// The safetensors header as safetensors wrote it but with its keys in
+/// sorted order, so that the same head always gives the same bytes (the
+/// writer takes the metadata as a `HashMap`, whose order changes from run
+/// to run). The same entries in another order have the same length, so the
+/// tensors' offsets stay valid.
+fn sorted_header(mut bytes: Vec<u8>) -> Result<Vec<u8>> {
+    #[derive(Serialize, Deserialize)]
+    struct RawHeader {
+        #[serde(rename = "__metadata__")]
+        metadata: BTreeMap<String, String>,
+        #[serde(flatten)]
+        tensors: BTreeMap<String, serde_json::Value>,
+    }
+    let len = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize);
+    let region =
+        len.and_then(|n| bytes.get(8..8 + n)).ok_or_else(|| saved("safetensors writer: no header"))?;
+    let header: RawHeader =
+        serde_json::from_slice(region).map_err(|e| saved(format!("safetensors writer: header: {e}")))?;
+    let sorted = serde_json::to_vec(&header).map_err(|e| saved(format!("cannot write the header: {e}")))?;
+    if sorted.len() > region.len() {
+        return Err(saved("safetensors writer: the sorted header is longer than the written one"));
+    }
+    let end = 8 + region.len();
+    bytes[8..8 + sorted.len()].copy_from_slice(&sorted);
+    bytes[8 + sorted.len()..end].fill(b' ');
+    Ok(bytes)
 }
 
 /// Symmetric per-row int8, `p ~= q * s`. The clipping level is the one of

@@ -46,10 +46,11 @@ mod recipe;
 mod registry;
 
 pub use calibration::{
-    Calibration, ECE_BINS, TemperatureReport, expected_calibration_error, knownness_distance, softmax,
+    Calibration, ECE_BINS, TEMPERATURES, TemperatureReport, expected_calibration_error, knownness_distance,
+    softmax,
 };
 pub use classifier::{ClassOrder, Classifier};
-pub use format::{FORMAT, VERSION};
+pub use format::{FORMAT, HeadEncoding, VERSION};
 pub use label::ClassLabel;
 pub use recipe::{PAPER_SEED, Recipe, Updates};
 pub use registry::{GENERATOR_NAMES, GeneratorSpec, JOINT_NAMES, canonical_name};

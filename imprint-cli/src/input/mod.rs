@@ -120,7 +120,7 @@ impl Input {
                     _ => None,
                 };
                 let (x, y) = file.read()?.into_parts();
-                (x, Some(hdf5_labels(y, names)))
+                (x, Some(hdf5_labels(y, names).map_err(|e| CliError::input(path, e.to_string()))?))
             }
             Format::Npy => (npy::read_matrix_from(source, size).map_err(|e| e.at(path))?, None),
             Format::Csv => {
@@ -272,12 +272,12 @@ impl Input {
 
 /// An HDF5 file's labels: the class names of its `label_names` attribute when
 /// it names every label, else the integer labels themselves.
-fn hdf5_labels(labels: Vec<usize>, names: Option<Vec<String>>) -> Vec<ClassLabel> {
+fn hdf5_labels(labels: Vec<usize>, names: Option<Vec<String>>) -> imprint::Result<Vec<ClassLabel>> {
     match names {
         Some(names) if labels.iter().all(|&l| l < names.len()) => {
-            labels.into_iter().map(|l| ClassLabel::from(&names[l])).collect()
+            Ok(labels.into_iter().map(|l| ClassLabel::from(&names[l])).collect())
         }
-        _ => labels.into_iter().map(ClassLabel::from).collect(),
+        _ => labels.into_iter().map(ClassLabel::try_from).collect(),
     }
 }
 

@@ -1,8 +1,10 @@
 """``ImprintClassifier``: the scikit-learn estimator over an imprint-rs head."""
 
+import errno
 import numbers
 import os
-import uuid
+import stat
+import threading
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -54,7 +56,32 @@ def _name(value, name):
 _NO_Y = object()
 
 
-def _as_float32(estimator, X, reset, y=_NO_Y):
+class _Validation:
+    """Stands in for the estimator in scikit-learn's ``validate_data``.
+
+    ``validate_data`` checks ``X`` against the estimator's ``n_features_in_``
+    and ``feature_names_in_`` and, at fit, records them there. Given this
+    view instead, it checks against one model (the one the call predicts
+    with) and records into the view (from which fit builds the next model),
+    never reading attributes that another thread may be replacing.
+    Messages name the estimator's class."""
+
+    def __init__(self, estimator, model=None):
+        self._estimator = estimator
+        if model is not None:
+            self.n_features_in_ = model.n_features_in
+            if model.feature_names_in is not None:
+                self.feature_names_in_ = model.feature_names_in
+
+    @property
+    def __class__(self):
+        return type(self._estimator)
+
+    def __sklearn_tags__(self):
+        return self._estimator.__sklearn_tags__()
+
+
+def _as_float32(view, X, reset, y=_NO_Y):
     """Validates ``X`` (and ``y``) the scikit-learn way and returns C-contiguous
     float32 data: no copy when ``X`` is already that, one conversion otherwise.
     NaN and infinity are left for the library to report (row and column)."""
@@ -66,8 +93,99 @@ def _as_float32(estimator, X, reset, y=_NO_Y):
         accept_sparse=False,
     )
     if y is _NO_Y:
-        return validate_data(estimator, X, **kwargs)
-    return validate_data(estimator, X, y, **kwargs)
+        return validate_data(view, X, **kwargs)
+    return validate_data(view, X, y, **kwargs)
+
+
+def _read_only(array):
+    array = np.array(array)
+    array.flags.writeable = False
+    return array
+
+
+class _Model:
+    """One fitted model: the head and every fitted attribute derived from it.
+
+    Never changed once made. An estimator holds its model in one attribute
+    (``_fitted``) that writers replace whole, and every method reads it once,
+    so a call sees one model from start to end whatever other threads do."""
+
+    __slots__ = (
+        "core",
+        "classes",
+        "to_class",
+        "head_classes",
+        "identity",
+        "n_proxies",
+        "thresholds",
+        "n_features_in",
+        "feature_names_in",
+    )
+
+    def __init__(self, core, classes, n_features_in, feature_names_in=None):
+        """``classes``: the sorted labels (``classes_``), one per class of the
+        head ``core`` (a ``_Classifier``), in any order of the head's."""
+        keys = _labels.class_keys(classes)
+        position = {key: i for i, key in enumerate(keys)}
+        head_keys = core.classes()
+        # Class index in the head -> position in classes_.
+        to_class = np.fromiter((position[k] for k in head_keys), dtype=np.int64, count=len(head_keys))
+        self.core = core
+        self.classes = _read_only(classes)
+        self.to_class = _read_only(to_class)
+        self.identity = bool(np.array_equal(to_class, np.arange(len(to_class))))
+        self.head_classes = _read_only(self.classes[to_class])
+        n_proxies = np.zeros(len(classes), dtype=np.int64)
+        n_proxies[to_class] = core.proxy_counts()
+        self.n_proxies = _read_only(n_proxies)
+        thresholds = core.thresholds()
+        if thresholds is None:
+            self.thresholds = None
+        else:
+            ordered = np.zeros(len(classes), dtype=np.float32)
+            ordered[to_class] = thresholds
+            self.thresholds = _read_only(ordered)
+        self.n_features_in = int(n_features_in)
+        self.feature_names_in = None if feature_names_in is None else _read_only(feature_names_in)
+
+    def with_core(self, core):
+        """This model with the head replaced by ``core`` (same classes)."""
+        return _Model(core, self.classes, self.n_features_in, self.feature_names_in)
+
+    def in_class_order(self, values):
+        """Columns of a head-ordered ``n x n_classes`` array in ``classes_`` order."""
+        if self.identity:
+            return values
+        out = np.empty_like(values)
+        out[:, self.to_class] = values
+        return out
+
+
+#: The fitted attributes a pickle carries beside the head (the rest derive from them).
+_PICKLED_FITTED = (
+    "classes_",
+    "n_features_in_",
+    "feature_names_in_",
+    # Derived; pickles of earlier versions carry them.
+    "n_proxies_",
+    "rejection_thresholds_",
+    "_identity",
+    "_to_class",
+    "_head_classes",
+)
+
+
+def _fitted_attribute(field, public):
+    """The read-only attribute ``public``: ``field`` of the fitted model
+    (absent before fit, and where the model has none)."""
+
+    def get(self):
+        value = getattr(self.__dict__.get("_fitted"), field, None)
+        if value is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {public!r}")
+        return value
+
+    return property(get, doc=f"``{public}`` of the fitted model (read-only).")
 
 
 class ImprintClassifier(ClassifierMixin, BaseEstimator):
@@ -160,6 +278,12 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
     To save memory the head keeps, for exact updates, each class's rows
     (most generators), a running sum (``mean``) or nothing (``all``); see the
     library's ``Updates``.
+
+    Threads may share an estimator. The fitted model (head and fitted
+    attributes, all read-only) never changes once made: ``fit``,
+    ``partial_fit`` and ``calibrate_temperature`` build a new one and
+    publish it in one step, one writer at a time (others wait), and each
+    prediction reads the published model once, so it comes from one model.
 
     Examples
     --------
@@ -264,12 +388,24 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : ImprintClassifier
         """
-        X, y = _as_float32(self, X, reset=True, y=y)
+        with self._writing():
+            self._fitted = self._fit(X, y)
+        return self
+
+    def _fit(self, X, y):
+        """The model that ``fit`` publishes."""
+        view = _Validation(self)
+        X, labels = _as_float32(view, X, reset=True, y=y)
+        _labels.check_integers(y, labels)
+        return self._imprint(view, X, labels)
+
+    def _imprint(self, view, X, y):
+        """A new model of ``X`` and ``y``, validated into ``view``."""
         check_classification_targets(y)
         classes, codes = _labels.unique_labels(y)
         keys = _labels.class_keys(classes)
-        core = self._new_core(X.shape[1])
-        core.fit(X, codes, keys)
+        empty = self._new_core(X.shape[1])
+        core = empty.fit(X, codes, keys)
         tpr = self._check_reject_tpr()
         if tpr is not None:
             if np.bincount(codes).max() < 2:
@@ -277,9 +413,8 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
                     "reject_tpr: rejection thresholds are calibrated on held-out samples of a "
                     "class, but every class has one sample"
                 )
-            core.calibrate_rejection(X, codes, keys, tpr, REJECTION_FOLDS)
-        self._set_core(core, classes, keys)
-        return self
+            core = core.calibrate_rejection(X, codes, keys, tpr, REJECTION_FOLDS)
+        return _Model(core, classes, view.n_features_in_, getattr(view, "feature_names_in_", None))
 
     def partial_fit(self, X, y, classes=None):
         """Adds rows: new labels become new classes, rows of known classes
@@ -299,64 +434,64 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : ImprintClassifier
         """
-        first = not hasattr(self, "_core")
-        X, y = _as_float32(self, X, reset=first, y=y)
-        check_classification_targets(y)
-        batch, _ = _labels.unique_labels(y)
-        if classes is not None:
-            allowed, _ = _labels.unique_labels(np.asarray(classes))
-            if not _labels.same_kind(allowed, batch) or not np.all(np.isin(batch, allowed)):
+        with self._writing():
+            model = self.__dict__.get("_fitted")
+            view = _Validation(self, model)
+            X, labels = _as_float32(view, X, reset=model is None, y=y)
+            _labels.check_integers(y, labels)
+            y = labels
+            check_classification_targets(y)
+            batch, batch_codes = _labels.unique_labels(y)
+            if classes is not None:
+                allowed, _ = _labels.unique_labels(np.asarray(classes))
+                if not _labels.same_kind(allowed, batch):
+                    missing = batch
+                else:
+                    missing = _labels.not_in(batch, allowed)
+                if len(missing):
+                    raise ValueError(f"partial_fit: labels {missing.tolist()} are not in `classes`")
+            if model is None:
+                self._fitted = self._imprint(view, X, y)
+                return self
+            if len(model.classes) and not _labels.same_kind(model.classes, batch):
                 raise ValueError(
-                    f"partial_fit: labels {batch[~np.isin(batch, allowed)].tolist()} "
-                    "are not in `classes`"
+                    f"partial_fit: labels of kind {batch.dtype} cannot join classes_ of kind "
+                    f"{model.classes.dtype}; use one kind of label"
                 )
-        if first:
-            return self.fit(X, y)
-        if len(self.classes_) and not _labels.same_kind(self.classes_, batch):
-            raise ValueError(
-                f"partial_fit: labels of kind {batch.dtype} cannot join classes_ of kind "
-                f"{self.classes_.dtype}; use one kind of label"
-            )
-        merged, _ = _labels.unique_labels(np.concatenate([self.classes_, batch]))
-        keys = _labels.class_keys(merged)
-        codes = np.searchsorted(merged, y).astype(np.int64, copy=False)
-        self._core.partial_fit(X, codes, keys)
-        self._set_core(self._core, merged, keys)
+            merged, position = _labels.merge(model.classes, batch)
+            keys = _labels.class_keys(merged)
+            core = model.core.partial_fit(X, position[batch_codes], keys)
+            self._fitted = _Model(core, merged, model.n_features_in, model.feature_names_in)
         return self
 
-    def _set_core(self, core, classes, keys):
-        """Stores the head and how its class order maps to ``classes_``."""
-        self._core = core
-        self.classes_ = classes
-        position = {key: i for i, key in enumerate(keys)}
-        head_keys = core.classes()
-        # Class index in the head -> position in classes_.
-        to_class = np.fromiter((position[k] for k in head_keys), dtype=np.int64, count=len(head_keys))
-        self._identity = bool(np.array_equal(to_class, np.arange(len(to_class))))
-        self._to_class = to_class
-        self._head_classes = classes[to_class]
-        self.n_proxies_ = np.zeros(len(classes), dtype=np.int64)
-        self.n_proxies_[to_class] = core.proxy_counts()
-        thresholds = core.thresholds()
-        if thresholds is not None:
-            self.rejection_thresholds_ = np.zeros(len(classes), dtype=np.float32)
-            self.rejection_thresholds_[to_class] = thresholds
-        elif hasattr(self, "rejection_thresholds_"):
-            del self.rejection_thresholds_
+    def _writing(self):
+        """The lock that writers (fit, partial_fit, calibrate_temperature)
+        hold from reading the model to publishing the next one."""
+        return self.__dict__.setdefault("_write_lock", threading.Lock())
 
-    def _in_class_order(self, values):
-        """Columns of a head-ordered ``n x n_classes`` array in ``classes_`` order."""
-        if self._identity:
-            return values
-        out = np.empty_like(values)
-        out[:, self._to_class] = values
-        return out
+    def _model(self):
+        """The fitted model, read once by each call that predicts."""
+        model = self.__dict__.get("_fitted")
+        if model is None:
+            check_is_fitted(self, "_fitted")
+        return model
+
+    def __sklearn_is_fitted__(self):
+        return "_fitted" in self.__dict__
+
+    classes_ = _fitted_attribute("classes", "classes_")
+    n_features_in_ = _fitted_attribute("n_features_in", "n_features_in_")
+    feature_names_in_ = _fitted_attribute("feature_names_in", "feature_names_in_")
+    n_proxies_ = _fitted_attribute("n_proxies", "n_proxies_")
+    rejection_thresholds_ = _fitted_attribute("thresholds", "rejection_thresholds_")
+    _core = _fitted_attribute("core", "_core")
 
     # ------------------------------------------------------------- predict
 
     def _validated(self, X):
-        check_is_fitted(self, "_core")
-        return _as_float32(self, X, reset=False)
+        """The fitted model and ``X`` checked against it."""
+        model = self._model()
+        return model, _as_float32(_Validation(self, model), X, reset=False)
 
     def decision_function(self, X):
         """Class scores, higher is better.
@@ -371,23 +506,23 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
             two classes: ``score(classes_[1]) - score(classes_[0])``, as
             scikit-learn expects of binary classifiers. float32.
         """
-        X = self._validated(X)
-        scores = self._in_class_order(self._core.scores(X))
+        model, X = self._validated(X)
+        scores = model.in_class_order(model.core.scores(X))
         if scores.shape[1] == 2:
             return scores[:, 1] - scores[:, 0]
         return scores
 
     def predict(self, X):
         """The predicted label of every row (ties go to the class imprinted first)."""
-        X = self._validated(X)
-        return self._head_classes.take(self._core.predict(X))
+        model, X = self._validated(X)
+        return model.head_classes.take(model.core.predict(X))
 
     def predict_proba(self, X):
         """Class probabilities: a softmax of the scores (temperature 1 unless
         calibrated with :meth:`calibrate_temperature`); rows sum to 1. float32,
         columns in ``classes_`` order."""
-        X = self._validated(X)
-        return self._in_class_order(self._core.predict_proba(X))
+        model, X = self._validated(X)
+        return model.in_class_order(model.core.predict_proba(X))
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""
@@ -412,22 +547,23 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        X = self._validated(X)
-        if self._core.thresholds() is None:
+        model, X = self._validated(X)
+        if model.thresholds is None:
             raise ValueError(
                 "predict_open needs rejection thresholds: set reject_tpr (e.g. 0.95) and fit again"
             )
+        classes = model.classes
         if unknown is None:
-            unknown = -1 if self.classes_.dtype.kind in "iuf" else "unknown"
-        if any(c == unknown for c in self.classes_.tolist()):
+            unknown = -1 if classes.dtype.kind in "iuf" else "unknown"
+        if any(c == unknown for c in classes.tolist()):
             raise ValueError(f"unknown={unknown!r} is a class label; pass another value")
-        idx = self._core.predict_open(X)
-        dtype = np.result_type(self.classes_.dtype, np.asarray(unknown).dtype)
-        if self.classes_.dtype == object:
+        idx = model.core.predict_open(X)
+        dtype = np.result_type(classes.dtype, np.asarray(unknown).dtype)
+        if classes.dtype == object:
             dtype = object
         out = np.empty(len(idx), dtype=dtype)
         known = idx >= 0
-        out[known] = self._head_classes.take(idx[known])
+        out[known] = model.head_classes.take(idx[known])
         out[~known] = unknown
         return out
 
@@ -441,54 +577,63 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
             ``temperature``, ``nll_before``, ``nll_after``, ``ece_before``,
             ``ece_after`` (expected calibration error, 15 bins), ``n``.
         """
-        check_is_fitted(self, "_core")
-        X, y = _as_float32(self, X, reset=False, y=y)
-        classes = np.asarray(self.classes_)
-        if not _labels.same_kind(classes, np.asarray(y)) or not np.all(np.isin(y, classes)):
-            raise ValueError("calibrate_temperature: every label must be a class of the classifier")
-        codes = np.searchsorted(classes, y).astype(np.int64, copy=False)
-        return self._core.calibrate_temperature(X, codes, _labels.class_keys(classes))
+        with self._writing():
+            model = self._model()
+            X, labels = _as_float32(_Validation(self, model), X, reset=False, y=y)
+            _labels.check_integers(y, labels)
+            codes = _labels.codes_in(model.classes, labels)
+            if codes is None:
+                raise ValueError("calibrate_temperature: every label must be a class of the classifier")
+            core, report = model.core.calibrate_temperature(X, codes, _labels.class_keys(model.classes))
+            self._fitted = model.with_core(core)
+        return report
 
     # ------------------------------------------------------ save, pickle
 
-    def save(self, path):
-        """Writes the head in the imprint-rs format (safetensors plus a JSON
-        header), which the ``imprint`` command line and the Rust library
-        read. Written atomically: a temporary file in the same folder, then
-        renamed. See :mod:`imprint_rs` for how labels are saved."""
-        check_is_fitted(self, "_core")
-        data = self._core.to_bytes()
-        path = os.path.abspath(os.fspath(path))
-        folder, name = os.path.split(path)
-        # A new file next to the target (permissions from the umask, as any
-        # file the user writes), renamed over it once complete.
-        tmp = os.path.join(folder, f".{name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(tmp, "xb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+    def save(self, path, *, wait=60.0):
+        """Writes the head as the ``imprint`` command line does, which it and
+        the Rust library read: JSON text when ``path`` ends in ``.json``,
+        safetensors (tensors plus a JSON header) otherwise, checked to load
+        back before it is written. Written atomically: a temporary file next
+        to the target, then renamed, so a reader sees the old file or the
+        complete new one. Through a symbolic link, the link's target is
+        replaced; an existing file keeps its permissions, a new one gets the
+        umask's; a folder, FIFO or device is refused (``ValueError``). When
+        another process (``imprint add``, another ``save``) is updating the
+        same file, waits up to ``wait`` seconds for it, then raises
+        ``TimeoutError``. The folder must exist. See :mod:`imprint_rs` for
+        how labels are saved."""
+        model = self._model()
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(errno.ENOENT, f"{path}: folder {folder} does not exist")
+        model.core.save(path, float(wait))
 
     def __getstate__(self):
         state = dict(super().__getstate__())
-        core = state.pop("_core", None)
-        if core is not None:
-            state["_core_bytes"] = core.to_bytes()
+        state.pop("_write_lock", None)
+        model = state.pop("_fitted", None)
+        if model is not None:
+            state["_core_bytes"] = model.core.to_bytes()
+            state["classes_"] = np.array(model.classes)
+            state["n_features_in_"] = model.n_features_in
+            if model.feature_names_in is not None:
+                state["feature_names_in_"] = np.array(model.feature_names_in)
         return state
 
     def __setstate__(self, state):
         state = dict(state)
         data = state.pop("_core_bytes", None)
+        fitted = {name: state.pop(name, None) for name in _PICKLED_FITTED}
         super().__setstate__(state)
         if data is not None:
-            self._core = _Classifier.from_bytes(data)
+            self._fitted = _Model(
+                _Classifier.from_bytes(data),
+                fitted["classes_"],
+                fitted["n_features_in_"],
+                fitted["feature_names_in_"],
+            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -500,7 +645,10 @@ class ImprintClassifier(ClassifierMixin, BaseEstimator):
 def load(path):
     """A fitted :class:`ImprintClassifier` from a head saved by
     :meth:`ImprintClassifier.save`, the ``imprint`` command line or the Rust
-    library (``Classifier::to_bytes``).
+    library, in either encoding: safetensors (``Classifier::to_bytes``) or
+    JSON text (``Classifier::to_json``, ``imprint fit --out head.json``),
+    with or without a UTF-8 byte order mark. The encoding is decided by
+    parsing the file, not by its name.
 
     ``classes_`` are the head's labels, sorted: ``int64`` for integer
     labels, ``str`` for text labels. Constructor parameters come from the
@@ -513,7 +661,13 @@ def load(path):
     ValueError
         It is not a valid head (the library's message says why).
     """
-    with open(os.fspath(path), "rb") as f:
+    path = os.fspath(path)
+    # Opened without blocking and checked before reading, so that a FIFO or
+    # a device (``/dev/zero``) is refused instead of waited on or read forever.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path}: not a regular file; a head is a file")
         data = f.read()
     core = _Classifier.from_bytes(data)
     recipe = core.recipe()
@@ -534,8 +688,5 @@ def load(path):
         zero_vectors=recipe["zero_vectors"],
         rng=recipe["rng"],
     )
-    keys = core.classes()
-    classes = _labels.classes_from_keys(keys)
-    estimator.n_features_in_ = core.dim
-    estimator._set_core(core, classes, _labels.class_keys(classes))
+    estimator._fitted = _Model(core, _labels.classes_from_keys(core.classes()), core.dim)
     return estimator
