@@ -308,8 +308,14 @@ fn main() {
     )
     .unwrap();
     wide.add_class("zero", Array2::zeros((1, 5)).view()).unwrap();
-    wide.add_class("tiny", array![[1e-38f32, -3e38, 0.1, 1.0 / 3.0, 7.0]].view()).unwrap();
-    save("mnn3_euclidean_extreme_values.json", &wide);
+    wide.add_class("tiny", array![[1e-38f32, -3e18, 0.1, 1.0 / 3.0, 7.0]].view()).unwrap();
+    // A proxy of norm 3e38 overflows scores, and `add_class` refuses it; the
+    // seed holds one, for the loader to refuse.
+    let mut buf = Vec::new();
+    wide.save_json(&mut buf).unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    assert!(text.contains(",-3e+18,"), "{text}");
+    fs::write(dir.join("mnn3_euclidean_extreme_values.json"), text.replace(",-3e+18,", ",-3e+38,")).unwrap();
     save("empty_head.json", &ImprintedHead::new(3).unwrap());
     let text = {
         let mut buf = Vec::new();
@@ -379,7 +385,18 @@ fn main() {
     let mut huge_header = bytes.clone();
     huge_header[..8].copy_from_slice(&(1u64 << 40).to_le_bytes());
     fs::write(dir.join("huge_header.safetensors"), huge_header).unwrap();
+    // Encodings that a test of the first byte mistakes: a safetensors header
+    // padded to 31,520 bytes, whose length starts with the bytes ` {`, and
+    // JSON text after a byte order mark and a blank line.
+    let header_len = usize::try_from(u64::from_le_bytes(bytes[..8].try_into().unwrap())).unwrap();
+    let mut padded = 31_520u64.to_le_bytes().to_vec();
+    padded.extend(&bytes[8..8 + header_len]);
+    padded.resize(8 + 31_520, b' ');
+    padded.extend(&bytes[8 + header_len..]);
+    assert_eq!(&padded[..2], b" {");
+    fs::write(dir.join("header_length_starts_like_json.safetensors"), padded).unwrap();
     let json = heads[0].to_json().unwrap();
+    fs::write(dir.join("bom_blank_line.json"), [&b"\xef\xbb\xbf\r\n"[..], json.as_bytes()].concat()).unwrap();
     for (name, from, to) in [
         ("future_version.json", "\"version\":2", "\"version\":9"),
         ("wrong_dim.json", "\"dim\":4", "\"dim\":5"),

@@ -145,29 +145,57 @@ pub mod fuzz {
         true
     }
 
-    /// The practitioner's head loader: `imprint::Classifier::from_bytes`
-    /// (safetensors) or, for text starting with `{`, `from_json`. A head that
-    /// loads must save and reload to an equal head in both forms, and classify
-    /// queries of its dimension into its classes.
+    /// The practitioner's head loader as every front door calls it:
+    /// `imprint::Classifier::decode`, which reads safetensors or JSON text
+    /// as `imprint::HeadEncoding::of_bytes` decides from the bytes'
+    /// structure. The encoding agrees with the bytes (safetensors: a header
+    /// length that fits and a header that opens a JSON object; JSON: `{`
+    /// after an optional byte order mark and white space), and a head that
+    /// decodes was decoded with it. A head that loads must save and reload to
+    /// an equal head in both forms (each recognized as its encoding, JSON
+    /// also after a byte order mark), and classify queries of its dimension
+    /// into its classes.
     pub fn classifier(data: &[u8]) -> bool {
-        let loaded = match data.first() {
-            Some(b'{') => std::str::from_utf8(data).ok().and_then(|t| imprint::Classifier::from_json(t).ok()),
-            _ => imprint::Classifier::from_bytes(data).ok(),
-        };
-        let Some(head) = loaded else {
+        let encoding = imprint::HeadEncoding::of_bytes(data);
+        match encoding {
+            Ok(imprint::HeadEncoding::Safetensors) => {
+                let len = u64::from_le_bytes(data[..8].try_into().expect("safetensors has 8 bytes"));
+                assert!(len >= 2 && len <= (data.len() - 8) as u64 && data[8] == b'{', "safetensors header");
+            }
+            Ok(imprint::HeadEncoding::Json) => {
+                let text = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
+                assert_eq!(text.trim_ascii_start().first(), Some(&b'{'), "JSON text opens an object");
+            }
+            Err(_) => {}
+        }
+        let Ok(head) = imprint::Classifier::decode(data) else {
             return false;
         };
+        let again = match encoding.expect("a decoded head has an encoding") {
+            imprint::HeadEncoding::Safetensors => imprint::Classifier::from_bytes(data),
+            imprint::HeadEncoding::Json => {
+                let text = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
+                imprint::Classifier::from_json(std::str::from_utf8(text).expect("decoded JSON is UTF-8"))
+            }
+        };
+        assert!(again.is_ok_and(|h| h == head), "decode reads with the loader of the encoding");
         let dim = head.dim();
         assert!(dim > 0, "a loaded head has dim >= 1");
         assert_eq!(head.proxy_counts().len(), head.n_classes());
         assert!(head.proxy_counts().iter().all(|&n| n >= 1), "every class has a proxy");
         assert!(head.head().weights().iter().all(|v| v.is_finite()), "loaded proxies are finite");
-        let again = imprint::Classifier::from_bytes(&head.to_bytes().expect("a loaded head saves"))
-            .expect("a saved head reloads");
-        assert!(again == head, "safetensors round trip");
-        let json =
-            imprint::Classifier::from_json(&head.to_json().expect("JSON export")).expect("JSON reloads");
-        assert!(json == head, "JSON round trip");
+        let bytes = head.to_bytes().expect("a loaded head saves");
+        let text = head.to_json().expect("JSON export");
+        let with_bom = [&b"\xef\xbb\xbf \n"[..], text.as_bytes()].concat();
+        for (form, saved, encoding) in [
+            ("safetensors", &bytes[..], imprint::HeadEncoding::Safetensors),
+            ("JSON", text.as_bytes(), imprint::HeadEncoding::Json),
+            ("JSON after a byte order mark", &with_bom[..], imprint::HeadEncoding::Json),
+        ] {
+            assert_eq!(imprint::HeadEncoding::of_bytes(saved).ok(), Some(encoding), "{form} is recognized");
+            let again = imprint::Classifier::decode(saved).expect("a saved head reloads");
+            assert!(again == head, "{form} round trip");
+        }
         if head.n_classes() == 0 || dim > FUZZ_MAX_QUERY_DIM {
             return true;
         }
