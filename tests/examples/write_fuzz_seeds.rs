@@ -80,6 +80,147 @@ const CONFIG_SEEDS: &[(&str, &str)] = &[
     ("empty.yaml", ""),
 ];
 
+/// CSV input files of the command line: every layout it reads, then one file
+/// per error it reports.
+const CSV_SEEDS: &[(&str, &[u8])] = &[
+    ("labels_last.csv", b"f0,f1,label\n0.5,-1.25,cat\n1e-3,2,dog\n"),
+    ("bom_crlf_labels_first.csv", b"\xef\xbb\xbflabel,a,b\r\n1,0.5,0.25\r\n2,1,-1\r\n"),
+    ("no_labels_no_final_newline.csv", b"a,b,c\n1,2,3\n4,5,6"),
+    ("quoted_fields.csv", b"\"x, y\",z,label\n\"1\",2,\"a \"\"quoted\"\", label\"\n3,4,\"two\nlines\"\n"),
+    ("blank_lines_and_spaces.csv", b"\n a , b ,label\n\n 1 , 2 , x \n\n3,\t4\t,y\n\n"),
+    ("integer_labels.csv", b"a,label\n1,0\n2,-1\n3,07\n"),
+    ("extreme_values.csv", b"a,b,label\n1e-45,3.4028235e38,x\n-0,.5,y\n+7,-1E+2,x\n"),
+    ("unicode_names.csv", "\u{3b1},\u{3b2},label\n1,2,\u{e9}t\u{e9}\n\u{a0}3\u{a0},4,\u{732b}\n".as_bytes()),
+    ("cr_only.csv", b"a,label\r1,x\r2,y\r"),
+    ("ragged_row.csv", b"a,b,label\n1,2,x\n3,y\n"),
+    ("empty_cell.csv", b"a,b\n1,2\n3,\n"),
+    ("not_a_number.csv", b"a,b,label\n1,2,x\n3,abc,y\n"),
+    ("nan.csv", b"a,b\n1,2\nnan,1\n"),
+    ("infinity.csv", b"a,b\n-inf,2\n"),
+    ("outside_float32.csv", b"a,b\n1e40,2\n"),
+    ("empty_label.csv", b"x,label\n1,\n"),
+    ("invalid_utf8.csv", b"x,y\n1,\xff\n"),
+    ("invalid_utf8_header.csv", b"x,\xfe\n1,2\n"),
+    ("two_label_columns.csv", b"label,x,label\n1,2,3\n"),
+    ("only_a_label_column.csv", b"label\ncat\n"),
+    ("header_only.csv", b"a,b,label\n"),
+    ("blank_header.csv", b" , ,\n1,2,3\n"),
+    ("double_bom.csv", b"\xef\xbb\xbf\xef\xbb\xbfa,b\n1,2\n"),
+    ("unterminated_quote.csv", b"a,b\n1,\"2\n3,4\n"),
+    ("empty.csv", b""),
+];
+
+/// Text label files (`--labels FILE.txt`): integers, strings, and each error.
+const LABEL_SEEDS: &[(&str, &[u8])] = &[
+    ("integers.txt", b"3\n-1\n3\n0\n"),
+    ("names_crlf_spaces.txt", b"cat\r\ndog\r\n  bird  \r\n"),
+    ("no_final_newline.txt", b"a\nb"),
+    ("not_quite_integers.txt", b"1\n07\n+2\n"),
+    ("trailing_blanks.txt", b"a\nb\n   "),
+    ("unicode.txt", "\u{fc}n\u{ef}\n\u{30b3}\u{30fc}\u{30c9}\n\u{a0}x\u{2003}\n".as_bytes()),
+    ("beyond_i64.txt", b"9223372036854775808\n1\n"),
+    ("empty_line.txt", b"a\n\nb\n"),
+    ("two_final_newlines.txt", b"a\nb\n\n"),
+    ("only_a_newline.txt", b"\n"),
+    ("white_space.txt", b" \t\n"),
+    ("invalid_utf8.txt", b"a\nb\xff\n"),
+    ("empty.txt", b""),
+];
+
+/// A `.npy` file of format version `major` with `header` (padded as NumPy
+/// pads it) and `data`.
+fn npy_file(major: u8, header: &str, data: &[u8]) -> Vec<u8> {
+    let prefix = if major == 1 { 10 } else { 12 };
+    let mut h = header.to_string();
+    while !(prefix + h.len() + 1).is_multiple_of(64) {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut out = b"\x93NUMPY".to_vec();
+    out.extend([major, 0]);
+    if major == 1 {
+        out.extend(u16::try_from(h.len()).unwrap().to_le_bytes());
+    } else {
+        out.extend(u32::try_from(h.len()).unwrap().to_le_bytes());
+    }
+    out.extend(h.as_bytes());
+    out.extend(data);
+    out
+}
+
+/// `.npy` files as NumPy writes them: matrices and label vectors of every
+/// dtype the command line reads, then damaged and unsupported ones.
+fn npy_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let hdr = |descr: &str, fortran: bool, shape: &str| {
+        let order = if fortran { "True" } else { "False" };
+        format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {shape}, }}")
+    };
+    let f4 = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let f8 = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let m: Vec<f32> = (0..12).map(|i| i as f32 * 0.25 - 1.0).collect();
+    let mut fortran = Vec::new();
+    for j in 0..4 {
+        for i in 0..3 {
+            fortran.push(m[i * 4 + j]);
+        }
+    }
+    let be: Vec<u8> = m.iter().flat_map(|x| x.to_be_bytes()).collect();
+    let wide: Vec<f64> = m.iter().map(|&x| f64::from(x)).collect();
+    let unicode: Vec<u8> = "cat\0\0dog\u{e9}\0".chars().flat_map(|c| (c as u32).to_le_bytes()).collect();
+    let mut nan = m.clone();
+    nan[6] = f32::NAN;
+    let mut fortran_inf = fortran.clone();
+    fortran_inf[1] = f32::INFINITY;
+    vec![
+        ("f4_c_3x4.npy", npy_file(1, &hdr("<f4", false, "(3, 4)"), &f4(&m))),
+        ("f4_fortran_3x4.npy", npy_file(1, &hdr("<f4", true, "(3, 4)"), &f4(&fortran))),
+        ("f8_c_3x4_v2.npy", npy_file(2, &hdr("<f8", false, "(3, 4)"), &f8(&wide))),
+        (
+            "f4_big_endian_v3.npy",
+            npy_file(3, "{\"descr\": \">f4\", \"fortran_order\": False, \"shape\": (3,4)}", &be),
+        ),
+        (
+            "python2_long_shape.npy",
+            npy_file(1, "{ 'descr':'<f4' ,'fortran_order' :False,'shape':( 1L ,2L ) }", &f4(&[1.0, 2.0])),
+        ),
+        (
+            "labels_i8.npy",
+            npy_file(1, &hdr("<i8", false, "(3,)"), &[3i64, -1, 7].map(i64::to_le_bytes).concat()),
+        ),
+        ("labels_u1.npy", npy_file(1, &hdr("|u1", false, "(2,)"), &[200, 1])),
+        (
+            "labels_i2_big_endian.npy",
+            npy_file(1, &hdr(">i2", false, "(2,)"), &[-300i16, 5].map(i16::to_be_bytes).concat()),
+        ),
+        ("labels_unicode.npy", npy_file(1, &hdr("<U5", false, "(2,)"), &unicode)),
+        ("labels_bytes.npy", npy_file(1, &hdr("|S3", false, "(2,)"), b"ab\0xyz")),
+        ("labels_u8_beyond_i64.npy", npy_file(1, &hdr("<u8", false, "(1,)"), &u64::MAX.to_le_bytes())),
+        ("labels_empty_string.npy", npy_file(1, &hdr("|S2", false, "(2,)"), b"ab\0\0")),
+        ("labels_bad_code_point.npy", npy_file(1, &hdr("<U1", false, "(1,)"), &0xD800u32.to_le_bytes())),
+        ("nan_at_row_1.npy", npy_file(1, &hdr("<f4", false, "(3, 4)"), &f4(&nan))),
+        ("fortran_inf.npy", npy_file(1, &hdr("<f4", true, "(3, 4)"), &f4(&fortran_inf))),
+        ("f8_outside_float32.npy", npy_file(1, &hdr("<f8", false, "(1, 2)"), &f8(&[1.0, 1e300]))),
+        ("truncated_data.npy", npy_file(1, &hdr("<f4", false, "(3, 4)"), &f4(&m[..11]))),
+        ("bytes_after_data.npy", npy_file(1, &hdr("<f4", false, "(2, 2)"), &f4(&m[..5]))),
+        ("no_rows.npy", npy_file(1, &hdr("<f4", false, "(0, 4)"), &[])),
+        ("rank_3.npy", npy_file(1, &hdr("<f4", false, "(1, 2, 2)"), &f4(&m[..4]))),
+        ("object_dtype.npy", npy_file(1, &hdr("|O", false, "(1, 1)"), &[0; 8])),
+        (
+            "structured_dtype.npy",
+            npy_file(1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,)}", &[0; 4]),
+        ),
+        ("huge_shape_no_data.npy", npy_file(1, &hdr("<f4", false, "(99999999999, 99999)"), &[])),
+        ("deep_nesting.npy", npy_file(1, &format!("{}{}", "(".repeat(20), ")".repeat(20)), &[])),
+        ("version_9.npy", {
+            let mut b = npy_file(1, &hdr("<f4", false, "(1, 1)"), &[0; 4]);
+            b[6] = 9;
+            b
+        }),
+        ("truncated_header.npy", npy_file(1, &hdr("<f4", false, "(3, 4)"), &f4(&m))[..40].to_vec()),
+        ("not_npy.npy", b"PK\x03\x04 a zip archive, maybe an npz".to_vec()),
+    ]
+}
+
 /// Writes `fuzz/seeds/<target>/`; run by hand when the corpus should change,
 /// then commit the result.
 fn main() {
@@ -167,8 +308,14 @@ fn main() {
     )
     .unwrap();
     wide.add_class("zero", Array2::zeros((1, 5)).view()).unwrap();
-    wide.add_class("tiny", array![[1e-38f32, -3e38, 0.1, 1.0 / 3.0, 7.0]].view()).unwrap();
-    save("mnn3_euclidean_extreme_values.json", &wide);
+    wide.add_class("tiny", array![[1e-38f32, -3e18, 0.1, 1.0 / 3.0, 7.0]].view()).unwrap();
+    // A proxy of norm 3e38 overflows scores, and `add_class` refuses it; the
+    // seed holds one, for the loader to refuse.
+    let mut buf = Vec::new();
+    wide.save_json(&mut buf).unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    assert!(text.contains(",-3e+18,"), "{text}");
+    fs::write(dir.join("mnn3_euclidean_extreme_values.json"), text.replace(",-3e+18,", ",-3e+38,")).unwrap();
     save("empty_head.json", &ImprintedHead::new(3).unwrap());
     let text = {
         let mut buf = Vec::new();
@@ -238,7 +385,18 @@ fn main() {
     let mut huge_header = bytes.clone();
     huge_header[..8].copy_from_slice(&(1u64 << 40).to_le_bytes());
     fs::write(dir.join("huge_header.safetensors"), huge_header).unwrap();
+    // Encodings that a test of the first byte mistakes: a safetensors header
+    // padded to 31,520 bytes, whose length starts with the bytes ` {`, and
+    // JSON text after a byte order mark and a blank line.
+    let header_len = usize::try_from(u64::from_le_bytes(bytes[..8].try_into().unwrap())).unwrap();
+    let mut padded = 31_520u64.to_le_bytes().to_vec();
+    padded.extend(&bytes[8..8 + header_len]);
+    padded.resize(8 + 31_520, b' ');
+    padded.extend(&bytes[8 + header_len..]);
+    assert_eq!(&padded[..2], b" {");
+    fs::write(dir.join("header_length_starts_like_json.safetensors"), padded).unwrap();
     let json = heads[0].to_json().unwrap();
+    fs::write(dir.join("bom_blank_line.json"), [&b"\xef\xbb\xbf\r\n"[..], json.as_bytes()].concat()).unwrap();
     for (name, from, to) in [
         ("future_version.json", "\"version\":2", "\"version\":9"),
         ("wrong_dim.json", "\"dim\":4", "\"dim\":5"),
@@ -250,5 +408,18 @@ fn main() {
     ] {
         assert!(json.contains(from), "{name}: {from}");
         fs::write(dir.join(name), json.replacen(from, to, 1)).unwrap();
+    }
+
+    // cli_csv, cli_npy, cli_labels: the command line's input files.
+    for (target, files) in [
+        ("cli_csv", CSV_SEEDS.iter().map(|(n, b)| (*n, b.to_vec())).collect::<Vec<_>>()),
+        ("cli_npy", npy_seeds()),
+        ("cli_labels", LABEL_SEEDS.iter().map(|(n, b)| (*n, b.to_vec())).collect()),
+    ] {
+        let dir = seeds.join(target);
+        fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in files {
+            fs::write(dir.join(name), bytes).unwrap();
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod fuzz {
     //! `false` when it was rejected with an error, so callers can check that a
     //! seed corpus exercises both paths.
 
+    use imprint_cli::input::{csv_file, npy};
     use imprint_compat::config::{MAX_GRID_DATA_BYTES, MAX_GRID_SIZE};
     use imprint_compat::{ExperimentConfig, ExperimentGrid};
     use imprint_core::{AggregationMethod, ImprintError, ImprintedHead, Weighting};
@@ -144,29 +145,57 @@ pub mod fuzz {
         true
     }
 
-    /// The practitioner's head loader: `imprint::Classifier::from_bytes`
-    /// (safetensors) or, for text starting with `{`, `from_json`. A head that
-    /// loads must save and reload to an equal head in both forms, and classify
-    /// queries of its dimension into its classes.
+    /// The practitioner's head loader as every front door calls it:
+    /// `imprint::Classifier::decode`, which reads safetensors or JSON text
+    /// as `imprint::HeadEncoding::of_bytes` decides from the bytes'
+    /// structure. The encoding agrees with the bytes (safetensors: a header
+    /// length that fits and a header that opens a JSON object; JSON: `{`
+    /// after an optional byte order mark and white space), and a head that
+    /// decodes was decoded with it. A head that loads must save and reload to
+    /// an equal head in both forms (each recognized as its encoding, JSON
+    /// also after a byte order mark), and classify queries of its dimension
+    /// into its classes.
     pub fn classifier(data: &[u8]) -> bool {
-        let loaded = match data.first() {
-            Some(b'{') => std::str::from_utf8(data).ok().and_then(|t| imprint::Classifier::from_json(t).ok()),
-            _ => imprint::Classifier::from_bytes(data).ok(),
-        };
-        let Some(head) = loaded else {
+        let encoding = imprint::HeadEncoding::of_bytes(data);
+        match encoding {
+            Ok(imprint::HeadEncoding::Safetensors) => {
+                let len = u64::from_le_bytes(data[..8].try_into().expect("safetensors has 8 bytes"));
+                assert!(len >= 2 && len <= (data.len() - 8) as u64 && data[8] == b'{', "safetensors header");
+            }
+            Ok(imprint::HeadEncoding::Json) => {
+                let text = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
+                assert_eq!(text.trim_ascii_start().first(), Some(&b'{'), "JSON text opens an object");
+            }
+            Err(_) => {}
+        }
+        let Ok(head) = imprint::Classifier::decode(data) else {
             return false;
         };
+        let again = match encoding.expect("a decoded head has an encoding") {
+            imprint::HeadEncoding::Safetensors => imprint::Classifier::from_bytes(data),
+            imprint::HeadEncoding::Json => {
+                let text = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
+                imprint::Classifier::from_json(std::str::from_utf8(text).expect("decoded JSON is UTF-8"))
+            }
+        };
+        assert!(again.is_ok_and(|h| h == head), "decode reads with the loader of the encoding");
         let dim = head.dim();
         assert!(dim > 0, "a loaded head has dim >= 1");
         assert_eq!(head.proxy_counts().len(), head.n_classes());
         assert!(head.proxy_counts().iter().all(|&n| n >= 1), "every class has a proxy");
         assert!(head.head().weights().iter().all(|v| v.is_finite()), "loaded proxies are finite");
-        let again = imprint::Classifier::from_bytes(&head.to_bytes().expect("a loaded head saves"))
-            .expect("a saved head reloads");
-        assert!(again == head, "safetensors round trip");
-        let json =
-            imprint::Classifier::from_json(&head.to_json().expect("JSON export")).expect("JSON reloads");
-        assert!(json == head, "JSON round trip");
+        let bytes = head.to_bytes().expect("a loaded head saves");
+        let text = head.to_json().expect("JSON export");
+        let with_bom = [&b"\xef\xbb\xbf \n"[..], text.as_bytes()].concat();
+        for (form, saved, encoding) in [
+            ("safetensors", &bytes[..], imprint::HeadEncoding::Safetensors),
+            ("JSON", text.as_bytes(), imprint::HeadEncoding::Json),
+            ("JSON after a byte order mark", &with_bom[..], imprint::HeadEncoding::Json),
+        ] {
+            assert_eq!(imprint::HeadEncoding::of_bytes(saved).ok(), Some(encoding), "{form} is recognized");
+            let again = imprint::Classifier::decode(saved).expect("a saved head reloads");
+            assert!(again == head, "{form} round trip");
+        }
         if head.n_classes() == 0 || dim > FUZZ_MAX_QUERY_DIM {
             return true;
         }
@@ -181,5 +210,113 @@ pub mod fuzz {
             assert_eq!(head.predict_open(queries.view()).expect("rejection").len(), 3);
         }
         true
+    }
+
+    /// The CLI's CSV reader (`imprint_cli::input::csv_file`): the whole
+    /// input as one slice, and again a few bytes at a time ([`Trickle`]),
+    /// must give the same table or the same error; an accepted table has at
+    /// least one row and one column, only finite values and one label per
+    /// row, all integers or all strings, strings trimmed and not empty.
+    pub fn cli_csv(data: &[u8]) -> bool {
+        let whole = csv_file::read(data);
+        let trickled = csv_file::read_from(Trickle::new(data), None).map_err(|e| e.to_string());
+        match (&whole, &trickled) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a.x, b.x, "values depend on how the bytes arrive");
+                assert_eq!(a.labels, b.labels, "labels depend on how the bytes arrive");
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b, "errors depend on how the bytes arrive"),
+            _ => panic!("the result depends on how the bytes arrive: {whole:?} against {trickled:?}"),
+        }
+        let Ok(table) = whole else {
+            return false;
+        };
+        let (rows, cols) = table.x.dim();
+        assert!(rows >= 1 && cols >= 1, "an accepted table has rows and columns");
+        assert!(table.x.iter().all(|v| v.is_finite()), "accepted values are finite");
+        if let Some(labels) = &table.labels {
+            assert_eq!(labels.len(), rows, "one label per row");
+            text_labels_hold(labels);
+        }
+        true
+    }
+
+    /// The CLI's `.npy` reader (`imprint_cli::input::npy`), every input read
+    /// both as a matrix and as labels, whole and a few bytes at a time (the
+    /// same result either way). An accepted matrix has rows and columns and
+    /// only finite values; accepted string labels are not empty.
+    pub fn cli_npy(data: &[u8]) -> bool {
+        let matrix = npy::read_matrix(data);
+        let trickled = npy::read_matrix_from(Trickle::new(data), None).map_err(|e| e.to_string());
+        assert_eq!(matrix, trickled, "the matrix depends on how the bytes arrive");
+        let labels = npy::read_labels(data);
+        let trickled = npy::read_labels_from(Trickle::new(data)).map_err(|e| e.to_string());
+        assert_eq!(labels, trickled, "the labels depend on how the bytes arrive");
+        if let Ok(x) = &matrix {
+            assert!(x.nrows() >= 1 && x.ncols() >= 1, "an accepted matrix has rows and columns");
+            assert!(x.iter().all(|v| v.is_finite()), "accepted values are finite");
+        }
+        if let Ok(labels) = &labels {
+            assert!(
+                labels.iter().all(|l| !matches!(l, imprint::ClassLabel::Text(t) if t.is_empty())),
+                "string labels are not empty"
+            );
+        }
+        matrix.is_ok() || labels.is_ok()
+    }
+
+    /// The CLI's text label reader (`--labels FILE.txt`,
+    /// `imprint_cli::input::read_text_labels`), whole and a few bytes at a
+    /// time through a small buffer (the same result either way). Accepted
+    /// labels are at least one, all integers or all strings, and strings are
+    /// trimmed and not empty.
+    pub fn cli_labels(data: &[u8]) -> bool {
+        let whole = imprint_cli::input::read_text_labels(data);
+        let buffered = std::io::BufReader::with_capacity(5, Trickle::new(data));
+        let trickled = imprint_cli::input::read_text_labels_from(buffered).map_err(|e| e.to_string());
+        assert_eq!(whole, trickled, "the labels depend on how the bytes arrive");
+        let Ok(labels) = whole else {
+            return false;
+        };
+        assert!(!labels.is_empty(), "an accepted file has labels");
+        text_labels_hold(&labels);
+        true
+    }
+
+    /// Labels read from text: all integers or all strings, and strings are
+    /// trimmed and not empty.
+    fn text_labels_hold(labels: &[imprint::ClassLabel]) {
+        let ints = labels.iter().filter(|l| matches!(l, imprint::ClassLabel::Int(_))).count();
+        assert!(ints == 0 || ints == labels.len(), "labels are all integers or all strings");
+        for label in labels {
+            if let imprint::ClassLabel::Text(t) = label {
+                assert!(!t.is_empty() && t.trim() == t, "string labels are trimmed, not empty: {t:?}");
+            }
+        }
+    }
+
+    /// A reader that hands out its bytes 1 to 7 at a time, in a fixed
+    /// pattern, as a pipe may: streaming readers must not depend on where
+    /// their input is cut.
+    pub struct Trickle<'a> {
+        data: &'a [u8],
+        reads: usize,
+    }
+
+    impl<'a> Trickle<'a> {
+        /// A reader of `data`.
+        pub fn new(data: &'a [u8]) -> Self {
+            Self { data, reads: 0 }
+        }
+    }
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.reads += 1;
+            let n = (self.reads * 5 % 7 + 1).min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
     }
 }

@@ -13,10 +13,19 @@
 //! column, a `.txt` file) are integers only if every one of them is written
 //! exactly as an integer (`7`, `-2`; not `07` or `+2`), and strings otherwise,
 //! so that they are written back as they appear.
+//!
+//! Files are regular files or pipes, read once from front to back (see
+//! `open`). CSV, `.npy` and text label files are read as a stream: memory
+//! holds what they decode to (4 bytes per value, the labels, a CSV file's
+//! column names), not their bytes. HDF5 files and heads are read whole, as
+//! their readers take bytes. The readers of [`csv_file`], [`npy`] and
+//! [`read_text_labels`] also take bytes, for the fuzz targets.
 
-mod csv_file;
-mod npy;
+pub mod csv_file;
+pub mod npy;
 
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use imprint::ClassLabel;
@@ -87,8 +96,9 @@ impl Input {
     /// content (see the readers), `--labels` with an HDF5 file or with a CSV
     /// file that has a `label` column, and a label count other than the row count.
     pub fn read(path: &Path, labels: Option<&Path>) -> Result<Self> {
-        let bytes = read_file(path)?;
-        let format = Format::of(path, &bytes).ok_or_else(|| {
+        let (file, size) = open(path)?;
+        let (start, source) = peek(path, file)?;
+        let format = Format::of(path, &start).ok_or_else(|| {
             CliError::input(
                 path,
                 "unknown input format: expected an HDF5 (.h5), NumPy (.npy) or CSV (.csv) file",
@@ -103,6 +113,7 @@ impl Input {
                         path.display()
                     )));
                 }
+                let bytes = read_all(path, source, size)?;
                 let file = imprint_data::EmbeddingFile::from_bytes(bytes, path)?;
                 let names = match file.attributes()?.remove(imprint_data::LABEL_NAMES) {
                     Some(imprint_data::AttrValue::TextList(names)) => Some(names),
@@ -111,10 +122,10 @@ impl Input {
                 let (x, y) = file.read()?.into_parts();
                 (x, Some(hdf5_labels(y, names).map_err(|e| CliError::input(path, e.to_string()))?))
             }
-            Format::Npy => (npy::read_matrix(&bytes).map_err(|r| CliError::input(path, r))?, None),
+            Format::Npy => (npy::read_matrix_from(source, size).map_err(|e| e.at(path))?, None),
             Format::Csv => {
-                let table = csv_file::read(&bytes).map_err(|r| CliError::input(path, r))?;
-                (table.x, table.labels.map(labels_from_text))
+                let table = csv_file::read_from(source, size).map_err(|e| e.at(path))?;
+                (table.x, table.labels)
             }
         };
         let labels = match (own, labels) {
@@ -270,51 +281,271 @@ fn hdf5_labels(labels: Vec<usize>, names: Option<Vec<String>>) -> imprint::Resul
     }
 }
 
-/// Reads a whole file, with one-line errors for a missing or empty file.
-pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => CliError::input(path, "file not found"),
-        std::io::ErrorKind::IsADirectory => CliError::input(path, "is a directory, not a file"),
+/// Why an input stream could not be read: the source failed, or its
+/// content is malformed (a one-line reason, without the file's name).
+#[derive(Debug)]
+pub enum ReadError {
+    /// Reading from the source failed.
+    Io(io::Error),
+    /// The content is malformed.
+    Invalid(String),
+}
+
+impl ReadError {
+    /// The command line's error for the file at `path`.
+    fn at(self, path: &Path) -> CliError {
+        match self {
+            Self::Io(source) => CliError::Io { path: path.to_path_buf(), action: "read", source },
+            Self::Invalid(reason) => CliError::input(path, reason),
+        }
+    }
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Io(e) => write!(f, "read failed: {e}"),
+            Self::Invalid(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+impl From<String> for ReadError {
+    fn from(reason: String) -> Self {
+        Self::Invalid(reason)
+    }
+}
+
+/// Opens an input file: a regular file (with its size) or a pipe (a named
+/// FIFO, or `<(command)` in a shell), read once, front to back. Anything
+/// else is refused before it is read: a directory, and devices and sockets
+/// (`/dev/zero` never ends, a terminal waits for typing).
+fn open(path: &Path) -> Result<(File, Option<u64>)> {
+    let failed = |source: io::Error| match source.kind() {
+        io::ErrorKind::NotFound => CliError::input(path, "file not found"),
+        io::ErrorKind::IsADirectory => CliError::input(path, "is a directory, not a file"),
         _ => CliError::Io { path: path.to_path_buf(), action: "read", source },
-    })?;
-    if bytes.is_empty() {
+    };
+    // Checked before opening (opening a device can block or act) and again
+    // on what was opened (the path may have changed in between).
+    kind(path, &std::fs::metadata(path).map_err(failed)?)?;
+    let file = File::open(path).map_err(failed)?;
+    let size = kind(path, &file.metadata().map_err(failed)?)?;
+    Ok((file, size))
+}
+
+/// The size of a regular file, `None` for a pipe, an error for the rest.
+fn kind(path: &Path, meta: &std::fs::Metadata) -> Result<Option<u64>> {
+    let t = meta.file_type();
+    if t.is_file() {
+        return Ok(Some(meta.len()));
+    }
+    if t.is_dir() {
+        return Err(CliError::input(path, "is a directory, not a file"));
+    }
+    #[cfg(unix)]
+    let what = {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Ok(None);
+        }
+        if t.is_char_device() {
+            "a character device"
+        } else if t.is_block_device() {
+            "a block device"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "a special file"
+        }
+    };
+    #[cfg(not(unix))]
+    let what = "a special file";
+    Err(CliError::input(path, format!("is {what}, not a regular file or a pipe")))
+}
+
+/// The first bytes of `file` (up to 8, enough to recognize a format) and a
+/// reader of the whole file, those bytes included; an error for an empty file.
+fn peek(path: &Path, file: File) -> Result<(Vec<u8>, impl Read)> {
+    let mut start = Vec::with_capacity(8);
+    (&file).take(8).read_to_end(&mut start).map_err(|e| ReadError::Io(e).at(path))?;
+    if start.is_empty() {
         return Err(CliError::input(path, "file is empty (0 bytes)"));
     }
+    Ok((start.clone(), io::Cursor::new(start).chain(file)))
+}
+
+/// The rest of `source`, whole (`size`, when known, reserves it at once).
+fn read_all(path: &Path, mut source: impl Read, size: Option<u64>) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if let Some(size) = size.and_then(|s| usize::try_from(s).ok()) {
+        // A file that cannot be held fails below, where its bytes do not fit.
+        let _ = bytes.try_reserve_exact(size);
+    }
+    source.read_to_end(&mut bytes).map_err(|e| ReadError::Io(e).at(path))?;
     Ok(bytes)
+}
+
+/// Reads a whole file (see [`open`] for what can be read), with one-line
+/// errors for a missing, empty or special file.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let (file, size) = open(path)?;
+    let (_, source) = peek(path, file)?;
+    read_all(path, source, size)
 }
 
 /// Labels from a `.npy` file or a text file with one label per line.
 fn read_labels(path: &Path) -> Result<Vec<ClassLabel>> {
-    let bytes = read_file(path)?;
-    if Format::of(path, &bytes) == Some(Format::Npy) {
-        return npy::read_labels(&bytes).map_err(|r| CliError::input(path, r));
+    let (file, _) = open(path)?;
+    let (start, source) = peek(path, file)?;
+    let labels = if Format::of(path, &start) == Some(Format::Npy) {
+        npy::read_labels_from(source)
+    } else {
+        read_text_labels_from(BufReader::new(source))
+    };
+    labels.map_err(|e| e.at(path))
+}
+
+/// Labels from text held in memory (see [`read_text_labels_from`]).
+///
+/// # Errors
+/// The reasons of [`read_text_labels_from`].
+pub fn read_text_labels(bytes: &[u8]) -> std::result::Result<Vec<ClassLabel>, String> {
+    read_text_labels_from(bytes).map_err(|e| e.to_string())
+}
+
+/// Labels from text, one per line, read from `source` a line at a time:
+/// each line trimmed of white space, a last line that is empty (after a
+/// final newline) ignored; integers if every label is written exactly as an
+/// integer (see [`labels_from_text`]).
+///
+/// # Errors
+/// [`ReadError::Io`] when `source` fails; otherwise invalid UTF-8 (with its
+/// byte offset), an empty line (with its number) or no label at all.
+pub fn read_text_labels_from(mut source: impl BufRead) -> std::result::Result<Vec<ClassLabel>, ReadError> {
+    /// The lines so far, as `str::split('\n')` cuts them.
+    #[derive(Default)]
+    struct Lines {
+        labels: TextLabels,
+        count: usize,
+        first_empty: Option<usize>,
+        last_empty: bool,
     }
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        CliError::input(
-            path,
-            format!("not a text file of labels (invalid UTF-8 at byte {})", e.valid_up_to()),
-        )
-    })?;
-    let mut lines: Vec<&str> = text.split('\n').map(|l| l.trim()).collect();
-    if lines.last() == Some(&"") {
-        lines.pop();
+    impl Lines {
+        fn note(&mut self, label: &str) {
+            if label.is_empty() {
+                self.first_empty.get_or_insert(self.count);
+            } else if self.first_empty.is_none() {
+                self.labels.push(label);
+            }
+            self.last_empty = label.is_empty();
+            self.count += 1;
+        }
     }
-    if let Some(i) = lines.iter().position(|l| l.is_empty()) {
-        return Err(CliError::input(path, format!("line {} is empty (one label per line)", i + 1)));
+    let mut lines = Lines::default();
+    let mut line = Vec::new();
+    let mut offset = 0usize;
+    // An empty text is one empty line.
+    let mut ends_with_newline = true;
+    loop {
+        line.clear();
+        let got = source.read_until(b'\n', &mut line)?;
+        if got == 0 {
+            break;
+        }
+        let text = std::str::from_utf8(&line).map_err(|e| {
+            format!("not a text file of labels (invalid UTF-8 at byte {})", offset + e.valid_up_to())
+        })?;
+        lines.note(text.trim());
+        offset += got;
+        ends_with_newline = line.last() == Some(&b'\n');
     }
-    if lines.is_empty() {
-        return Err(CliError::input(path, "no labels"));
+    if ends_with_newline {
+        lines.note("");
     }
-    Ok(labels_from_text(lines.into_iter().map(String::from).collect()))
+    // A last empty line is a final newline (or trailing blanks), not a missing label.
+    if lines.last_empty {
+        lines.count -= 1;
+        if lines.first_empty == Some(lines.count) {
+            lines.first_empty = None;
+        }
+    }
+    if let Some(i) = lines.first_empty {
+        return Err(format!("line {} is empty (one label per line)", i + 1).into());
+    }
+    if lines.labels.is_empty() {
+        return Err(ReadError::Invalid("no labels".into()));
+    }
+    Ok(lines.labels.finish())
 }
 
 /// Integers if every label is written exactly as an integer, else strings.
 pub fn labels_from_text(labels: Vec<String>) -> Vec<ClassLabel> {
-    let ints: Option<Vec<i64>> =
-        labels.iter().map(|s| s.parse::<i64>().ok().filter(|v| v.to_string() == *s)).collect();
-    match ints {
-        Some(ints) => ints.into_iter().map(ClassLabel::Int).collect(),
-        None => labels.into_iter().map(ClassLabel::Text).collect(),
+    let mut text = TextLabels::default();
+    for label in &labels {
+        text.push(label);
+    }
+    text.finish()
+}
+
+/// Labels read as text, one at a time, that become integers if every one is
+/// written exactly as an integer and strings otherwise (as
+/// [`labels_from_text`] decides). They are kept as integers (8 bytes each)
+/// until one is not, then as strings: a column of integer labels does not
+/// cost a string per row.
+#[derive(Debug, Default)]
+pub(crate) struct TextLabels {
+    ints: Vec<i64>,
+    texts: Option<Vec<String>>,
+}
+
+impl TextLabels {
+    /// Adds a label.
+    pub(crate) fn push(&mut self, label: &str) {
+        if let Some(texts) = self.texts.as_mut() {
+            texts.push(label.to_string());
+            return;
+        }
+        match label.parse::<i64>().ok().filter(|v| v.to_string() == label) {
+            Some(v) => self.ints.push(v),
+            None => {
+                let ints = std::mem::take(&mut self.ints);
+                let mut texts = Vec::with_capacity(ints.capacity().max(ints.len() + 1));
+                texts.extend(ints.into_iter().map(|v| v.to_string()));
+                texts.push(label.to_string());
+                self.texts = Some(texts);
+            }
+        }
+    }
+
+    /// Whether there is no label.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ints.is_empty() && self.texts.as_ref().is_none_or(Vec::is_empty)
+    }
+
+    /// Reserves room for `n` more labels (as integers, while they are).
+    pub(crate) fn reserve(&mut self, n: usize) {
+        // A failed reservation is not an error: the vector grows as it must.
+        let _ = match self.texts.as_mut() {
+            Some(texts) => texts.try_reserve_exact(n),
+            None => self.ints.try_reserve_exact(n),
+        };
+    }
+
+    /// The labels.
+    pub(crate) fn finish(self) -> Vec<ClassLabel> {
+        match self.texts {
+            Some(texts) => texts.into_iter().map(ClassLabel::Text).collect(),
+            None => self.ints.into_iter().map(ClassLabel::Int).collect(),
+        }
     }
 }
 
@@ -360,5 +591,88 @@ mod tests {
         assert_eq!(Format::of(Path::new("a.bin"), b"\x93NUMPY\x01\x00"), Some(Format::Npy));
         assert_eq!(Format::of(Path::new("a"), b"\x89HDF\r\n\x1a\n"), Some(Format::Hdf5));
         assert_eq!(Format::of(Path::new("a.txt"), b"1,2"), None);
+    }
+
+    #[test]
+    fn text_labels_read_line_by_line_as_the_whole_text_splits() {
+        let ok = |text: &[u8]| read_text_labels(text).unwrap();
+        assert_eq!(ok(b"3\n-1\n3\n"), vec![3.into(), (-1).into(), 3.into()]);
+        assert_eq!(ok(b" cat \r\ndog"), vec!["cat".into(), "dog".into()]);
+        assert_eq!(ok(b"a\nb\n  \t"), vec!["a".into(), "b".into()]);
+        for (text, reason) in [
+            (&b"a\n\nb\n"[..], "line 2 is empty (one label per line)"),
+            (b"a\nb\n\n", "line 3 is empty (one label per line)"),
+            (b"\n", "line 1 is empty (one label per line)"),
+            (b"", "no labels"),
+            (b" \r\n", "line 1 is empty (one label per line)"),
+            (b" \t", "no labels"),
+            (b"a\n\nb\xff\n", "not a text file of labels (invalid UTF-8 at byte 4)"),
+        ] {
+            assert_eq!(read_text_labels(text).unwrap_err(), reason);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_are_refused_before_they_are_read() {
+        let refused = |what: &str, err: CliError| {
+            assert_eq!(
+                err.to_string(),
+                format!("{what}: is a character device, not a regular file or a pipe")
+            );
+        };
+        refused("/dev/null", read_file(Path::new("/dev/null")).unwrap_err());
+        // Endless: reading it would never stop.
+        refused("/dev/zero", Input::read(Path::new("/dev/zero"), None).unwrap_err());
+        refused("/dev/zero", read_labels(Path::new("/dev/zero")).unwrap_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn named_and_anonymous_pipes_are_read_once_as_a_stream() {
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+
+        let dir = tempfile::tempdir().unwrap();
+        // A named FIFO, with more rows than a pipe buffers (the writer blocks
+        // until they are read), CRLF line ends and a byte order mark.
+        let fifo = dir.path().join("rows.csv");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let rows = 20_000;
+        let mut text = b"\xef\xbb\xbfa,b,label\r\n".to_vec();
+        for i in 0..rows {
+            text.extend(format!("{i},-{i}.5,c{}\r\n", i % 3).bytes());
+        }
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(&fifo, text))
+        };
+        let input = Input::read(&fifo, None).unwrap();
+        writer.join().unwrap().unwrap();
+        assert_eq!(input.x.dim(), (rows, 2));
+        assert_eq!(input.x.row(7).to_vec(), vec![7.0, -7.5]);
+        let labels = input.labels.unwrap();
+        assert_eq!((labels[0].clone(), labels[rows - 1].clone()), ("c0".into(), "c1".into()));
+
+        // `--input <(command) --labels <(command)`: the shell passes /dev/fd/N.
+        let (matrix, mut matrix_writer) = std::io::pipe().unwrap();
+        let (labels, mut labels_writer) = std::io::pipe().unwrap();
+        let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+        npy.extend(u16::try_from(header.len() + 1).unwrap().to_le_bytes());
+        npy.extend(header.bytes().chain([b'\n']));
+        npy.extend([1f32, 2., 3., 4., 5., 6.].iter().flat_map(|v| v.to_le_bytes()));
+        let writers = std::thread::spawn(move || {
+            matrix_writer.write_all(&npy)?;
+            drop(matrix_writer);
+            labels_writer.write_all(b"cat\ndog\n")
+        });
+        let fd = |f: &std::io::PipeReader| PathBuf::from(format!("/dev/fd/{}", f.as_raw_fd()));
+        let input = Input::read(&fd(&matrix), Some(&fd(&labels))).unwrap();
+        writers.join().unwrap().unwrap();
+        assert_eq!(input.format, Format::Npy);
+        assert_eq!(input.x, ndarray::array![[1f32, 2., 3.], [4., 5., 6.]]);
+        assert_eq!(input.labels, Some(vec!["cat".into(), "dog".into()]));
     }
 }
