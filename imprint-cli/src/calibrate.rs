@@ -169,6 +169,6 @@ pub fn run(a: &CalibrateArgs, global: &Global, stdout: &mut dyn Write) -> Result
         s
     };
     stdout.write_all(text.as_bytes()).map_err(CliError::Stdout)?;
-    global.note(format_args!("wrote {}", text::path(out)));
+    global.note(format_args!("wrote {}", out.display()));
     Ok(())
 }

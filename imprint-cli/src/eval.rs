@@ -256,7 +256,7 @@ pub fn run(a: &EvalArgs, global: &Global, stdout: &mut dyn Write) -> Result<()> 
     if report.open_set.as_ref().is_some_and(|o| o.known_rejected.is_none()) {
         global.note(format_args!(
             "warning: {} has no rejection thresholds, so the rejected fractions are left out; {}",
-            text::path(&a.head),
+            a.head.display(),
             crate::REJECTION_HINT
         ));
     }

@@ -238,10 +238,10 @@ pub fn run(a: &FitArgs, global: &Global) -> Result<()> {
         classifier.n_classes(),
         classifier.dim(),
         input.x.nrows(),
-        text::path(&a.train),
+        a.train.display(),
         start.elapsed().as_secs_f64(),
         if calibrated { format!("; rejection calibrated at TPR {}", a.target_tpr) } else { String::new() },
-        text::path(&a.out),
+        a.out.display(),
         head::human_size(size)
     ));
     Ok(())

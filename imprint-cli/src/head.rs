@@ -91,11 +91,11 @@ pub fn check_writable(path: &Path, overwrite: bool) -> Result<()> {
     if path.is_dir() {
         return Err(CliError::input(path, "is a directory, not a file"));
     }
-    if path.exists() && !path.is_file() {
-        return Err(CliError::input(
-            path,
-            "is not a regular file (a FIFO, socket or device); refusing to replace it",
-        ));
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+    {
+        let what = imprint_data::file_kind(&meta.file_type());
+        return Err(CliError::input(path, format!("is {what}, not a regular file; refusing to replace it")));
     }
     Ok(())
 }

@@ -136,11 +136,8 @@ pub fn run(a: &PredictArgs, global: &Global, stdout: &mut dyn Write) -> Result<(
     let text = render(&predictions, a.top_k.is_some(), &a.format, cells)?;
     match out {
         Some(out) => {
-            imprint_data::write_atomic(out, &text, a.force).map_err(|e| match e {
-                imprint_data::DataError::AlreadyExists { path } => CliError::Exists { path },
-                other => CliError::Data(other),
-            })?;
-            global.note(format_args!("wrote {} predictions to {}", predictions.len(), text::path(out)));
+            imprint_data::write_atomic(out, &text, a.force).map_err(CliError::from_write)?;
+            global.note(format_args!("wrote {} predictions to {}", predictions.len(), out.display()));
         }
         None => stdout.write_all(&text).map_err(CliError::Stdout)?,
     }
@@ -150,7 +147,7 @@ pub fn run(a: &PredictArgs, global: &Global, stdout: &mut dyn Write) -> Result<(
             "{n} of {} rows ({:.1}%) rejected as {}",
             predictions.len(),
             100.0 * n as f64 / predictions.len().max(1) as f64,
-            text::escape(&a.unknown_label)
+            a.unknown_label
         ));
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! The project's one way of writing a file: all of it or nothing.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{File, Metadata};
+use std::fs::{File, FileType, Metadata};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -125,30 +125,37 @@ fn resolve_links(path: &Path) -> Result<PathBuf, DataError> {
 
 /// Refuses anything but a regular file.
 pub(crate) fn check_regular(path: &Path, meta: &Metadata) -> Result<(), DataError> {
-    let kind = meta.file_type();
-    if kind.is_file() {
+    if meta.is_file() {
         return Ok(());
     }
-    let what = if kind.is_dir() {
-        "a folder"
-    } else {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::FileTypeExt;
-            if kind.is_fifo() {
-                "a FIFO"
-            } else if kind.is_socket() {
-                "a socket"
-            } else if kind.is_char_device() || kind.is_block_device() {
-                "a device"
-            } else {
-                "a special file"
-            }
+    Err(DataError::NotRegularFile { path: path.to_path_buf(), what: file_kind(&meta.file_type()) })
+}
+
+/// What a file is, for messages that refuse it: `a regular file`,
+/// `a folder`, `a FIFO (named pipe)`, `a character device`,
+/// `a block device`, `a socket` or `a special file`. Every front door names
+/// the files it will not read or replace with these words.
+pub fn file_kind(kind: &FileType) -> &'static str {
+    if kind.is_file() {
+        return "a regular file";
+    }
+    if kind.is_dir() {
+        return "a folder";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        } else if kind.is_char_device() {
+            return "a character device";
+        } else if kind.is_block_device() {
+            return "a block device";
+        } else if kind.is_socket() {
+            return "a socket";
         }
-        #[cfg(not(unix))]
-        "a special file"
-    };
-    Err(DataError::NotRegularFile { path: path.to_path_buf(), what })
+    }
+    "a special file"
 }
 
 /// A locked temporary file next to the target, with the existing file's
@@ -336,7 +343,7 @@ mod tests {
             assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
             for (path, what) in [
                 (fifo.clone(), "a FIFO"),
-                (PathBuf::from("/dev/null"), "a device"),
+                (PathBuf::from("/dev/null"), "a character device"),
                 (dir.path().to_path_buf(), "a folder"),
             ] {
                 let err = write_atomic(&path, b"x", true).unwrap_err();

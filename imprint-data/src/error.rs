@@ -50,7 +50,7 @@ pub enum DataError {
     NotRegularFile {
         /// The path given.
         path: PathBuf,
-        /// What it is, e.g. "a FIFO".
+        /// What it is ([`crate::file_kind`]), e.g. "a FIFO (named pipe)".
         what: &'static str,
     },
     /// Another process held the lock on a file for longer than the wait allowed.

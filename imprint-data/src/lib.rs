@@ -62,7 +62,7 @@ mod task;
 mod weibull;
 mod write;
 
-pub use atomic::{remove_pending_temporaries, write_atomic};
+pub use atomic::{file_kind, remove_pending_temporaries, write_atomic};
 pub use attrs::{AttrValue, Attributes, LABEL_NAMES};
 pub use embeddings::Embeddings;
 pub use error::{DataError, Origin};

@@ -121,7 +121,7 @@ mod tests {
         #[cfg(unix)]
         assert!(matches!(
             lock_for_update(&fifo, Duration::ZERO, || {}),
-            Err(DataError::NotRegularFile { what: "a FIFO", .. })
+            Err(DataError::NotRegularFile { what: "a FIFO (named pipe)", .. })
         ));
         assert!(matches!(
             lock_for_update(dir.path(), Duration::ZERO, || {}),

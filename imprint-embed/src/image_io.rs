@@ -160,7 +160,10 @@ fn open_regular(path: &Path) -> Result<(File, u64), EmbedError> {
         if !meta.is_file() {
             return Err(EmbedError::Refused {
                 path: path.to_path_buf(),
-                reason: format!("{}; only regular files are read", file_kind(meta)),
+                reason: format!(
+                    "{}; only regular files are read",
+                    imprint_data::file_kind(&meta.file_type())
+                ),
             });
         }
         if meta.len() > MAX_FILE_BYTES {
@@ -190,27 +193,6 @@ fn open_regular(path: &Path) -> Result<(File, u64), EmbedError> {
     let meta = file.metadata().map_err(|e| io(path, "read", e))?;
     refuse(&meta)?;
     Ok((file, meta.len()))
-}
-
-fn file_kind(meta: &std::fs::Metadata) -> &'static str {
-    let t = meta.file_type();
-    if t.is_dir() {
-        return "a folder";
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return "a named pipe";
-        } else if t.is_char_device() {
-            return "a character device";
-        } else if t.is_block_device() {
-            return "a block device";
-        } else if t.is_socket() {
-            return "a socket";
-        }
-    }
-    "not a regular file"
 }
 
 /// The format, size and decoded pixel size, from the first bytes of the file (a

@@ -352,24 +352,10 @@ fn kind(path: &Path, meta: &std::fs::Metadata) -> Result<Option<u64>> {
         return Err(CliError::input(path, "is a directory, not a file"));
     }
     #[cfg(unix)]
-    let what = {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return Ok(None);
-        }
-        if t.is_char_device() {
-            "a character device"
-        } else if t.is_block_device() {
-            "a block device"
-        } else if t.is_socket() {
-            "a socket"
-        } else {
-            "a special file"
-        }
-    };
-    #[cfg(not(unix))]
-    let what = "a special file";
-    Err(CliError::input(path, format!("is {what}, not a regular file or a pipe")))
+    if std::os::unix::fs::FileTypeExt::is_fifo(&t) {
+        return Ok(None);
+    }
+    Err(CliError::input(path, format!("is {}, not a regular file or a pipe", imprint_data::file_kind(&t))))
 }
 
 /// The first bytes of `file` (up to 8, enough to recognize a format) and a
